@@ -1,0 +1,167 @@
+"""The `daisy` command.
+
+    daisy run FILE [--interp] [--dump-after PASS]...   run a program, printing each value
+    daisy repl                                         the Daisy top level (also bare `daisy`)
+    daisy passes                                       list the compiler's passes
+
+Exit status: 0 success; 2 a malformed program or bad usage (message with file:line:col
+and a caret on stderr); 130 interrupted (Ctrl-C); 141 output pipe closed; 70 an
+internal error (a bug: please report it; DAISY_DEBUG=1 shows the Python traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from . import __version__
+
+EXIT_SOURCE = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPT = 130
+EXIT_PIPE = 141
+
+DEFAULT_MAX_DEPTH = 4_000_000
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .pipeline import PASS_NAMES
+    ap = argparse.ArgumentParser(prog="daisy", description="annotated Daisy: compiler and runtime")
+    ap.add_argument("--version", action="version", version=f"daisy-jit {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a program file, printing each top-level value")
+    run.add_argument("file", help="the program (.dsy); '-' reads standard input")
+    run.add_argument("--interp", action="store_true",
+                     help="use the reference interpreter (the only engine until the JIT lands)")
+    run.add_argument("--dump-after", action="append", default=[], metavar="PASS",
+                     choices=PASS_NAMES + ["all"],
+                     help=f"print the IR to stderr after PASS ({', '.join(PASS_NAMES)}, all)")
+    run.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="N",
+                     help="evaluation depth at which a demand becomes the error "
+                          "'stack exhausted' (default %(default)s)")
+
+    repl = sub.add_parser("repl", help="the Daisy top level: & prompt, definitions, expressions")
+    repl.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="N")
+
+    sub.add_parser("passes", help="list the compiler's passes in order")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt:
+        _quiet_stdout()
+        return _exit(EXIT_INTERRUPT)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return _exit(EXIT_PIPE)
+    except MemoryError:
+        _quiet_stdout()
+        print("daisy: out of memory", file=sys.stderr)
+        return _exit(3)
+    except Exception as e:  # a bug in daisy, never the user's program
+        if os.environ.get("DAISY_DEBUG"):
+            raise
+        print(f"daisy: internal error: {type(e).__name__}: {e}\n"
+              "this is a bug in daisy-jit; DAISY_DEBUG=1 shows where it happened",
+              file=sys.stderr)
+        return _exit(EXIT_INTERNAL)
+    return _exit(code)
+
+
+def _exit(code: int) -> int:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _quiet_stdout()
+    return code
+
+
+def _quiet_stdout():
+    """After a closed pipe: point stdout at /dev/null so the interpreter's own final
+    flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _main(argv: list[str]) -> int:
+    ap = _parser()
+    if not argv:
+        return _repl(DEFAULT_MAX_DEPTH)
+    args = ap.parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "repl":
+        return _repl(args.max_depth)
+    if args.command == "passes":
+        from .pipeline import PASSES
+        for p in PASSES:
+            print(f"{p.name:<10} {p.description}")
+        return 0
+    ap.print_help()
+    return EXIT_SOURCE
+
+
+def _read(path: str) -> str | None:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        print(f"daisy: cannot read {path}: {reason}", file=sys.stderr)
+        return None
+
+
+def _run(args) -> int:
+    from .frontend.diagnostics import SourceError
+    from .pipeline import compile_source
+
+    source = _read(args.file)
+    if source is None:
+        return EXIT_SOURCE
+    filename = "<stdin>" if args.file == "-" else args.file
+
+    def dump(name, text):
+        sys.stderr.write(f";; ---- IR after {name} ----\n{text}")
+
+    try:
+        state = compile_source(source, filename, dump_after=args.dump_after, dump=dump)
+    except SourceError as e:
+        print(e.render(filename, source), file=sys.stderr)
+        return EXIT_SOURCE
+    for w in state.warnings:
+        print(w.render(filename, source), file=sys.stderr)
+
+    from .interp.interpreter import Interpreter
+    from .output import Output
+    out = Output()
+    interp = Interpreter(out, max_depth=args.max_depth)
+    try:
+        interp.run_module(state.module)
+    finally:
+        try:
+            out.flush()
+        except BrokenPipeError:
+            raise
+    return 0
+
+
+SEED_TOP_LEVEL = 'screen: scnos: prsos: evlst: prsis: scnis: console: "&"'
+
+
+def _repl(max_depth: int) -> int:
+    from .repl import run_repl
+    return run_repl(max_depth)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

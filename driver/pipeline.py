@@ -1,0 +1,98 @@
+"""The compiler's passes, in order. Read this file first.
+
+A program travels through PASSES as one `CompileState`. Each pass is a small class with
+a name (what `--dump-after` takes) and a one-line description (what `daisy passes`
+prints); it reads the state, adds its product, and can be dumped afterwards. Later
+issues append passes here (strictness analysis, lowering to LLVM).
+
+    parse       text -> surface tree               frontend/parse.py
+    desugar     surface tree -> core IR            frontend/desugar.py
+    resolve     names -> slots, globals, prims     frontend/resolve.py
+    primcalls   prim:[args] -> PrimCall            frontend/primcalls.py
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .frontend import core as C
+from .frontend import syntax as S
+from .frontend.desugar import desugar_program
+from .frontend.diagnostics import Diagnostic
+from .frontend.dump import dump_module, dump_syntax
+from .frontend.parse import parse_program
+from .frontend.primcalls import rewrite_module
+from .frontend.resolve import resolve_module
+
+
+@dataclass
+class CompileState:
+    filename: str
+    source: str
+    dynamic: bool = False                 # REPL name resolution (resolve.py)
+    syntax: S.Program | None = None
+    module: C.Module | None = None
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+class Pass:
+    name = ""
+    description = ""
+
+    def run(self, state: CompileState) -> None:
+        raise NotImplementedError
+
+    def dump(self, state: CompileState) -> str:
+        return dump_module(state.module)
+
+
+class Parse(Pass):
+    name = "parse"
+    description = "source text to the surface tree (lark LALR); source errors stop here"
+
+    def run(self, state):
+        state.syntax = parse_program(state.source)
+
+    def dump(self, state):
+        return dump_syntax(state.syntax)
+
+
+class Desugar(Pass):
+    name = "desugar"
+    description = "special forms, patterns and quotation: surface tree to core IR"
+
+    def run(self, state):
+        state.module = desugar_program(state.syntax)
+
+
+class Resolve(Pass):
+    name = "resolve"
+    description = "names to frame slots, top-level definitions and primitives"
+
+    def run(self, state):
+        state.module, warnings = resolve_module(state.module, dynamic=state.dynamic)
+        state.warnings.extend(warnings)
+
+
+class PrimCalls(Pass):
+    name = "primcalls"
+    description = "primitives applied to list literals of their arity become PrimCall"
+
+    def run(self, state):
+        state.module = rewrite_module(state.module)
+
+
+PASSES: list[Pass] = [Parse(), Desugar(), Resolve(), PrimCalls()]
+PASS_NAMES = [p.name for p in PASSES]
+
+
+def compile_source(source: str, filename: str = "<input>", *, dump_after=(), dump=None,
+                   dynamic: bool = False) -> CompileState:
+    """Run every pass over source. `dump_after` names passes (or "all") whose IR is
+    given to `dump(pass_name, text)` when that pass has run. Raises SourceError."""
+    state = CompileState(filename, source, dynamic)
+    wanted = set(PASS_NAMES) if "all" in dump_after else set(dump_after)
+    for p in PASSES:
+        p.run(state)
+        if p.name in wanted and dump is not None:
+            dump(p.name, p.dump(state))
+    return state

@@ -1,0 +1,299 @@
+"""Pass 1, `parse`: source text to the surface tree (syntax.py), with lark LALR(1).
+
+The grammar is grammar.lark. Lark reports failures as exceptions carrying a position;
+`_source_error` turns each into one `SourceError` with a message a person can act on:
+unclosed and unmatched brackets name where the bracket opened, malformed numbers and
+strings say what is wrong with them, and an unexpected token says what was expected.
+"""
+from __future__ import annotations
+
+import functools
+import pathlib
+import re
+
+import lark
+from lark import Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import syntax as S
+from .diagnostics import SourceError
+
+GRAMMAR = pathlib.Path(__file__).with_name("grammar.lark")
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+ESCAPES = {'"': '"', "`": "`", "n": "\n", "t": "\t"}
+RESERVED = frozenset({"let", "rec", "fix", "if"})
+
+# How lark names the anonymous punctuation terminals, and how to say them to a person.
+TERMINAL_WORDS = {
+    "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'", "COLON": "':'",
+    "DOT": "'.'", "BANG": "'!'", "EQUAL": "'='", "BACKSLASH": "'\\'",
+    "PREFIX": "an annotation", "INT": "a number", "FLOAT": "a number",
+    "STRING": "a string", "IDENT": "a name", "$END": "the end of the input",
+}
+OPENERS = {"[": "]", "(": ")"}
+
+
+@functools.cache
+def _parser() -> lark.Lark:
+    return lark.Lark(
+        GRAMMAR.read_text(),
+        parser="lalr",
+        lexer="contextual",
+        start=["program", "command_stream"],
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=False,
+    )
+
+
+def lexer() -> lark.Lark:
+    """The shared parser object; its `lex` method tokenises without parsing."""
+    return _parser()
+
+
+def _pos(meta_or_token) -> S.Pos:
+    return S.Pos(meta_or_token.line, meta_or_token.column)
+
+
+def decode_string(token) -> str:
+    """Strip the quotes and decode backquote escapes; reject unknown escapes."""
+    body = token.value[1:-1]
+    out = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "`":
+            nxt = body[i + 1]
+            if nxt not in ESCAPES:
+                raise SourceError(
+                    f"unknown escape '`{nxt}' in a string",
+                    S.Pos(token.line, token.column + 1 + i),
+                    "the escapes are `\" (quote), `` (backquote), `n (newline), `t (tab)",
+                )
+            out.append(ESCAPES[nxt])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def number_value(token):
+    text = token.value
+    if token.type == "INT":
+        value = int(text)
+        if not INT_MIN <= value <= INT_MAX:
+            raise SourceError(
+                f"integer literal {text} is out of range",
+                _pos(token),
+                "integers are 64-bit: -9223372036854775808 .. 9223372036854775807; "
+                "write a float (e.g. 1.0e19) for larger magnitudes",
+            )
+        return value
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise SourceError(f"float literal {text} is out of range", _pos(token),
+                          "the largest double is about 1.8e308")
+    return value
+
+
+@v_args(meta=True)
+class _ToSyntax(Transformer):
+    """Lark tree to syntax.py nodes. Tokens become leaves with their own positions."""
+
+    def program(self, meta, children):
+        return S.Program(list(children), pos=S.Pos(1, 1))
+
+    def command_stream(self, meta, children):
+        return children[0]
+
+    def define(self, meta, children):
+        name, expr = children
+        return S.Define(name.value, expr, pos=_pos(name))
+
+    def apply(self, meta, children):
+        fn, arg = children
+        return S.Apply(fn, arg, pos=fn.pos)
+
+    def lambda_(self, meta, children):
+        param, body = children
+        return S.Lambda(param, body, pos=_pos(meta))
+
+    def prefixed(self, meta, children):
+        op, expr = children
+        return S.Prefixed(op.value, expr, pos=_pos(op))
+
+    def int_(self, meta, children):
+        return S.Num(number_value(children[0]), pos=_pos(children[0]))
+
+    float_ = int_
+
+    def string(self, meta, children):
+        return S.Str(decode_string(children[0]), pos=_pos(children[0]))
+
+    def name(self, meta, children):
+        return S.Name(children[0].value, pos=_pos(children[0]))
+
+    def list_(self, meta, children):
+        return S.ListExpr(list(children), None, pos=_pos(meta))
+
+    def list_tail(self, meta, children):
+        return S.ListExpr(list(children[:-1]), children[-1], pos=_pos(meta))
+
+    def pname(self, meta, children):
+        return S.PName(children[0].value, pos=_pos(children[0]))
+
+    def plist(self, meta, children):
+        return S.PList(list(children), None, pos=_pos(meta))
+
+    def plist_tail(self, meta, children):
+        return S.PList(list(children[:-1]), children[-1], pos=_pos(meta))
+
+
+_TRANSFORMER = _ToSyntax()
+
+
+def parse_program(text: str) -> S.Program:
+    """Parse a whole program file. Raises SourceError."""
+    return _run(text, "program")
+
+
+def parse_command(text: str) -> S.Node:
+    """Parse exactly one command (an expression or a definition)."""
+    return _run(text, "command_stream")
+
+
+def transform(tree) -> S.Node:
+    try:
+        return _TRANSFORMER.transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, SourceError):
+            raise e.orig_exc from None
+        raise
+
+
+def _run(text: str, start: str):
+    try:
+        tree = _parser().parse(text, start=start)
+    except UnexpectedInput as e:
+        raise source_error(text, e) from None
+    return transform(tree)
+
+
+# --- turning lark's failures into messages -------------------------------------------
+
+def _open_brackets(text: str, upto_line: int, upto_col: int) -> list[tuple[str, S.Pos]]:
+    """The brackets still open just before (line, col), innermost last."""
+    stack: list[tuple[str, S.Pos]] = []
+    try:
+        for tok in _parser().lex(text):
+            if (tok.line, tok.column) >= (upto_line, upto_col):
+                break
+            if tok.value in OPENERS:
+                stack.append((tok.value, S.Pos(tok.line, tok.column)))
+            elif tok.value in (")", "]") and stack:
+                stack.pop()
+    except UnexpectedInput:
+        pass  # the lexer stopped at the bad spot; what it saw so far is enough
+    return stack
+
+
+def _describe(tok) -> str:
+    if tok.type == "$END":
+        return "end of input"
+    if tok.type in ("INT", "FLOAT"):
+        return f"number {tok.value}"
+    if tok.type == "IDENT":
+        return f"name '{tok.value}'"
+    if tok.type == "STRING":
+        return f"string {tok.value}"
+    return f"'{tok.value}'"
+
+
+def _expected(names) -> str:
+    names = set(names)
+    if {"IDENT", "LSQB"} <= names and "INT" not in names:
+        return "a pattern (a name or a list of patterns)"
+    if {"IDENT", "INT", "LSQB"} <= names:
+        return "an expression"
+    words = sorted({TERMINAL_WORDS.get(n, n) for n in names})
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def source_error(text: str, e: UnexpectedInput) -> SourceError:
+    line, col = e.line, e.column
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        here = S.Pos(line, col)
+        if ch == '"':
+            return SourceError("unterminated string", here,
+                               "a string ends with '\"' on the same line; write `\" for a quote inside it")
+        if ch.isdigit() or (ch == "-" and text[e.pos_in_stream + 1:e.pos_in_stream + 2].isdigit()):
+            return _number_here(text, e, here)
+        if ch == "-":
+            return SourceError("unexpected '-'", here,
+                               "'-' only starts a number when a digit follows it directly (-5)")
+        if ch == "`":
+            return SourceError("unexpected '`'", here, "backquote escapes belong inside strings")
+        shown = repr(ch) if ch and ch.isprintable() else f"character U+{ord(ch):04X}" if ch else "end"
+        return SourceError(f"unexpected character {shown}", here)
+    if isinstance(e, UnexpectedToken):
+        tok = e.token
+        if tok.type == "$END":
+            opened = _open_brackets(text, 10**9, 0)
+            if opened:
+                br, where = opened[-1]
+                return SourceError(f"'{br}' is never closed", where,
+                                   f"the input ends before its '{OPENERS[br]}'")
+            last = _last_token(text)
+            here = S.Pos(last.end_line, last.end_column) if last else S.Pos(line, col)
+            return SourceError("unexpected end of input", here,
+                               f"expected {_expected(e.expected)} after this")
+        here = S.Pos(tok.line, tok.column)
+        opened = _open_brackets(text, tok.line, tok.column)
+        if tok.value in (")", "]"):
+            if not opened:
+                return SourceError(f"unmatched '{tok.value}'", here, "nothing open here to close")
+            br, where = opened[-1]
+            if OPENERS[br] != tok.value:
+                return SourceError(f"'{tok.value}' does not match the '{br}' opened at {where}",
+                                   here, f"close it with '{OPENERS[br]}'")
+        hint = None
+        if opened and tok.value not in (")", "]"):
+            br, where = opened[-1]
+            hint = f"inside the '{br}' opened at {where}; is a '{OPENERS[br]}' missing?"
+        if tok.type == "EQUAL":
+            hint = "a definition 'NAME = expression' must stand at the top level" + (
+                f"; the '{opened[-1][0]}' opened at {opened[-1][1]} is still open" if opened else "")
+        return SourceError(f"unexpected {_describe(tok)}; expected {_expected(e.expected)}",
+                           here, hint)
+    return SourceError(str(e).splitlines()[0], S.Pos(line, col))
+
+
+NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+([eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)?")
+WORD_RE = re.compile(r"-?[0-9][0-9A-Za-z_%.?'*+/<>-]*")
+
+
+def _number_here(text: str, e: UnexpectedCharacters, here: S.Pos) -> SourceError:
+    """A digit the lexer would not take: a malformed number, or a number out of place."""
+    word = WORD_RE.match(text, e.pos_in_stream).group().rstrip(".")
+    number = NUMBER_RE.match(text, e.pos_in_stream).group()
+    if number != word:
+        return SourceError(f"malformed number '{word}'", here,
+                           "a number is digits with an optional fraction and exponent, "
+                           "and must not run into a name")
+    allowed = e.allowed or set()
+    return SourceError(f"unexpected number {number}; expected {_expected(allowed)}", here)
+
+
+def _last_token(text: str):
+    last = None
+    try:
+        for tok in _parser().lex(text):
+            last = tok
+    except UnexpectedInput:
+        pass
+    return last
