@@ -22,7 +22,7 @@ EXIT_INTERNAL = 70
 EXIT_INTERRUPT = 130
 EXIT_PIPE = 141
 
-DEFAULT_MAX_DEPTH = 4_000_000
+from .interp.machine import DEFAULT_MAX_DEPTH
 
 
 def _parser() -> argparse.ArgumentParser:

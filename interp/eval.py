@@ -157,7 +157,23 @@ def delay(m, e, env):
         return EVAL_NOW
     if t is _Quote:
         return m.quoted(e)
+    if t is _ListCons:
+        return build_list(m, e, env)
     return Thunk(e, env)
+
+
+def build_list(m, e, env):
+    """A list literal whose elements all delay: built now, since building a cons
+    computes nothing (Note [Suspended positions]). Else a Thunk of it."""
+    lst = NIL if e.tail is None else delay(m, e.tail, env)
+    if lst is EVAL_NOW:
+        return Thunk(e, env)
+    for item in reversed(e.items):
+        v = delay(m, item, env)
+        if v is EVAL_NOW:
+            return Thunk(e, env)
+        lst = Cons(v, lst)
+    return lst
 
 
 def delay_thunk(m, e, env):
@@ -277,9 +293,14 @@ def ev(m, e, env, shallow):
             continue
         if t is _Let:
             frame = [env] + [None] * e.size
-            value = delay(m, e.value, frame if e.rec else env)
-            if value is EVAL_NOW:
-                value = yield now(e.value, frame if e.rec else env)
+            if e.rec:
+                # The frame's slots are empty until bind fills them, so the value must
+                # not look at them now: only a lambda or a constant is made at once.
+                value = delay(m, e.value, frame) if type(e.value) in (_Lam, _Const) else Thunk(e.value, frame)
+            else:
+                value = delay(m, e.value, env)
+                if value is EVAL_NOW:
+                    value = yield now(e.value, env)
             bind(e.pattern, value, frame)
             env = frame
             e = e.body
@@ -301,6 +322,30 @@ def ev(m, e, env, shallow):
             return lst
         if t is _PrimCall:
             prim = m.prims[e.name]
+            check = prim.check
+            if check is not None:
+                # Operands forced left to right; the first bad one is the answer
+                # (docs/language.md section 3). Same as the primitive's own loop.
+                vals = []
+                for a in e.args:
+                    v = delay(m, a, env)
+                    if v is EVAL_NOW:
+                        v = yield now(a, env)
+                    if type(v) is Thunk:
+                        v = v.value if v.value is not UNSET else (yield v)
+                    bad = check(prim.name, v)
+                    if bad is not None:
+                        return bad
+                    if prim.step is not None:          # add, mpy: fold as we go
+                        v = prim.step(vals[0] if vals else prim.unit, v)
+                        if type(v) is Error:
+                            return v
+                        vals[:] = [v]
+                    else:
+                        vals.append(v)
+                if prim.step is not None:
+                    return vals[0] if vals else prim.unit
+                return prim.fn2(vals[0], vals[1])
             if m.prim_takes_list(e.name):
                 arg = NIL
                 for item in reversed(e.args):

@@ -20,7 +20,7 @@ from ..frontend.resolve import Resolver
 from . import streams  # noqa: F401  (registers the device primitives)
 from .eval import ev, delay, const_value
 from .forms import NotAForm, form_of_syntax, syntax_of_form
-from .machine import Machine
+from .machine import DEFAULT_MAX_DEPTH, Machine
 from .prims import PRIMS
 from .printer import spell, tokens_of, word_class
 from .values import NIL, TRUE, UNSET, Atom, AnnForm, Apl, Closure, Cons, DefForm, Error, FnForm, Thunk, Unit
@@ -47,15 +47,16 @@ class Input:
 
 
 class Interpreter(Machine):
-    def __init__(self, output, input=None, max_depth: int = 4_000_000):
+    def __init__(self, output, input=None, max_depth: int = DEFAULT_MAX_DEPTH):
         super().__init__(ev, max_depth)
         self.output = output
         self.input = input or Input(output=output)
-        self.prims = PRIMS
-        self.globals: dict = dict(PRIMS)
-        self.globals["true"] = TRUE
-        self.globals["nil"] = NIL
-        self.globals["stdin"] = streams.stdin_stream(self)
+        # every predefined name (frontend/primitives.py): what a PrimRef denotes
+        self.prims: dict = dict(PRIMS)
+        self.prims["true"] = TRUE
+        self.prims["nil"] = NIL
+        self.prims["stdin"] = streams.stdin_stream(self)
+        self.globals: dict = dict(self.prims)
         self._quotes: dict = {}
 
     # hooks the evaluator uses

@@ -35,6 +35,7 @@ from types import GeneratorType
 
 from .values import UNSET, Error, Thunk
 
+DEFAULT_MAX_DEPTH = 10_000_000  # machine stack entries (about 250 bytes each)
 QUANTUM = 200          # steps per time slice when several threads are demanded
 ROOT_SLICE = 1 << 16   # steps the root runs between looks at the other threads
 
@@ -71,7 +72,7 @@ class Stats:
 
 
 class Machine:
-    def __init__(self, evaluate, max_depth: int = 4_000_000):
+    def __init__(self, evaluate, max_depth: int = DEFAULT_MAX_DEPTH):
         self.evaluate = evaluate      # eval.ev: (machine, expr, env, shallow) -> generator
         self.max_depth = max_depth
         self.threads: list[Thread] = []

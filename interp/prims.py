@@ -112,7 +112,8 @@ def _fold(name, unit, step):
         if lst is not NIL:
             return lst if type(lst) is Error else Error(f"{name} expects a list")
         return acc
-    PRIMS[name] = Prim(name, call)
+    p = PRIMS[name] = Prim(name, call)
+    p.check, p.step, p.unit = check_num, step, unit
 
 
 def _add(a, b):
@@ -147,7 +148,8 @@ def _binary(name, check, fn):
         if type(ops) is not list:
             return ops
         return fn(*ops)
-    PRIMS[name] = Prim(name, call)
+    p = PRIMS[name] = Prim(name, call)
+    p.check, p.fn2 = check, fn
 
 
 def _sub(a, b):
@@ -289,11 +291,15 @@ def _eq_prim(name, negate):
         ops = yield from operands(name, arg, 2, check_any)
         if type(ops) is not list:
             return ops
-        r = equal(*ops)
+        return compare(*ops)
+
+    def compare(a, b):
+        r = equal(a, b)
         if type(r) is Error:
             return r
         return truth(r != negate)
-    PRIMS[name] = Prim(name, call)
+    p = PRIMS[name] = Prim(name, call)
+    p.check, p.fn2 = check_any, compare
 
 
 _eq_prim("eq?", False)

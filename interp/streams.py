@@ -96,6 +96,10 @@ def text_of(m, v):
 def _screen(m, s):
     lst = yield from force(s)
     out = m.output
+    if type(lst) is Atom:          # a string is written whole, as its characters would be
+        out.write(lst.name)
+        out.flush()
+        return SCREEN_DONE
     while type(lst) is Cons:
         v = yield from force(lst.head)
         if type(v) is Atom:

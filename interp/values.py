@@ -102,14 +102,20 @@ class Prim:
     """A primitive function, or a function a primitive made (`map:inc`).
 
     `call(machine, arg)` returns a value or a generator producing one. With `strict`,
-    the evaluator forces the argument to a value first (one-operand primitives)."""
-    __slots__ = ("name", "call", "strict", "data")
+    the evaluator forces the argument to a value first (one-operand primitives).
+
+    Primitives over a list of numbers also describe themselves so the evaluator can
+    run a `PrimCall` without building the list: `check(name, v)` says whether an operand
+    is acceptable (None) or what error to answer; then either `fn2(a, b)` (exactly two
+    operands) or `step(acc, v)` from `unit` (a fold: add, mpy)."""
+    __slots__ = ("name", "call", "strict", "data", "check", "fn2", "step", "unit")
 
     def __init__(self, name, call, strict=False, data=None):
         self.name = name
         self.call = call
         self.strict = strict
         self.data = data
+        self.check = self.fn2 = self.step = self.unit = None
 
 
 class Error:
