@@ -113,7 +113,7 @@ def _read(path: str) -> str | None:
     try:
         if path == "-":
             return sys.stdin.read()
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:   # a byte-order mark is not program text
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)

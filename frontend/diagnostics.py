@@ -30,9 +30,9 @@ class Diagnostic:
         where = filename if self.pos is None else f"{filename}:{self.pos.line}:{self.pos.col}"
         out = [f"{where}: {self.severity}: {self.message}"]
         if self.pos is not None and self.pos.line > 0:
-            lines = source.splitlines()
+            lines = source.split("\n")   # lark counts lines by \n alone; so must we
             if self.pos.line <= len(lines):
-                text = lines[self.pos.line - 1]
+                text = lines[self.pos.line - 1].rstrip("\r")
                 pad = "".join("\t" if ch == "\t" else " " for ch in text[: self.pos.col - 1])
                 out.append("    " + text)
                 out.append("    " + pad + "^")

@@ -69,8 +69,8 @@ def _tree(e: C.Expr):
     if t is C.PrimRef:
         return f"{e.name}@p"
     if t is C.Lam:
-        head = "lam" if e.size == 0 and not C.pattern_names(e.param) else f"lam/{e.size}"
-        return [head, pattern_text(e.param), _tree(e.body)]
+        resolved = any(b.index >= 0 for b in C.pattern_names(e.param))
+        return [f"lam/{e.size}" if resolved else "lam", pattern_text(e.param), _tree(e.body)]
     if t is C.App:
         return ["app", _tree(e.fn), _tree(e.arg)]
     if t is C.Let:

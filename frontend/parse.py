@@ -238,7 +238,9 @@ def source_error(text: str, e: UnexpectedInput) -> SourceError:
                                "'-' only starts a number when a digit follows it directly (-5)")
         if ch == "`":
             return SourceError("unexpected '`'", here, "backquote escapes belong inside strings")
-        shown = repr(ch) if ch and ch.isprintable() else f"character U+{ord(ch):04X}" if ch else "end"
+        if not ch:
+            return SourceError("unexpected end of input", here)
+        shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
         return SourceError(f"unexpected character {shown}", here)
     if isinstance(e, UnexpectedToken):
         tok = e.token
@@ -279,13 +281,15 @@ WORD_RE = re.compile(r"-?[0-9][0-9A-Za-z_%.?'*+/<>-]*")
 
 def _number_here(text: str, e: UnexpectedCharacters, here: S.Pos) -> SourceError:
     """A digit the lexer would not take: a malformed number, or a number out of place."""
-    word = WORD_RE.match(text, e.pos_in_stream).group().rstrip(".")
+    allowed = e.allowed or set()
+    word = WORD_RE.match(text, e.pos_in_stream).group()
+    if not allowed & {"INT", "FLOAT"}:
+        word = word.rstrip(".")      # `\1. x`: the dot is the lambda's, the number is misplaced
     number = NUMBER_RE.match(text, e.pos_in_stream).group()
     if number != word:
         return SourceError(f"malformed number '{word}'", here,
                            "a number is digits with an optional fraction and exponent, "
                            "and must not run into a name")
-    allowed = e.allowed or set()
     return SourceError(f"unexpected number {number}; expected {_expected(allowed)}", here)
 
 

@@ -232,7 +232,11 @@ def suspended_apply(f, arg):
 
 # --- the evaluator ------------------------------------------------------------------
 
+TICK = None   # request: "count a step" (machine.py); how a tail loop stays preemptible
+
+
 def ev(m, e, env, shallow):
+    ticks = 0
     while True:
         t = type(e)
         if t is _Local:
@@ -262,6 +266,11 @@ def ev(m, e, env, shallow):
                 env = [f.env] + [None] * lam.size
                 bind(lam.param, arg, env)
                 e = lam.body
+                ticks += 1
+                if not ticks & 63:
+                    # A tail loop runs inside this one generator; yielding now and then
+                    # lets the machine give other green threads their turn (fairness).
+                    yield TICK
                 continue
             if tf is Prim:
                 if f.strict and type(arg) is Thunk:

@@ -40,6 +40,7 @@ QUANTUM = 200          # steps per time slice when several threads are demanded
 ROOT_SLICE = 1 << 16   # steps the root runs between looks at the other threads
 
 RUNNABLE, BLOCKED, DONE, CANCELLED = range(4)
+TICK_REQUEST = None    # what eval.TICK yields: nothing to do but count a step
 
 
 class WaitAny:
@@ -165,7 +166,7 @@ class Machine:
                         self._finish(th, val)
                         return
                     continue
-            # dispatch the request
+            # dispatch the request (None is a tick: eval.TICK)
             tr = type(req)
             if tr is Thunk:
                 v = req.value
@@ -208,6 +209,8 @@ class Machine:
                 else:
                     stack.append(req)
                     val = None
+            elif req is TICK_REQUEST:
+                val = None
             elif tr is WaitAny:
                 if any(t.state == DONE for t in req.threads) or not req.threads:
                     val = None

@@ -1,0 +1,69 @@
+"""Shared helpers for the test suite.
+
+`daisy(*args, stdin=...)` runs the installed `daisy` command (the thing users run) in a
+subprocess and returns the CompletedProcess; `run_source(text)` writes a program to a
+temporary file and runs it. `matches(expected, got)` applies the conformance suite's
+wildcards (`<error: *>`, `<function*>`) to one output line.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+GOLDEN = ROOT / "tests" / "golden"
+WILDCARDS = {"<error: *>": "<error:[^>]*>", "<function*>": "<function[^>]*>"}
+
+
+def daisy_command() -> list[str]:
+    exe = shutil.which("daisy")
+    if exe:
+        return [exe]
+    return [sys.executable, "-m", "daisy.cli"]
+
+
+def daisy(*args, stdin: str | None = "", timeout: float = 120, env=None) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ)
+    full_env.pop("DAISY_DEBUG", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run(daisy_command() + [str(a) for a in args], input=stdin,
+                          capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def run_source(tmp_path, text: str, *flags, name="prog.dsy", **kw) -> subprocess.CompletedProcess:
+    path = tmp_path / name
+    path.write_text(text)
+    return daisy("run", *flags, path, **kw)
+
+
+def matches(expected: str, got: str) -> bool:
+    pattern = re.escape(expected)
+    for wildcard, regex in WILDCARDS.items():
+        pattern = pattern.replace(re.escape(wildcard), regex)
+    return re.fullmatch(pattern, got) is not None
+
+
+def interpret(text: str) -> list[str]:
+    """Run a program in-process with the reference interpreter; the printed lines."""
+    from daisy.interp.interpreter import Interpreter
+    from daisy.output import Capture
+    from daisy.pipeline import compile_source
+    state = compile_source(text, "<test>")
+    out = Capture()
+    Interpreter(out).run_module(state.module)
+    return out.getvalue().splitlines()
+
+
+@pytest.fixture
+def run(tmp_path):
+    def _run(text, *flags, **kw):
+        return run_source(tmp_path, text, *flags, **kw)
+    return _run
