@@ -12,8 +12,8 @@ import pathlib
 import re
 
 import lark
-from lark import Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import syntax as S
 from .diagnostics import SourceError
@@ -36,14 +36,16 @@ OPENERS = {"[": "]", "(": ")"}
 
 @functools.cache
 def _parser() -> lark.Lark:
+    # The transformer runs inside the LALR parser as each rule is reduced, so no lark
+    # tree is built at all: parse() returns syntax.py nodes directly.
     return lark.Lark(
         GRAMMAR.read_text(),
         parser="lalr",
         lexer="contextual",
         start=["program", "command_stream"],
-        propagate_positions=True,
         maybe_placeholders=False,
-        cache=False,
+        keep_all_tokens=True,
+        transformer=_TRANSFORMER,
     )
 
 
@@ -98,57 +100,60 @@ def number_value(token):
     return value
 
 
-@v_args(meta=True)
 class _ToSyntax(Transformer):
-    """Lark tree to syntax.py nodes. Tokens become leaves with their own positions."""
+    """Builds syntax.py nodes as the LALR parser reduces each rule. Punctuation tokens
+    arrive too (keep_all_tokens) and give list and lambda nodes their positions."""
 
-    def program(self, meta, children):
+    def program(self, children):
         return S.Program(list(children), pos=S.Pos(1, 1))
 
-    def command_stream(self, meta, children):
+    def command_stream(self, children):
         return children[0]
 
-    def define(self, meta, children):
-        name, expr = children
+    def define(self, children):
+        name, _eq, expr = children
         return S.Define(name.value, expr, pos=_pos(name))
 
-    def apply(self, meta, children):
-        fn, arg = children
+    def apply(self, children):
+        fn, _colon, arg = children
         return S.Apply(fn, arg, pos=fn.pos)
 
-    def lambda_(self, meta, children):
-        param, body = children
-        return S.Lambda(param, body, pos=_pos(meta))
+    def lambda_(self, children):
+        backslash, param, _dot, body = children
+        return S.Lambda(param, body, pos=_pos(backslash))
 
-    def prefixed(self, meta, children):
+    def prefixed(self, children):
         op, expr = children
         return S.Prefixed(op.value, expr, pos=_pos(op))
 
-    def int_(self, meta, children):
+    def int_(self, children):
         return S.Num(number_value(children[0]), pos=_pos(children[0]))
 
     float_ = int_
 
-    def string(self, meta, children):
+    def string(self, children):
         return S.Str(decode_string(children[0]), pos=_pos(children[0]))
 
-    def name(self, meta, children):
+    def name(self, children):
         return S.Name(children[0].value, pos=_pos(children[0]))
 
-    def list_(self, meta, children):
-        return S.ListExpr(list(children), None, pos=_pos(meta))
+    def paren(self, children):
+        return children[1]
 
-    def list_tail(self, meta, children):
-        return S.ListExpr(list(children[:-1]), children[-1], pos=_pos(meta))
+    def list_(self, children):
+        return S.ListExpr(children[1:-1], None, pos=_pos(children[0]))
 
-    def pname(self, meta, children):
+    def list_tail(self, children):
+        return S.ListExpr(children[1:-3], children[-2], pos=_pos(children[0]))
+
+    def pname(self, children):
         return S.PName(children[0].value, pos=_pos(children[0]))
 
-    def plist(self, meta, children):
-        return S.PList(list(children), None, pos=_pos(meta))
+    def plist(self, children):
+        return S.PList(children[1:-1], None, pos=_pos(children[0]))
 
-    def plist_tail(self, meta, children):
-        return S.PList(list(children[:-1]), children[-1], pos=_pos(meta))
+    def plist_tail(self, children):
+        return S.PList(children[1:-3], children[-2], pos=_pos(children[0]))
 
 
 _TRANSFORMER = _ToSyntax()
@@ -164,21 +169,11 @@ def parse_command(text: str) -> S.Node:
     return _run(text, "command_stream")
 
 
-def transform(tree) -> S.Node:
-    try:
-        return _TRANSFORMER.transform(tree)
-    except VisitError as e:
-        if isinstance(e.orig_exc, SourceError):
-            raise e.orig_exc from None
-        raise
-
-
 def _run(text: str, start: str):
     try:
-        tree = _parser().parse(text, start=start)
+        return _parser().parse(text, start=start)
     except UnexpectedInput as e:
         raise source_error(text, e) from None
-    return transform(tree)
 
 
 # --- turning lark's failures into messages -------------------------------------------

@@ -224,7 +224,7 @@ def _parse_gen(m, st: _Parse):
             st.line += 1
             if fed and "$END" in parser.accepts():
                 try:
-                    form = form_of_syntax(P.transform(parser.feed_eof()))
+                    form = form_of_syntax(parser.feed_eof())
                 except SourceError as e:
                     form = Error(f"syntax error on line {st.line}: {e.diagnostic.message}")
                 return Cons(form, Thunk(PARSE_NEXT, st))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
@@ -23,9 +22,10 @@ WILDCARDS = {"<error: *>": "<error:[^>]*>", "<function*>": "<function[^>]*>"}
 
 
 def daisy_command() -> list[str]:
-    exe = shutil.which("daisy")
-    if exe:
-        return [exe]
+    """The `daisy` installed with the Python running the tests, never another one."""
+    exe = pathlib.Path(sys.executable).parent / "daisy"
+    if exe.exists():
+        return [str(exe)]
     return [sys.executable, "-m", "daisy.cli"]
 
 
