@@ -214,3 +214,17 @@ def test_stack_exhaustion_is_an_error_value_and_evaluation_goes_on():
     out = Capture()
     Interpreter(out, max_depth=5000).run_module(compile_source(src).module)
     assert out.getvalue().splitlines() == ["<error: stack exhausted>", "10"]
+
+
+def test_the_interpreter_defines_exactly_the_predefined_names():
+    from daisy.frontend.primitives import PREDEFINED
+    from daisy.interp.interpreter import Interpreter
+    from daisy.output import Capture
+    assert set(Interpreter(Capture()).prims) == set(PREDEFINED)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("daisy.frontend.primitives",
+                                                    fromlist=["PRIMITIVES"]).PRIMITIVES))
+def test_every_primitive_is_a_first_class_function(name):
+    assert one(f"isFTN?:{name}") == "true"
+    assert one(name) == f"<function {name}>"
