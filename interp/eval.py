@@ -284,9 +284,19 @@ def ev(m, e, env, shallow):
             return Error("not a function: " + describe(f))
         if t is _If:
             for c, b in e.arms:
-                if type(c) in SIMPLE:
+                tc = type(c)
+                if tc in SIMPLE:
                     v = delay(m, c, env)
                     if type(v) is Thunk:
+                        v = yield v
+                elif tc is _PrimCall and m.prims[c.name].strict and type(c.args[0]) in SIMPLE:
+                    # `nil?:L`, `zero?:n`: a one-operand test on a name, run right here
+                    # rather than in a generator of its own (same forcing, same result)
+                    v = delay(m, c.args[0], env)
+                    if type(v) is Thunk:
+                        v = v.value if v.value is not UNSET else (yield v)
+                    v = m.prims[c.name].call(m, v)
+                    if type(v) is GeneratorType:
                         v = yield v
                 else:
                     v = yield (c, env, False)
