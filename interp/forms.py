@@ -16,28 +16,33 @@ class NotAForm(Exception):
     pass
 
 
-def form_of_syntax(node: S.Node):
+def form_of_syntax(node: S.Node, literal_strings: bool = False):
+    """The form of a surface tree. As data, a string and a name that spell the same
+    are one atom; `prsis` passes literal_strings=True so that a string literal typed at
+    the REPL (outside any quotation) still evaluates to itself: it becomes `^atom`."""
     t = type(node)
     if t is S.Num:
         return node.value
     if t is S.Str:
-        return Atom(node.value)
+        a = Atom(node.value)
+        return AnnForm("^", a) if literal_strings and a.is_ident else a
     if t in (S.Name, S.PName):
         return Atom(node.name)
+    ls = literal_strings
     if t in (S.ListExpr, S.PList):
         tail = getattr(node, "tail", None) if t is S.ListExpr else node.rest
-        lst = NIL if tail is None else form_of_syntax(tail)
+        lst = NIL if tail is None else form_of_syntax(tail, ls)
         for item in reversed(node.items):
-            lst = Cons(form_of_syntax(item), lst)
+            lst = Cons(form_of_syntax(item, ls), lst)
         return lst
     if t is S.Apply:
-        return Apl(form_of_syntax(node.fn), form_of_syntax(node.arg))
+        return Apl(form_of_syntax(node.fn, ls), form_of_syntax(node.arg, ls))
     if t is S.Lambda:
-        return FnForm(form_of_syntax(node.param), form_of_syntax(node.body))
-    if t is S.Prefixed:
-        return AnnForm(node.op, form_of_syntax(node.expr))
+        return FnForm(form_of_syntax(node.param), form_of_syntax(node.body, ls))
+    if t is S.Prefixed:   # inside a quotation strings are data again
+        return AnnForm(node.op, form_of_syntax(node.expr, ls and node.op != "^"))
     if t is S.Define:
-        return DefForm(node.name, form_of_syntax(node.expr))
+        return DefForm(node.name, form_of_syntax(node.expr, ls))
     raise TypeError(f"no form for {t.__name__}")
 
 

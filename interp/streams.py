@@ -209,14 +209,24 @@ def _lark_token(t, line, col):
     return None
 
 
+def _spelled(tokens) -> str:
+    out, prev = [], None
+    for t in tokens:
+        out.append(spell(prev, t))
+        prev = word_class(t)
+    return "".join(out)
+
+
 def _parse_gen(m, st: _Parse):
     parser = None
-    fed = 0
+    fed = []              # the tokens of this command so far
+    first_line = None     # the line it began on
     while True:
         lst = yield from force(st.tokens)
         if type(lst) is not Cons:
             if fed:
-                return Cons(Error(f"syntax error on line {st.line + 1}: the input ends inside a command"), NIL)
+                return Cons(Error(f"syntax error: the input ends inside the command begun on "
+                                  f"line {first_line}"), NIL)
             return NIL if lst is NIL else not_a_list("prsis", lst)
         tok = yield from force(lst.head)
         st.tokens = lst.tail
@@ -224,7 +234,7 @@ def _parse_gen(m, st: _Parse):
             st.line += 1
             if fed and "$END" in parser.accepts():
                 try:
-                    form = form_of_syntax(parser.feed_eof())
+                    form = form_of_syntax(parser.feed_eof(), literal_strings=True)
                 except SourceError as e:
                     form = Error(f"syntax error on line {st.line}: {e.diagnostic.message}")
                 return Cons(form, Thunk(PARSE_NEXT, st))
@@ -233,18 +243,23 @@ def _parse_gen(m, st: _Parse):
         if type(tok) is Error:
             problem = tok
         else:
-            lt = _lark_token(tok, st.line + 1, fed + 1)
+            lt = _lark_token(tok, st.line + 1, len(fed) + 1)
             if lt is None:
                 problem = Error(f"syntax error on line {st.line + 1}: {describe(tok)} is not a token")
             else:
                 if parser is None:
                     parser = P.lexer().parse_interactive(start="command_stream")
+                    first_line = st.line + 1
                 try:
                     parser.feed_token(lt)
-                    fed += 1
+                    fed.append(tok)
                     continue
                 except UnexpectedInput:
-                    problem = Error(f"syntax error on line {st.line + 1}: unexpected '{lt.value}'")
+                    # stream tokens carry no columns (a number token is just the number),
+                    # so say what came before the bad token instead
+                    before = f" after {_spelled(fed[-8:])}" if fed else ""
+                    problem = Error(f"syntax error on line {st.line + 1}: unexpected "
+                                    f"'{lt.value}'{before}")
         # skip the rest of the line, then hand the error on as the form
         while True:
             lst = yield from force(st.tokens)
