@@ -18,7 +18,7 @@ from ..frontend.diagnostics import SourceError
 from ..frontend.primcalls import rewrite, takes_list
 from ..frontend.resolve import Resolver
 from . import streams  # noqa: F401  (registers the device primitives)
-from .eval import ev, delay, const_value
+from .eval import const_value, ev
 from .forms import NotAForm, form_of_syntax, syntax_of_form
 from .machine import DEFAULT_MAX_DEPTH, Machine
 from .prims import PRIMS

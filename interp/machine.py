@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from types import GeneratorType
 
-from .values import UNSET, Error, Thunk
+from .values import UNSET, Error, Native, Thunk
 
 DEFAULT_MAX_DEPTH = 10_000_000  # machine stack entries (about 250 bytes each)
 QUANTUM = 200          # steps per time slice when several threads are demanded
@@ -66,10 +66,12 @@ class Thread:
 
 
 class Stats:
-    __slots__ = ("steps", "thunks_forced", "sparks", "threads", "max_depth_seen")
+    """What the reference interpreter did: machine steps, suspensions forced, sparks
+    offered (`@`), green threads started (`set`, `any?`)."""
+    __slots__ = ("steps", "thunks_forced", "sparks", "threads")
 
     def __init__(self):
-        self.steps = self.thunks_forced = self.sparks = self.threads = self.max_depth_seen = 0
+        self.steps = self.thunks_forced = self.sparks = self.threads = 0
 
 
 class Machine:
@@ -267,5 +269,3 @@ class Machine:
         th.retry = None
         th.state = CANCELLED
 
-
-from .values import Native  # noqa: E402  (kept last: values has no machine imports)

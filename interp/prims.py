@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 
-from ..frontend.primitives import LIST_ARITY, PREDEFINED, VARIADIC
-from .eval import APPLY, apply, deep_force, describe, suspended_apply
+from .eval import apply, describe, suspended_apply
 from .values import (NIL, TRUE, UNSET, Apl, Atom, Closure, Cons, Error, Native, Prim, Thunk)
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -63,11 +62,12 @@ def force(v):
 def operands(name: str, arg, n: int, check):
     """Generator: the first n elements of list `arg`, forced left to right; returns a
     list, or the error to answer with: a failed `check(value)`, or a badly shaped list."""
+    shape = "[" + " ".join("abcdefgh"[:n]) + "]"
     lst = yield from force(arg)
     out = []
     for _ in range(n):
         if type(lst) is not Cons:
-            return lst if type(lst) is Error else Error(f"{name} expects [{' '.join('ab'[:n]) if n <= 2 else '...'}]")
+            return lst if type(lst) is Error else Error(f"{name} expects {shape}")
         v = yield from force(lst.head)
         bad = check(name, v)
         if bad is not None:
@@ -75,7 +75,7 @@ def operands(name: str, arg, n: int, check):
         out.append(v)
         lst = yield from force(lst.tail)
     if lst is not NIL:
-        return lst if type(lst) is Error else Error(f"{name} expects [{' '.join('ab'[:n])}]")
+        return lst if type(lst) is Error else Error(f"{name} expects {shape}")
     return out
 
 
@@ -249,11 +249,6 @@ _test("zero?", lambda v: v == 0)
 _test("one?", lambda v: v == 1)
 _test("neg?", lambda v: v < 0)
 _test("pos?", lambda v: v >= 0)
-
-
-def as_compared(v):
-    """Numbers compare by value; an int meeting a float is converted to a double."""
-    return v
 
 
 def _ordering(name, fn):
@@ -544,16 +539,3 @@ def _spine_probe(name, which):
 
 _spine_probe("%SpnHd?", 0)
 _spine_probe("%SpnTl?", 1)
-
-
-def takes_list(name: str) -> bool:
-    return name in LIST_ARITY or name in VARIADIC
-
-
-def check_complete():
-    """Every predefined name has a definition (streams.py registers the devices)."""
-    missing = PREDEFINED - set(PRIMS) - {"true", "nil", "stdin"}
-    return sorted(missing)
-
-
-__all__ = ["PRIMS", "takes_list", "equal", "deep_force", "APPLY"]
