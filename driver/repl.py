@@ -6,6 +6,10 @@ file on a terminal), `scnis`/`prsis` scan and parse them, `evlst` evaluates each
 `prsos`/`scnos` print the value as characters and `screen` writes them. Nothing here
 evaluates Daisy by any other route; definitions typed at the prompt are installed by
 `evlst` (interp/interpreter.py, eval_form).
+
+On a terminal, Ctrl-C abandons the command being evaluated or printed and gives a
+fresh prompt (definitions are kept); Ctrl-D at the prompt leaves. With piped input,
+Ctrl-C ends the top level with status 130, as it ends `daisy run`.
 """
 from __future__ import annotations
 
@@ -57,7 +61,17 @@ def run_repl(max_depth: int) -> int:
         print(e.render("<top level>", SEED_TOP_LEVEL), file=sys.stderr)
         return EXIT_SOURCE
     try:
-        interp.run_module(state.module)
+        while True:
+            try:
+                interp.run_module(state.module)
+                break
+            except KeyboardInterrupt:
+                # On a terminal, Ctrl-C abandons the command under way (the machine has
+                # released its claims) and starts the top level afresh; definitions stay.
+                if not interp.input.interactive:
+                    raise
+                out.parts.clear()
+                print("\ninterrupted", file=sys.stderr)
     finally:
         _save_history(readline)
         out.flush()

@@ -86,15 +86,25 @@ class Machine:
     # --- running ----------------------------------------------------------------------
 
     def run(self, gen):
-        """Run generator `gen` as the root thread; return what it returns."""
+        """Run generator `gen` as the root thread; return what it returns.
+
+        If the run is interrupted (Ctrl-C, out of memory), every suspension any thread
+        had claimed is released, unevaluated again, before the exception goes on: the
+        heap is left holding only valid states, so the REPL can carry on with it."""
         root = Thread(gen, "root")
-        while True:
-            if root.state == RUNNABLE:
-                self._step(root, ROOT_SLICE)
-            if root.state == DONE:
-                return root.result
-            if root.state == BLOCKED:
-                self._run_demanded(root)
+        try:
+            while True:
+                if root.state == RUNNABLE:
+                    self._step(root, ROOT_SLICE)
+                if root.state == DONE:
+                    return root.result
+                if root.state == BLOCKED:
+                    self._run_demanded(root)
+        except BaseException:
+            for th in [root] + self.threads:
+                self.cancel(th)
+            self.threads = []
+            raise
 
     def spawn(self, gen, name="member") -> Thread:
         th = Thread(gen, name)

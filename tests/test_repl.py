@@ -437,20 +437,41 @@ def test_terminal_nested_top_level(terminal):
     no_traceback(t.transcript)
 
 
-def test_terminal_ctrl_c_during_a_computation(terminal):
+def test_terminal_ctrl_c_abandons_the_computation_and_keeps_definitions(terminal):
     t = terminal("repl")
     t.expect(b"&")
     t.send(f"{LOOP}\n".encode())
     t.expect(b"&")
-    t.send(b"loop:0\n")
-    t.expect(b"loop:0\r\n")
-    time.sleep(1.0)           # the evaluation is under way
+    t.send(b"big = loop:0\n")          # a top-level suspension the interrupted run claims
+    t.expect(b"&")
+    t.send(b"big\n")
+    t.expect(b"big\r\n")
+    time.sleep(1.0)                     # the evaluation is under way
     t.send(b"\x03")
-    rest = t.drain(TIMEOUT)
-    assert t.wait() == 130
-    assert b"&" not in rest   # no further prompt: the top level has ended
+    assert b"interrupted" in t.expect(b"&")
+    t.send(b"loop\n")                   # the definition survived
+    assert t.expect(b"&").endswith(b"<function loop>\r\n&")
+    t.send(b"%SpnHd?:[big]\n")          # and big is unevaluated again, not stuck claimed
+    assert t.expect(b"&").endswith(b"true\r\n&")
+    t.send(b"\x04")
+    t.drain(TIMEOUT)
+    assert t.wait() == 0
     no_traceback(t.transcript)
-    assert b"Error" not in t.transcript
+
+
+def test_terminal_ctrl_c_at_the_prompt_gives_a_fresh_prompt(terminal):
+    t = terminal("repl")
+    t.expect(b"&")
+    t.send(b"add:[1")                   # a half-typed line, then Ctrl-C
+    time.sleep(0.3)
+    t.send(b"\x03")
+    t.expect(b"&")
+    t.send(b"add:[2 2]\n")
+    assert t.expect(b"&").endswith(b"4\r\n&")
+    t.send(b"\x04")
+    t.drain(TIMEOUT)
+    assert t.wait() == 0
+    no_traceback(t.transcript)
 
 
 def test_terminal_run_seed_file(terminal, tmp_path):
