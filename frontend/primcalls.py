@@ -9,11 +9,7 @@ reference interpreter evaluates it exactly so.
 from __future__ import annotations
 
 from . import core as C
-from .primitives import LIST_ARITY, UNARY, VARIADIC
-
-
-def takes_list(name: str) -> bool:
-    return name in LIST_ARITY or name in VARIADIC
+from .primitives import LIST_ARITY, LIST_TAKERS, UNARY, VARIADIC
 
 
 def rewrite(e: C.Expr) -> C.Expr:
@@ -22,7 +18,7 @@ def rewrite(e: C.Expr) -> C.Expr:
         e.fn, e.arg = rewrite(e.fn), rewrite(e.arg)
         if type(e.fn) is C.PrimRef:
             name, arg = e.fn.name, e.arg
-            if (takes_list(name) and type(arg) is C.ListCons and arg.tail is None
+            if (name in LIST_TAKERS and type(arg) is C.ListCons and arg.tail is None
                     and (name in VARIADIC or len(arg.items) == LIST_ARITY[name])):
                 return C.PrimCall(name, arg.items, pos=e.pos)
             if name in UNARY:

@@ -27,4 +27,5 @@ UNARY = {
 CONSTANTS = {"true", "nil", "stdin"}
 
 PRIMITIVES = frozenset(LIST_ARITY) | VARIADIC | UNARY
+LIST_TAKERS = frozenset(LIST_ARITY) | VARIADIC     # primitives whose operand is a list
 PREDEFINED = PRIMITIVES | CONSTANTS

@@ -37,6 +37,7 @@ from __future__ import annotations
 from types import GeneratorType
 
 from ..frontend import core as C
+from ..frontend.primitives import LIST_TAKERS
 from .values import (NIL, UNSET, Atom, Closure, Cons, Error, Native, Prim, Thunk)
 
 _Const, _Local, _Global, _PrimRef = C.Const, C.Local, C.Global, C.PrimRef
@@ -365,7 +366,7 @@ def ev(m, e, env, shallow):
                 if prim.step is not None:
                     return vals[0] if vals else prim.unit
                 return prim.fn2(vals[0], vals[1])
-            if m.prim_takes_list(e.name):
+            if e.name in LIST_TAKERS:
                 arg = NIL
                 for item in reversed(e.args):
                     v = delay(m, item, env)

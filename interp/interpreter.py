@@ -15,7 +15,7 @@ import sys
 from ..frontend import core as C
 from ..frontend.desugar import desugar, desugar_command
 from ..frontend.diagnostics import SourceError
-from ..frontend.primcalls import rewrite, takes_list
+from ..frontend.primcalls import rewrite
 from ..frontend.resolve import Resolver
 from . import streams  # noqa: F401  (registers the device primitives)
 from .eval import const_value, ev
@@ -65,10 +65,6 @@ class Interpreter(Machine):
         if v is None:
             return Error(f"unbound identifier {name}")
         return v
-
-    @staticmethod
-    def prim_takes_list(name: str) -> bool:
-        return takes_list(name)
 
     def quoted(self, e: C.Quote):
         form = self._quotes.get(e)
