@@ -19,7 +19,7 @@ from .frontend import syntax as S
 from .frontend.desugar import desugar_program
 from .frontend.diagnostics import Diagnostic
 from .frontend.dump import dump_module, dump_syntax
-from .frontend.parse import parse_program
+from .frontend.parse import gc_paused, parse_program
 from .frontend.primcalls import rewrite_module
 from .frontend.resolve import resolve_module
 
@@ -91,8 +91,9 @@ def compile_source(source: str, filename: str = "<input>", *, dump_after=(), dum
     given to `dump(pass_name, text)` when that pass has run. Raises SourceError."""
     state = CompileState(filename, source, dynamic)
     wanted = set(PASS_NAMES) if "all" in dump_after else set(dump_after)
-    for p in PASSES:
-        p.run(state)
-        if p.name in wanted and dump is not None:
-            dump(p.name, p.dump(state))
+    with gc_paused():
+        for p in PASSES:
+            p.run(state)
+            if p.name in wanted and dump is not None:
+                dump(p.name, p.dump(state))
     return state
