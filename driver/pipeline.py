@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from .frontend import core as C
 from .frontend import syntax as S
 from .frontend.desugar import desugar_program
-from .frontend.diagnostics import Diagnostic
+from .frontend.diagnostics import Diagnostic, SourceError
 from .frontend.dump import dump_module, dump_syntax
-from .frontend.parse import gc_paused, parse_program
+from .frontend.parse import NESTING_LIMIT, deep_recursion, gc_paused, parse_program
 from .frontend.primcalls import rewrite_module
 from .frontend.resolve import resolve_module
 
@@ -91,9 +91,17 @@ def compile_source(source: str, filename: str = "<input>", *, dump_after=(), dum
     given to `dump(pass_name, text)` when that pass has run. Raises SourceError."""
     state = CompileState(filename, source, dynamic)
     wanted = set(PASS_NAMES) if "all" in dump_after else set(dump_after)
-    with gc_paused():
+    with gc_paused(), deep_recursion():
         for p in PASSES:
-            p.run(state)
+            try:
+                p.run(state)
+            except RecursionError:
+                raise SourceError(
+                    f"expressions nest too deeply to compile (the {p.name} pass ran out "
+                    f"of depth)", None,
+                    "give inner parts names with definitions or let; nesting of about "
+                    f"{NESTING_LIMIT:,} levels compiles") from None
             if p.name in wanted and dump is not None:
                 dump(p.name, p.dump(state))
     return state
+

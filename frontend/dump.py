@@ -99,7 +99,8 @@ def _tree(e: C.Expr):
 def _flat(tree) -> str:
     if isinstance(tree, str):
         return tree
-    return "(" + " ".join(_flat(x) for x in tree) + ")"
+    # a list, not a generator: recursion stays in Python frames, off the C stack
+    return "(" + " ".join([_flat(x) for x in tree]) + ")"
 
 
 def _layout(tree, indent: int) -> str:

@@ -12,6 +12,7 @@ import functools
 import gc
 import pathlib
 import re
+import sys
 
 import lark
 from lark import Transformer
@@ -183,6 +184,28 @@ def gc_paused():
     finally:
         if was_enabled:
             gc.enable()
+
+
+# Note [Compiling deep nesting]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# The passes recurse over the tree, so source nesting (brackets, `f:g:h:x` chains,
+# lambda bodies) becomes Python recursion. On CPython 3.11 a Python-to-Python call
+# keeps its frame on the heap, not the C stack, so a high recursion limit is safe
+# as long as no recursive pass calls back into itself through a C builtin (no
+# `all(genexpr)`, no `join(genexpr)`; use loops or list comprehensions). Deeper
+# nesting than the limit allows is a source error, never a crash.
+RECURSION_LIMIT = 200_000
+NESTING_LIMIT = 40_000      # about five frames a level fit in the limit
+
+
+@contextlib.contextmanager
+def deep_recursion():
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def _run(text: str, start: str):

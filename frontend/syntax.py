@@ -103,8 +103,11 @@ def same(a: Node | None, b: Node | None) -> bool:
     for name in a.__slots__:
         x, y = getattr(a, name), getattr(b, name)
         if isinstance(x, list):
-            if len(x) != len(y) or not all(same(p, q) for p, q in zip(x, y)):
+            if len(x) != len(y):
                 return False
+            for p, q in zip(x, y):     # a loop, not all(...): no recursion through C
+                if not same(p, q):
+                    return False
         elif isinstance(x, Node) or x is None:
             if not same(x, y):
                 return False

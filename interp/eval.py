@@ -165,16 +165,21 @@ def delay(m, e, env):
 
 def build_list(m, e, env):
     """A list literal whose elements all delay: built now, since building a cons
-    computes nothing (Note [Suspended positions]). Else a Thunk of it."""
-    lst = NIL if e.tail is None else delay(m, e.tail, env)
+    computes nothing (Note [Suspended positions]). Else a Thunk of it. One level at a
+    time: an inner list literal stays a Thunk, so nesting never recurses here."""
+    lst = NIL if e.tail is None else _delay_flat(m, e.tail, env)
     if lst is EVAL_NOW:
         return Thunk(e, env)
     for item in reversed(e.items):
-        v = delay(m, item, env)
+        v = _delay_flat(m, item, env)
         if v is EVAL_NOW:
             return Thunk(e, env)
         lst = Cons(v, lst)
     return lst
+
+
+def _delay_flat(m, e, env):
+    return Thunk(e, env) if type(e) is _ListCons else delay(m, e, env)
 
 
 def delay_thunk(m, e, env):

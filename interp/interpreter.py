@@ -15,6 +15,7 @@ import sys
 from ..frontend import core as C
 from ..frontend.desugar import desugar, desugar_command
 from ..frontend.diagnostics import SourceError
+from ..frontend.parse import deep_recursion
 from ..frontend.primcalls import rewrite
 from ..frontend.resolve import Resolver
 from . import streams  # noqa: F401  (registers the device primitives)
@@ -69,7 +70,11 @@ class Interpreter(Machine):
     def quoted(self, e: C.Quote):
         form = self._quotes.get(e)
         if form is None:
-            form = self._quotes[e] = form_of_syntax(e.form)
+            try:
+                with deep_recursion():   # the quoted text's nesting (Note [Compiling deep nesting])
+                    form = self._quotes[e] = form_of_syntax(e.form)
+            except RecursionError:
+                return Error("quotation nested too deeply")
         return form
 
     # definitions
@@ -160,7 +165,10 @@ class Interpreter(Machine):
             return Cons(Thunk(VAL_OF, q.head), Thunk(VAL_OF, q.tail))
         if t in (Apl, FnForm, AnnForm, DefForm):
             try:
-                compiled = self.compile_form(q)
+                with deep_recursion():
+                    compiled = self.compile_form(q)
+            except RecursionError:
+                return Error("val: form nested too deeply")
             except SourceError as e:
                 return Error(f"val: {e.diagnostic.message}")
             except NotAForm as e:

@@ -49,3 +49,32 @@ def test_a_runaway_recursion_ends_as_an_error_value(run):
     done = run("up = \\n. inc:up:n\nup:0\nadd:[1 1]", "--max-depth", "100000", timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["<error: stack exhausted>", "2"]
+
+
+# Deep nesting in the *source* (Note [Compiling deep nesting] in frontend/parse.py):
+# the passes recurse over the tree, and must neither crash nor leak a RecursionError.
+
+def test_deeply_nested_list_literal(run):
+    n = 20_000
+    done = run("[" * n + "]" * n, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "[" * n + "]" * n + "\n"
+
+
+def test_long_application_chain(run):
+    done = run("inc:" * 30_000 + "0", timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "30000\n"
+
+
+def test_deeply_nested_quotation_and_val(run):
+    done = run("val:^" + "inc:" * 20_000 + "0\n" + "^" + "[" * 20_000 + "]" * 20_000, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["20000", "[" * 20_000 + "]" * 20_000]
+
+
+def test_nesting_beyond_the_limit_is_a_source_error(run):
+    done = run("[" * 400_000 + "]" * 400_000, timeout=300)
+    assert done.returncode == 2
+    assert "nest too deeply" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
