@@ -266,7 +266,8 @@ def source_error(text: str, e: UnexpectedInput) -> SourceError:
         if ch == '"':
             return SourceError("unterminated string", here,
                                "a string ends with '\"' on the same line; write `\" for a quote inside it")
-        if ch.isdigit() or (ch == "-" and text[e.pos_in_stream + 1:e.pos_in_stream + 2].isdigit()):
+        after = text[e.pos_in_stream + 1:e.pos_in_stream + 2]
+        if ch in DIGITS or (ch == "-" and after and after in DIGITS):   # not isdigit(): '²' is one
             return _number_here(text, e, here)
         if ch == "-":
             return SourceError("unexpected '-'", here,
@@ -310,6 +311,7 @@ def source_error(text: str, e: UnexpectedInput) -> SourceError:
     return SourceError(str(e).splitlines()[0], S.Pos(line, col))
 
 
+DIGITS = "0123456789"
 NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+([eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)?")
 WORD_RE = re.compile(r"-?[0-9][0-9A-Za-z_%.?'*+/<>-]*")
 

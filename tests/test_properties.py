@@ -123,3 +123,23 @@ def test_scnis_reads_back_what_scnos_spells(source):
     # text that only printing makes (<function>, <error: ...>, inf, nan) is not source
     assume("<" not in out[1] and not re.search(r"\b(inf|nan)\b", out[1]))
     assert out[0] == out[1]
+
+
+# arbitrary text, weighted towards Daisy's own characters
+daisy_text = st.text(st.one_of(st.sampled_from(list("[]()!:\\.=^@$#`\";\n\t -0123456789eE.xyz%?'<>")),
+                               st.characters()), max_size=60)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(daisy_text)
+def test_the_front_end_accepts_or_reports_never_crashes(text):
+    from daisy.frontend.diagnostics import SourceError
+    from daisy.pipeline import compile_source
+    try:
+        compile_source(text, "fuzz.dsy")
+    except SourceError as e:
+        rendered = e.render("fuzz.dsy", text)
+        assert rendered.startswith("fuzz.dsy")
+        if e.pos is not None:
+            lines = rendered.splitlines()
+            assert lines[0].startswith(f"fuzz.dsy:{e.pos.line}:{e.pos.col}: error: ")
