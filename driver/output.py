@@ -2,8 +2,10 @@
 
 On a terminal every write is flushed at once, so an infinite list streams visibly. To a
 pipe or file, writes are buffered and flushed when 64 KiB have gathered or 50 ms have
-passed since the last flush (checked at each write and at the end of each top-level
-value), so `daisy run x | head` sees lines promptly without a system call per token.
+passed since the last flush. That is checked at each write, at the end of each
+top-level value, and between the evaluation machine's time slices (every few tens of
+milliseconds), so text printed before a long computation does not wait for the next
+write, and `daisy run x | head` sees lines promptly without a system call per token.
 """
 from __future__ import annotations
 

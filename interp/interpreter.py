@@ -59,6 +59,8 @@ class Interpreter(Machine):
         self.prims["stdin"] = streams.stdin_stream(self)
         self.globals: dict = dict(self.prims)
         self._quotes: dict = {}
+        # text printed just before a long computation must not wait for the next write
+        self.between_slices = output.end_line
 
     # hooks the evaluator uses
     def global_binding(self, name: str):

@@ -37,7 +37,7 @@ from .values import UNSET, Error, Native, Thunk
 
 DEFAULT_MAX_DEPTH = 10_000_000  # machine stack entries (about 250 bytes each)
 QUANTUM = 200          # steps per time slice when several threads are demanded
-ROOT_SLICE = 1 << 16   # steps the root runs between looks at the other threads
+ROOT_SLICE = 1 << 13   # steps the root runs between looks around (tens of ms)
 
 RUNNABLE, BLOCKED, DONE, CANCELLED = range(4)
 TICK_REQUEST = None    # what eval.TICK yields: nothing to do but count a step
@@ -80,6 +80,7 @@ class Machine:
         self.max_depth = max_depth
         self.threads: list[Thread] = []
         self.stats = Stats()
+        self.between_slices = None    # called between the root's time slices (output)
         self.stack_error = Error("stack exhausted")
         self.cycle_error = Error("cycle: a suspension demands its own value")
 
@@ -98,6 +99,8 @@ class Machine:
                     self._step(root, ROOT_SLICE)
                 if root.state == DONE:
                     return root.result
+                if self.between_slices is not None:
+                    self.between_slices()
                 if root.state == BLOCKED:
                     self._run_demanded(root)
         except BaseException:

@@ -334,3 +334,21 @@ def test_run_stdin_warnings_name_stdin():
     assert p.returncode == 0
     assert p.stdout == "<error: unbound identifier abc>\n"
     assert p.stderr.startswith("<stdin>:1:1:")
+
+
+def test_text_printed_before_a_long_computation_is_not_held_back(tmp_path):
+    # `[1 ` is printed, then the second element takes seconds: to a pipe, the first
+    # element must arrive while the computation is still running
+    prog = tmp_path / "slow.dsy"
+    prog.write_text("slow = \\n. if:[zero?:n 0 slow:dcr:n]\n[1 slow:3000000]\n")
+    p = subprocess.Popen(daisy_command() + ["run", str(prog)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=clean_env())
+    try:
+        r, _, _ = select.select([p.stdout], [], [], 3.0)
+        assert r, "nothing arrived within 3 s"
+        first = os.read(p.stdout.fileno(), 100)
+        assert first.startswith(b"[1")
+        assert p.poll() is None, "the computation was expected to take longer"
+    finally:
+        p.kill()
+        p.communicate()
