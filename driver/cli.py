@@ -17,13 +17,12 @@ import signal
 import sys
 
 from . import __version__
+from .interp.machine import DEFAULT_MAX_DEPTH
 
 EXIT_SOURCE = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPT = 130
 EXIT_PIPE = 141
-
-from .interp.machine import DEFAULT_MAX_DEPTH
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -34,6 +34,11 @@ class Output:
         if self.parts and (self.tty or time.monotonic() - self.last >= FLUSH_SECONDS):
             self.flush()
 
+    def discard(self) -> None:
+        """Drop what is buffered (an interrupted command's partial output)."""
+        self.parts.clear()
+        self.size = 0
+
     def flush(self) -> None:
         if self.parts:
             self.stream.write("".join(self.parts))

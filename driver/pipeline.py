@@ -104,4 +104,3 @@ def compile_source(source: str, filename: str = "<input>", *, dump_after=(), dum
             if p.name in wanted and dump is not None:
                 dump(p.name, p.dump(state))
     return state
-

@@ -70,7 +70,7 @@ def run_repl(max_depth: int) -> int:
                 # released its claims) and starts the top level afresh; definitions stay.
                 if not interp.input.interactive:
                     raise
-                out.parts.clear()
+                out.discard()
                 print("\ninterrupted", file=sys.stderr)
     finally:
         _save_history(readline)

@@ -38,6 +38,7 @@ from types import GeneratorType
 
 from ..frontend import core as C
 from ..frontend.primitives import LIST_TAKERS
+from .machine import TICK
 from .values import (NIL, UNSET, Atom, Closure, Cons, Error, Native, Prim, Thunk)
 
 _Const, _Local, _Global, _PrimRef = C.Const, C.Local, C.Global, C.PrimRef
@@ -238,9 +239,6 @@ def suspended_apply(f, arg):
 
 # --- the evaluator ------------------------------------------------------------------
 
-TICK = None   # request: "count a step" (machine.py); how a tail loop stays preemptible
-
-
 def ev(m, e, env, shallow):
     ticks = 0
     while True:
@@ -295,13 +293,14 @@ def ev(m, e, env, shallow):
                     v = delay(m, c, env)
                     if type(v) is Thunk:
                         v = yield v
-                elif tc is _PrimCall and m.prims[c.name].strict and type(c.args[0]) in SIMPLE:
+                elif (tc is _PrimCall and (p := m.prims[c.name]).strict
+                      and type(c.args[0]) in SIMPLE):
                     # `nil?:L`, `zero?:n`: a one-operand test on a name, run right here
                     # rather than in a generator of its own (same forcing, same result)
                     v = delay(m, c.args[0], env)
                     if type(v) is Thunk:
                         v = v.value if v.value is not UNSET else (yield v)
-                    v = m.prims[c.name].call(m, v)
+                    v = p.call(m, v)
                     if type(v) is GeneratorType:
                         v = yield v
                 else:
@@ -351,6 +350,8 @@ def ev(m, e, env, shallow):
             if check is not None:
                 # Operands forced left to right; the first bad one is the answer
                 # (docs/language.md section 3). Same as the primitive's own loop.
+                step = prim.step
+                acc = prim.unit
                 vals = []
                 for a in e.args:
                     v = delay(m, a, env)
@@ -361,16 +362,13 @@ def ev(m, e, env, shallow):
                     bad = check(prim.name, v)
                     if bad is not None:
                         return bad
-                    if prim.step is not None:          # add, mpy: fold as we go
-                        v = prim.step(vals[0] if vals else prim.unit, v)
-                        if type(v) is Error:
-                            return v
-                        vals[:] = [v]
+                    if step is not None:               # add, mpy: fold as we go
+                        acc = step(acc, v)
+                        if type(acc) is Error:
+                            return acc
                     else:
                         vals.append(v)
-                if prim.step is not None:
-                    return vals[0] if vals else prim.unit
-                return prim.fn2(vals[0], vals[1])
+                return acc if step is not None else prim.fn2(vals[0], vals[1])
             if e.name in LIST_TAKERS:
                 arg = NIL
                 for item in reversed(e.args):

@@ -8,6 +8,7 @@ Evaluation code is written as Python generators that *yield requests*:
   (expr, env, shallow)  evaluate a core IR expression in a frame; sent the value
   a generator           run it as a subroutine; sent what it returns
   WaitAny(threads)      block until one of these green threads has finished
+  TICK (None)           nothing: it only counts a step, so the time slice can end
 
 The machine keeps each green thread's continuation as an explicit list of generators
 (plus claimed Thunks, see Note [Update frames]), so evaluation depth is bounded by
@@ -40,7 +41,7 @@ QUANTUM = 200          # steps per time slice when several threads are demanded
 ROOT_SLICE = 1 << 13   # steps the root runs between looks around (tens of ms)
 
 RUNNABLE, BLOCKED, DONE, CANCELLED = range(4)
-TICK_REQUEST = None    # what eval.TICK yields: nothing to do but count a step
+TICK = None   # request: only count a step; how eval's tail loops stay preemptible
 
 
 class WaitAny:
@@ -181,7 +182,7 @@ class Machine:
                         self._finish(th, val)
                         return
                     continue
-            # dispatch the request (None is a tick: eval.TICK)
+            # dispatch the request
             tr = type(req)
             if tr is Thunk:
                 v = req.value
@@ -224,7 +225,7 @@ class Machine:
                 else:
                     stack.append(req)
                     val = None
-            elif req is TICK_REQUEST:
+            elif req is TICK:
                 val = None
             elif tr is WaitAny:
                 if any(t.state == DONE for t in req.threads) or not req.threads:
