@@ -1,0 +1,570 @@
+/* daisy_rt.h -- the Daisy runtime: values, heap layout, workers, the ABI.
+ *
+ * This is the only header of the runtime and the contract with generated code.
+ * Every offset the JIT relies on is fixed here, checked with static_assert, and
+ * exported through rt_layout_table() so the Python side can check it at import.
+ *
+ * Subsystem prefixes:   rt_val_* / RT_*  values and tags        (this file)
+ *                       rt_heap_*        regions and allocation  (rt_heap.c)
+ *                       rt_gc_local_*    per-worker mark/sweep   (rt_gc.c)
+ *                       rt_gc_major_*    compaction by the API thread (rt_gc.c)
+ *                       rt_spark_*       deques and scheduling   (rt_spark.c)
+ *                       rt_ctx_* rt_step contexts, steps, stats  (rt_ctx.c)
+ * Suffixes: _slow  the out-of-line half of an inline fast path;
+ *           _nogc  never allocates, never reaches a safepoint;
+ *           _unlocked  caller holds the relevant lock.
+ * The design essay is docs/runtime.md; the Notes below are the invariants that
+ * code in several files relies on, cited as "see Note [Title]".
+ */
+#ifndef DAISY_RT_H
+#define DAISY_RT_H
+
+#include <assert.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pthread.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RT_ABI_VERSION 1
+
+/* ------------------------------------------------------------------------
+ * Note [Value tags]
+ *
+ * A Daisy value is one 64-bit word, rt_val. Its low three bits say what it is:
+ *
+ *     ...xx1   small integer: the word arithmetically shifted right by one.
+ *              63-bit range; integers outside it are boxed (RT_T_BOXINT) so
+ *              that Daisy keeps exact 64-bit semantics.  An integer has ONE
+ *              representation: boxed iff it does not fit, so equality of
+ *              small integers is word equality.
+ *     ...000   pointer to a heap object (8-byte aligned, header first).
+ *              The word 0 is RT_NULL: "no value", never a Daisy value.
+ *     ...010   atom: index into the context's atom table, shifted left 3.
+ *              Atoms are interned, so equality is word equality.
+ *     ...100   primitive: primitive number shifted left 3 (the JIT's table).
+ *     ...110   constant: RT_NIL ([]), RT_UNIT.
+ *
+ * The tag tests are single AND/compare instructions the JIT emits inline.
+ * ------------------------------------------------------------------------ */
+typedef uint64_t rt_val;
+
+#define RT_NULL        ((rt_val)0)
+#define RT_TAG_MASK    ((rt_val)7)
+#define RT_TAG_PTR     ((rt_val)0)
+#define RT_TAG_ATOM    ((rt_val)2)
+#define RT_TAG_PRIM    ((rt_val)4)
+#define RT_TAG_CONST   ((rt_val)6)
+#define RT_NIL         ((rt_val)0x06)
+#define RT_UNIT        ((rt_val)0x0e)
+
+#define RT_FIX_MIN     (-(INT64_C(1) << 62))
+#define RT_FIX_MAX     ((INT64_C(1) << 62) - 1)
+
+static inline int rt_is_fix(rt_val v) { return (int)(v & 1); }
+static inline int rt_is_ptr(rt_val v) { return (v & RT_TAG_MASK) == RT_TAG_PTR && v != 0; }
+static inline int rt_is_atom(rt_val v) { return (v & RT_TAG_MASK) == RT_TAG_ATOM; }
+static inline int rt_is_prim(rt_val v) { return (v & RT_TAG_MASK) == RT_TAG_PRIM; }
+static inline int64_t rt_fix_value(rt_val v) { return ((int64_t)v) >> 1; }
+static inline rt_val rt_fix(int64_t i) { return ((rt_val)i << 1) | 1; }
+static inline int rt_fits_fix(int64_t i) { return i >= RT_FIX_MIN && i <= RT_FIX_MAX; }
+static inline rt_val rt_atom_val(uint32_t index) { return ((rt_val)index << 3) | RT_TAG_ATOM; }
+static inline uint32_t rt_atom_index(rt_val v) { return (uint32_t)(v >> 3); }
+static inline rt_val rt_prim_val(uint32_t n) { return ((rt_val)n << 3) | RT_TAG_PRIM; }
+
+/* ------------------------------------------------------------------------
+ * Note [Heap object layout]
+ *
+ * Every heap object is a header word followed by `size` payload words:
+ *
+ *     bit  0       always 1 in a header.  During compaction the header of an
+ *                  object that has been copied is replaced by its new address
+ *                  (bit 0 clear): see Note [Compaction].
+ *     bits 1..7    type, one of RT_T_*  (the low byte is (type << 1) | 1)
+ *     bits 8..15   aux: form kind, closure arity
+ *     bits 16..31  nraw: how many payload words, counted from the first, hold
+ *                  raw bits (code pointers, int64, double, states) that the
+ *                  collectors must not read as values
+ *     bits 32..63  size: payload words
+ *
+ * So every collector handles every object the same way: words [nraw, size)
+ * are values.  The one exception is the suspension, whose value slot and
+ * environment are traced according to its state (Note [Suspension states]).
+ *
+ *     cons        [head, tail]                                   nraw 0, size 2
+ *     suspension  [state, code, value, env0 .. envN-1]           nraw 2, size 3+N
+ *     closure     [code, free0 .. freeN-1]        aux = arity    nraw 1, size 1+N
+ *     boxint      [int64]                                        nraw 1, size 1
+ *     float       [double]                                       nraw 1, size 1
+ *     error       [message atom]                                 nraw 0, size 1
+ *     form        [field0 .. fieldN-1]            aux = kind     nraw 0, size N
+ *     free        unused words (a filler left by the local collector)
+ *
+ * Objects are at least two words, so a forwarding address always fits.
+ * ------------------------------------------------------------------------ */
+typedef enum rt_type {
+    RT_T_FREE = 0,
+    RT_T_CONS = 1,
+    RT_T_SUSP = 2,
+    RT_T_CLOSURE = 3,
+    RT_T_BOXINT = 4,
+    RT_T_FLOAT = 5,
+    RT_T_ERROR = 6,
+    RT_T_FORM = 7,
+    RT_T__COUNT
+} rt_type;
+
+/* Quoted form kinds (aux byte of an RT_T_FORM object): see docs/runtime.md. */
+enum { RT_FORM_APPLY = 1, RT_FORM_FUNCTION = 2, RT_FORM_ANNOTATION = 3, RT_FORM_DEFINE = 4 };
+
+typedef struct rt_obj {
+    uint64_t header;
+    rt_val field[];
+} rt_obj;
+
+#define RT_HDR(type, aux, nraw, size) \
+    (((uint64_t)(size) << 32) | ((uint64_t)(nraw) << 16) | ((uint64_t)(aux) << 8) | \
+     ((uint64_t)(type) << 1) | 1u)
+static inline rt_type rt_hdr_type(uint64_t h) { return (rt_type)((h >> 1) & 0x7f); }
+static inline uint32_t rt_hdr_aux(uint64_t h) { return (uint32_t)((h >> 8) & 0xff); }
+static inline uint32_t rt_hdr_nraw(uint64_t h) { return (uint32_t)((h >> 16) & 0xffff); }
+static inline uint32_t rt_hdr_size(uint64_t h) { return (uint32_t)(h >> 32); }
+static inline rt_obj *rt_obj_of(rt_val v) { return (rt_obj *)(uintptr_t)v; }
+static inline rt_val rt_val_of(rt_obj *o) { return (rt_val)(uintptr_t)o; }
+static inline int rt_is_type(rt_val v, rt_type t)
+{
+    return rt_is_ptr(v) && rt_hdr_type(rt_obj_of(v)->header) == t;
+}
+
+#define RT_CONS_WORDS 3
+#define RT_SUSP_STATE 0
+#define RT_SUSP_CODE 1
+#define RT_SUSP_VALUE 2
+#define RT_SUSP_ENV 3
+#define RT_CLOSURE_CODE 0
+#define RT_CLOSURE_FREE 1
+
+/* ------------------------------------------------------------------------
+ * Note [Suspension states]
+ *
+ * A suspension's state word (field 0) is the only word of the heap that is
+ * written after the object is published, and it is always accessed atomically:
+ *
+ *     RT_SUSP_UNEVALUATED (0)  code and env are live; nobody is running it.
+ *     claimed  (id << 8) | 2    worker `id` is running it.  Claimed only by a
+ *                               successful CAS from UNEVALUATED, so it runs
+ *                               once at a time.
+ *     RT_SUSP_EVALUATED (1)    the value slot holds the result in weak head
+ *                               normal form; code and env are dead and no
+ *                               collector reads them any more.
+ *
+ * The claim protocol (rt_force, rt_spark.c):
+ *   1. load state (acquire).  EVALUATED: read the value slot.
+ *   2. UNEVALUATED: CAS to claimed(me); push the suspension on my claim stack.
+ *   3. run code; store the value slot, then store EVALUATED with release, so
+ *      a reader that sees EVALUATED sees the value (and everything it points to).
+ *   4. a worker unwinding (allocation failure, abandoned step) stores
+ *      UNEVALUATED back into every suspension above its unwind mark on the claim
+ *      stack: env is untouched, so the suspension can simply run again.  Only
+ *      valid states are ever visible: unevaluated, claimed by a live worker,
+ *      or evaluated with a complete value.
+ *   5. claimed(me) found while forcing: the suspension demands its own value:
+ *      the result is the error value "cycle: ...".
+ *   6. claimed(other): rt_force_wait_slow runs other sparks while it waits,
+ *      polls safepoints, and reports a cycle when the chain of workers waiting
+ *      on each other comes back to itself.
+ * The update is also where the write barrier sits: Note [Local collection].
+ * ------------------------------------------------------------------------ */
+#define RT_SUSP_UNEVALUATED ((uint64_t)0)
+#define RT_SUSP_EVALUATED ((uint64_t)1)
+#define RT_SUSP_CLAIMED_BIT ((uint64_t)2)
+static inline uint64_t rt_susp_claimed_by(uint32_t id) { return ((uint64_t)id << 8) | RT_SUSP_CLAIMED_BIT; }
+static inline uint32_t rt_susp_claimant(uint64_t state) { return (uint32_t)(state >> 8); }
+
+struct rt_worker;
+/* The code of a suspension.  `self` is the suspension; env is its fields from
+ * RT_SUSP_ENV.  Returns the value (a suspension result is forced in turn). */
+typedef rt_val (*rt_susp_code)(struct rt_worker *w, rt_val self);
+
+/* ------------------------------------------------------------------------
+ * Note [Regions]
+ *
+ * The heap is one reserved range of address space, carved into 2 MiB regions
+ * aligned to 2 MiB.  A region's number is (address - heap base) >> 21, and a
+ * 16-bit word per region in ctx->owner says who owns it:
+ *
+ *     0 .. nworkers-1   a worker's local region: only that worker allocates
+ *                       in it and only that worker's local collector frees
+ *                       in it (non-moving, into free extents)
+ *     RT_OWNER_OLD      the shared old space: filled by compaction and by
+ *                       promotion; reclaimed only by compaction
+ *     RT_OWNER_FREE     in the free pool; memory stays mapped and is reused
+ *                       (first touch of a fresh region costs milliseconds)
+ *
+ * The reservation is MAP_NORESERVE, so only touched pages cost memory.
+ * ------------------------------------------------------------------------ */
+#define RT_REGION_SHIFT 21
+#define RT_REGION_BYTES ((size_t)1 << RT_REGION_SHIFT)
+#define RT_REGION_WORDS (RT_REGION_BYTES / 8)
+#define RT_OWNER_OLD 0xfffeu
+#define RT_OWNER_FREE 0xffffu
+#define RT_MAX_WORKERS 256
+
+/* ------------------------------------------------------------------------
+ * Note [Worker state]
+ *
+ * Every entry point and every piece of generated code takes the worker as its
+ * first argument: the JIT never uses thread-local storage (llvmlite's engines
+ * abort on it), and the C runtime needs none either.  The first fields are
+ * the ABI with generated code, at fixed offsets:
+ *
+ *     hp, limit      bump allocation: [hp, limit) is free; see Note [Reserve]
+ *     sp, sp_limit   the root stack: Note [Roots]
+ *     interrupt      nonzero asks the worker to call rt_safepoint_slow at its
+ *                    next poll (function entry, loop back-edge, allocation
+ *                    slow path): Note [Safepoints]
+ *     id             0 is the API thread; helpers are 1 .. nworkers-1
+ *     ctx            the context
+ *     stack_limit    lowest safe C stack address: deeper recursion gives the
+ *                    error value "stack exhausted"
+ * ------------------------------------------------------------------------ */
+typedef struct rt_spark_deque rt_spark_deque;
+typedef struct rt_ctx rt_ctx;
+
+typedef struct rt_worker_stats {
+    uint64_t bytes_allocated;
+    uint64_t local_gcs, local_pause_ns, local_pause_max_ns;
+    uint64_t local_reclaimed_bytes, promotions;
+    uint64_t sparks_created, sparks_dud, sparks_overflowed;
+    uint64_t sparks_converted, sparks_fizzled;
+    uint64_t steals, alloc_failures, unwinds, released_claims;
+    uint64_t busy_ns;
+    uint64_t last_resume_ns;  /* failed allocation to re-entered evaluation */
+} rt_worker_stats;
+
+typedef struct rt_extent { uint8_t *start, *end; } rt_extent;
+
+typedef struct rt_worker {
+    /* ---- ABI with generated code: offsets fixed, see rt_layout_table ---- */
+    uint8_t *hp;
+    uint8_t *limit;
+    rt_val *sp;
+    rt_val *sp_limit;
+    _Atomic uint32_t interrupt;
+    uint32_t id;
+    rt_ctx *ctx;
+    uintptr_t stack_limit;
+    /* ---- runtime-private ---- */
+    uint8_t *extent_start;     /* where the current extent began (stats) */
+    rt_val *sp_base;           /* root stack bottom */
+    /* claims: Note [Suspension states] */
+    rt_obj **claims;
+    size_t nclaims, claims_cap;
+    /* unwinding: Note [Resumable allocation failure] */
+    jmp_buf *unwind;           /* innermost unwind target, NULL outside steps */
+    size_t unwind_sp, unwind_claims;
+    int unwind_reason;
+    uint64_t fail_t0;
+    /* allocation */
+    rt_extent *free_extents;   /* from the last local GC, in address order */
+    size_t nfree, free_next, free_cap;
+    uint32_t *regions;         /* local regions owned */
+    size_t nregions, regions_cap;
+    uint64_t inject_counter;
+    uint64_t main_fail_at;     /* fail this reservation of the step (main only) */
+    uintptr_t inject_extent_end;  /* real end of the extent while injecting */
+    /* the write barrier's remembered set: Note [Local collection] */
+    rt_val *remset;
+    size_t nremset, remset_cap;
+    /* local GC mark stack */
+    rt_val *mark_stack;
+    size_t mark_cap;
+    /* sparks */
+    rt_spark_deque *deque;
+    uint64_t rng;
+    _Atomic(rt_obj *) waiting_on;  /* for cross-worker cycle detection */
+    _Atomic(rt_obj *) top_claim;   /* innermost claim, read by other workers */
+    rt_obj *current_spark;         /* helper: the spark its scheduler runs */
+    int nested_waits;
+    uint64_t backoff_gc;       /* helper: sleep until this major GC count */
+    pthread_t thread;
+    jmp_buf sched_jmp;
+    rt_worker_stats stats;
+} rt_worker;
+
+/* ------------------------------------------------------------------------
+ * Note [Roots]
+ *
+ * The collectors are precise.  Roots are:
+ *   - each worker's root stack [sp_base, sp): generated code pushes every
+ *     heap value it needs across a call that can reach a safepoint, and
+ *     reloads it afterwards, because compaction moves objects;
+ *   - each worker's claim stack (claimed suspensions are also on its root stack);
+ *   - the context's global roots (top-level definitions) and handles (values
+ *     held by the Python API);
+ *   - the spark deques, WEAKLY: compaction drops a spark whose suspension is
+ *     otherwise dead (counted "GC'd").  A worker's local collector treats its
+ *     own deque as strong, because thieves read it concurrently.
+ * A value that is not reachable from these may be reclaimed at any safepoint.
+ * ------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------
+ * Note [Reserve]
+ *
+ * Allocation is "reserve, then allocate": rt_reserve(w, bytes) makes sure
+ * [hp, hp + bytes) is free, calling rt_reserve_slow when it is not; after it,
+ * rt_alloc_nogc bumps hp with no check and no safepoint.  So a failure (a
+ * long jump, Note [Resumable allocation failure]) or a collection can happen
+ * only at a reserve point, before any object of the group exists: no
+ * half-built object is ever visible.  Generated code reserves once per basic
+ * block for everything the block allocates.  rt_reserve_slow is a safepoint:
+ * every heap value the caller holds must be on the root stack.
+ * ------------------------------------------------------------------------ */
+uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes);
+
+static inline void rt_reserve(rt_worker *w, size_t bytes)
+{
+    if (__builtin_expect((size_t)(w->limit - w->hp) < bytes, 0))
+        rt_reserve_slow(w, bytes);
+}
+static inline rt_obj *rt_alloc_nogc(rt_worker *w, uint64_t header)
+{
+    rt_obj *o = (rt_obj *)w->hp;
+    w->hp += 8 * (1 + (size_t)rt_hdr_size(header));
+    o->header = header;
+    return o;
+}
+/* Reserve and allocate one object: a safepoint. */
+static inline rt_obj *rt_alloc(rt_worker *w, uint64_t header)
+{
+    rt_reserve(w, 8 * (1 + (size_t)rt_hdr_size(header)));
+    return rt_alloc_nogc(w, header);
+}
+
+/* Root stack (Note [Roots]). */
+void rt_roots_overflow_slow(rt_worker *w);
+static inline void rt_push_root(rt_worker *w, rt_val v)
+{
+    if (__builtin_expect(w->sp >= w->sp_limit, 0))
+        rt_roots_overflow_slow(w);
+    *w->sp++ = v;
+}
+static inline rt_val rt_pop_root(rt_worker *w) { return *--w->sp; }
+
+/* ------------------------------------------------------------------------
+ * Note [Safepoints]
+ *
+ * Compaction needs every busy worker stopped with its roots on its root
+ * stack.  Busy helper workers are the readers of a reader-writer lock
+ * (ctx->busy counts them), the compactor (always the API thread, worker 0) is
+ * the writer.  To compact, worker 0 sets ctx->gc_pending, raises every
+ * helper's interrupt word and waits until ctx->busy is 0.  A helper polls its
+ * interrupt word at function entries, loop back-edges and in the allocation
+ * slow path; rt_safepoint_slow then leaves the lock (busy--), waits for the
+ * compaction to end and re-enters.  Parked helpers are not busy, so they need
+ * not be woken.  Entering the lock is busy++ then a check of gc_pending, both
+ * sequentially consistent, so a helper and the compactor can never both
+ * proceed.  A helper that needs a collection asks worker 0 for one (gc_request
+ * and worker 0's interrupt word) and waits.
+ * ------------------------------------------------------------------------ */
+void rt_safepoint_slow(rt_worker *w);
+static inline void rt_poll(rt_worker *w)
+{
+    if (__builtin_expect(atomic_load_explicit(&w->interrupt, memory_order_relaxed) != 0, 0))
+        rt_safepoint_slow(w);
+}
+
+/* ------------------------------------------------------------------------
+ * Note [Resumable allocation failure]
+ *
+ * When a worker cannot get memory (the heap limit is reached even after a
+ * collection, or a fault is injected), it does not return: rt_unwind_slow
+ * releases every claim above the worker's unwind mark (storing UNEVALUATED,
+ * Note [Suspension states]), resets its root stack to the mark, and long-jumps
+ * to the unwind target.  Nothing half-done was ever written into the shared
+ * heap, so dropping the work is safe:
+ *   - a helper lands in its scheduler loop; the spark it was running is pushed
+ *     back (its suspension is unevaluated again), and it takes no new work until
+ *     the next compaction;
+ *   - worker 0 lands at the boundary of the evaluation step (rt_step), which
+ *     compacts and runs the step again once; a second failure means the live
+ *     data does not fit and rt_step returns RT_STEP_HEAP_EXHAUSTED.
+ * The same path ends work when a step is abandoned (RT_UNWIND_ABANDON) or
+ * interrupted (Ctrl-C, RT_UNWIND_INTERRUPT).
+ * ------------------------------------------------------------------------ */
+enum { RT_UNWIND_NONE = 0, RT_UNWIND_ALLOC = 1, RT_UNWIND_ABANDON = 2, RT_UNWIND_INTERRUPT = 3 };
+_Noreturn void rt_unwind_slow(rt_worker *w, int reason);
+
+/* ------------------------------------------------------------------------
+ * Note [Local collection]
+ *
+ * A worker reclaims garbage in its own regions by mark-sweep, without stopping
+ * anyone, and without moving anything (other workers may hold pointers into
+ * its regions).  It is safe because of one invariant:
+ *
+ *   (L) an object in worker A's regions that another worker can reach is
+ *       reachable, through A's regions, from A's local roots: A's root stack,
+ *       A's spark deque, A's remembered set (and for worker 0 the context's
+ *       global roots and handles).
+ *
+ * The heap is immutable except for suspension updates, so a value can leave a
+ * worker in only two ways, and each records it:
+ *   - a spark: rt_spark pushes the suspension on the remembered set too, since
+ *     a thief takes it out of the deque;
+ *   - an update (the write barrier): when worker A stores value V into a
+ *     suspension S that is not in A's regions, A adds V to its remembered set.
+ *     (An update of a suspension in A's own regions needs nothing: if anyone
+ *     else can reach S, (L) already makes A's collector trace S, and with it V.)
+ * The local marker follows pointers only into the worker's own regions, with
+ * a side mark bitmap per region (no header is written, so concurrent readers of
+ * escaped objects see no change), and sweeps by scanning the bitmap: the gaps
+ * between marked objects become free extents, which the bump allocator fills
+ * in turn.  Entries in the remembered set live until the worker's regions are
+ * promoted or the heap is compacted.  When a collection reclaims less than a
+ * quarter of the local heap, the worker promotes: all its regions become old
+ * space (their owner word changes; nothing moves) and it starts afresh.
+ * ------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------
+ * Note [Compaction]
+ *
+ * Worker 0 compacts the whole context (all local regions and old space) into
+ * fresh old-space regions by Cheney copying, with the world stopped as Note
+ * [Safepoints] describes.  A copied object's header becomes its new address
+ * (bit 0 clear).  A reference to an evaluated suspension is replaced by its
+ * value, so indirections disappear.  Claimed suspensions are copied with their
+ * state, so claims survive and their claimants find them through their root
+ * stacks.  Afterwards every worker's remembered set, free extents and local
+ * regions are empty, and sparks are filtered: an evaluated suspension is
+ * fizzled, a suspension nobody else reaches is dropped ("GC'd").  The copy
+ * may need as much space again as the live data, beyond the --heap limit;
+ * after it the live data alone must fit.
+ * ------------------------------------------------------------------------ */
+
+/* ---- contexts ------------------------------------------------------------ */
+typedef struct rt_config {
+    uint32_t nworkers;          /* total including worker 0; 0 means cores */
+    uint64_t heap_limit;        /* bytes; 0 means 3/4 of physical memory */
+    uint64_t local_budget;      /* local heap bytes before a local GC; 0 = 4 MiB */
+    uint32_t deque_capacity;    /* sparks per worker, a power of two; 0 = 8192 */
+    uint64_t inject_fail_every; /* fault injection: helpers fail every Nth allocation */
+    uint32_t gc_stress;         /* nonzero: compact at every worker-0 slow path */
+    size_t root_stack_words;    /* 0 = 4M words */
+    size_t helper_stack_bytes;  /* 0 = 256 MiB */
+} rt_config;
+
+enum { RT_STEP_OK = 0, RT_STEP_HEAP_EXHAUSTED = 1, RT_STEP_INTERRUPTED = 2 };
+
+rt_ctx *rt_ctx_new(const rt_config *cfg);
+void rt_ctx_free(rt_ctx *ctx);
+rt_worker *rt_ctx_main(rt_ctx *ctx);
+uint32_t rt_ctx_nworkers(rt_ctx *ctx);
+rt_worker *rt_ctx_worker(rt_ctx *ctx, uint32_t id);
+
+/* An evaluation step (Note [Resumable allocation failure]): run fn(w0, arg)
+ * on worker 0 with the helpers active, store its result in *out. */
+typedef rt_val (*rt_step_fn)(rt_worker *w, rt_val arg);
+int rt_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out);
+void rt_request_interrupt(rt_ctx *ctx);   /* async-signal-safe */
+
+/* Global roots and handles (Note [Roots]); only worker 0 calls these. */
+uint32_t rt_global_new(rt_ctx *ctx, rt_val v);
+rt_val rt_global_get(rt_ctx *ctx, uint32_t index);
+void rt_global_set(rt_ctx *ctx, uint32_t index, rt_val v);
+
+/* Atoms: interned forever; thread-safe. */
+rt_val rt_atom(rt_ctx *ctx, const char *name, size_t len);
+const char *rt_atom_name(rt_ctx *ctx, rt_val atom, size_t *len);
+
+/* Values. */
+rt_val rt_int(rt_worker *w, int64_t i);           /* boxes when needed */
+int rt_int_get(rt_val v, int64_t *out);           /* 1 if v is an integer */
+rt_val rt_float(rt_worker *w, double d);
+rt_val rt_cons(rt_worker *w, rt_val head, rt_val tail);   /* safepoint: roots its args */
+rt_val rt_susp_new(rt_worker *w, rt_susp_code code, uint32_t nenv, const rt_val *env);
+rt_val rt_error_new(rt_worker *w, const char *message);
+int rt_is_error(rt_val v);
+
+/* Forcing: Note [Suspension states]. */
+rt_val rt_force_slow(rt_worker *w, rt_val s);
+static inline rt_val rt_force(rt_worker *w, rt_val v)
+{
+    if (rt_is_type(v, RT_T_SUSP)) {
+        rt_obj *o = rt_obj_of(v);
+        if (atomic_load_explicit((_Atomic uint64_t *)&o->field[RT_SUSP_STATE],
+                                 memory_order_acquire) == RT_SUSP_EVALUATED)
+            return atomic_load_explicit((_Atomic rt_val *)&o->field[RT_SUSP_VALUE],
+                                        memory_order_relaxed);
+        return rt_force_slow(w, v);
+    }
+    return v;
+}
+/* Store a suspension's value and release waiters: the write barrier. */
+void rt_susp_update(rt_worker *w, rt_obj *s, rt_val v);
+
+/* Sparks (rt_spark.c). */
+void rt_spark(rt_worker *w, rt_val v);
+int rt_spark_run_one(rt_worker *w);   /* run one spark if any; 1 if it did */
+
+/* Collections on demand (worker 0 / the owner only). */
+void rt_gc_local(rt_worker *w);
+void rt_gc_major(rt_worker *w0);
+
+/* Statistics (Note: printed in the spirit of GHC's +RTS -s). */
+typedef struct rt_stats {
+    uint64_t bytes_allocated, local_gcs, local_pause_ns, local_pause_max_ns;
+    uint64_t major_gcs, major_pause_ns, major_pause_max_ns;
+    uint64_t peak_heap_bytes, live_bytes_after_major, heap_in_use_bytes;
+    uint64_t sparks_created, sparks_dud, sparks_overflowed;
+    uint64_t sparks_converted, sparks_fizzled, sparks_gcd;
+    uint64_t alloc_failures, unwinds, released_claims, promotions, steps;
+} rt_stats;
+void rt_stats_get(rt_ctx *ctx, rt_stats *out);
+void rt_stats_print(rt_ctx *ctx, FILE *f);
+uint64_t rt_worker_busy_ns(rt_ctx *ctx, uint32_t id);
+uint64_t rt_heap_limit(rt_ctx *ctx);
+void rt_report_heap_exhausted(rt_ctx *ctx, FILE *f);
+
+/* Checking (tests): walk everything reachable; count claimed suspensions and
+ * malformed objects.  Only between steps. */
+typedef struct rt_heap_check {
+    uint64_t objects, claimed, bad, sparks;
+} rt_heap_check;
+void rt_heap_verify(rt_ctx *ctx, rt_heap_check *out);
+
+/* Layout table for the Python side: NULL-terminated names and values. */
+typedef struct rt_layout_entry { const char *name; int64_t value; } rt_layout_entry;
+const rt_layout_entry *rt_layout_table(void);
+
+/* Built-in self-tests (rt_selftest.c): returns the number of failures and
+ * writes a report to f. */
+int rt_selftest(const char *name, uint32_t nworkers, uint64_t scale, FILE *f);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t rt_now_ns(void);
+
+/* ---- layout assumptions ---- */
+static_assert(sizeof(rt_val) == 8, "values are one word");
+static_assert(sizeof(void *) == 8, "64-bit targets only");
+static_assert(sizeof(rt_obj) == 8, "header is one word");
+static_assert(offsetof(rt_worker, hp) == 0, "JIT ABI: hp");
+static_assert(offsetof(rt_worker, limit) == 8, "JIT ABI: limit");
+static_assert(offsetof(rt_worker, sp) == 16, "JIT ABI: sp");
+static_assert(offsetof(rt_worker, sp_limit) == 24, "JIT ABI: sp_limit");
+static_assert(offsetof(rt_worker, interrupt) == 32, "JIT ABI: interrupt");
+static_assert(offsetof(rt_worker, id) == 36, "JIT ABI: id");
+static_assert(offsetof(rt_worker, ctx) == 40, "JIT ABI: ctx");
+static_assert(offsetof(rt_worker, stack_limit) == 48, "JIT ABI: stack_limit");
+static_assert(RT_T__COUNT <= 128, "type fits in 7 bits");
+static_assert((RT_NIL & RT_TAG_MASK) == RT_TAG_CONST, "nil is a constant");
+static_assert((RT_REGION_BYTES & (RT_REGION_BYTES - 1)) == 0, "regions are a power of two");
+
+#ifdef __cplusplus
+}
+#endif
+#endif

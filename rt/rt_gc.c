@@ -1,0 +1,472 @@
+/* rt_gc.c -- the two collectors and the heap checker.
+ *
+ * Local collection (rt_gc_local_*): a worker's own mark-sweep of its own
+ * regions, concurrent with everyone else.  It moves nothing and writes no
+ * header; marks live in a side bitmap per region and the sweep reads only the
+ * bitmap and the headers of live objects, so its cost is the live data plus
+ * 32 KiB of bitmap per region.  Why this is safe: Note [Local collection].
+ *
+ * Compaction (rt_gc_major_*): worker 0 stops the helpers at safepoints (Note
+ * [Safepoints]) and copies everything reachable into fresh old-space regions,
+ * Cheney style, shortcutting evaluated suspensions; then filters the spark
+ * deques, which are weak roots (Note [Compaction], Note [Roots]).
+ */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== local collection ===================================================== */
+
+static void mark_push(rt_worker *w, size_t *n, rt_val v)
+{
+    if (*n == w->mark_cap) {
+        size_t cap = w->mark_cap ? w->mark_cap * 2 : 4096;
+        rt_val *m = realloc(w->mark_stack, cap * sizeof *m);
+        if (!m)
+            rt_fatal("out of process memory (mark stack)");
+        w->mark_stack = m;
+        w->mark_cap = cap;
+    }
+    w->mark_stack[(*n)++] = v;
+}
+
+static inline void mark_val(rt_worker *w, size_t *n, rt_val v)
+{
+    if (!rt_is_ptr(v))
+        return;
+    rt_ctx *ctx = w->ctx;
+    rt_obj *o = rt_obj_of(v);
+    uint32_t r = rt_heap_region_of(ctx, o);
+    if (atomic_load_explicit(&ctx->owner[r], memory_order_relaxed) != w->id)
+        return;
+    size_t idx = (size_t)((uint8_t *)o - rt_heap_region_base(ctx, r)) >> 3;
+    uint64_t *bits = ctx->markbits[r];
+    uint64_t bit = (uint64_t)1 << (idx & 63);
+    if (bits[idx >> 6] & bit)
+        return;
+    bits[idx >> 6] |= bit;
+    mark_push(w, n, v);
+}
+
+static void trace_local(rt_worker *w, size_t *n, rt_obj *o)
+{
+    uint64_t h = o->header;
+    uint32_t size = rt_hdr_size(h);
+    if (rt_hdr_type(h) == RT_T_SUSP) {
+        uint64_t st = atomic_load_explicit((_Atomic uint64_t *)&o->field[RT_SUSP_STATE],
+                                           memory_order_acquire);
+        if (st == RT_SUSP_EVALUATED) {
+            mark_val(w, n, atomic_load_explicit((_Atomic rt_val *)&o->field[RT_SUSP_VALUE],
+                                                memory_order_relaxed));
+            return;
+        }
+        for (uint32_t i = RT_SUSP_ENV; i < size; i++)
+            mark_val(w, n, o->field[i]);
+        return;
+    }
+    for (uint32_t i = rt_hdr_nraw(h); i < size; i++)
+        mark_val(w, n, o->field[i]);
+}
+
+static void add_extent(rt_worker *w, uint8_t *start, uint8_t *end)
+{
+    if (w->nfree == w->free_cap) {
+        size_t cap = w->free_cap ? w->free_cap * 2 : 256;
+        rt_extent *e = realloc(w->free_extents, cap * sizeof *e);
+        if (!e)
+            rt_fatal("out of process memory (free extents)");
+        w->free_extents = e;
+        w->free_cap = cap;
+    }
+    w->free_extents[w->nfree++] = (rt_extent){start, end};
+}
+
+/* Sweep one region by its bitmap: the gaps between marked objects are free. */
+static uint64_t sweep_region(rt_worker *w, uint32_t r)
+{
+    rt_ctx *ctx = w->ctx;
+    uint8_t *base = rt_heap_region_base(ctx, r);
+    uint64_t *bits = ctx->markbits[r];
+    size_t pos = 0;
+    uint64_t freed = 0;
+    for (size_t wi = 0; wi < RT_REGION_WORDS / 64; wi++) {
+        uint64_t b = bits[wi];
+        while (b) {
+            size_t idx = wi * 64 + (size_t)__builtin_ctzll(b);
+            b &= b - 1;
+            if (idx > pos) {
+                size_t bytes = (idx - pos) * 8;
+                freed += bytes;
+                if (bytes >= RT_MIN_EXTENT_BYTES)
+                    add_extent(w, base + pos * 8, base + idx * 8);
+            }
+            rt_obj *o = (rt_obj *)(base + idx * 8);
+            pos = idx + 1 + rt_hdr_size(o->header);
+        }
+    }
+    if (pos < RT_REGION_WORDS) {
+        size_t bytes = (RT_REGION_WORDS - pos) * 8;
+        freed += bytes;
+        if (bytes >= RT_MIN_EXTENT_BYTES)
+            add_extent(w, base + pos * 8, base + RT_REGION_BYTES);
+    }
+    return freed;
+}
+
+uint64_t rt_gc_local_collect(rt_worker *w)
+{
+    rt_ctx *ctx = w->ctx;
+    uint64_t t0 = rt_now_ns();
+    rt_heap_retire_extent(w);
+    w->hp = w->limit = w->extent_start = NULL;
+    for (size_t i = 0; i < w->nregions; i++) {
+        uint32_t r = w->regions[i];
+        if (!ctx->markbits[r]) {
+            ctx->markbits[r] = malloc(RT_REGION_WORDS / 8);
+            if (!ctx->markbits[r])
+                rt_fatal("out of process memory (mark bitmap)");
+        }
+        memset(ctx->markbits[r], 0, RT_REGION_WORDS / 8);
+    }
+    size_t n = 0;
+    for (rt_val *p = w->sp_base; p < w->sp; p++)
+        mark_val(w, &n, *p);
+    for (size_t i = 0; i < w->nclaims; i++)
+        mark_val(w, &n, rt_val_of(w->claims[i]));
+    for (size_t i = 0; i < w->nremset; i++)
+        mark_val(w, &n, w->remset[i]);
+    if (w->current_spark)
+        mark_val(w, &n, rt_val_of(w->current_spark));
+    {
+        rt_spark_deque *d = w->deque;
+        int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+        int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+        for (int64_t i = t; i < b; i++)
+            mark_val(w, &n, rt_val_of(atomic_load_explicit(&d->buf[i & d->mask],
+                                                           memory_order_relaxed)));
+    }
+    if (w->id == 0)
+        for (size_t i = 0; i < ctx->nglobals; i++)
+            mark_val(w, &n, ctx->globals[i]);
+    while (n)
+        trace_local(w, &n, rt_obj_of(w->mark_stack[--n]));
+
+    w->nfree = w->free_next = 0;
+    uint64_t freed = 0;
+    for (size_t i = 0; i < w->nregions; i++)
+        freed += sweep_region(w, w->regions[i]);
+
+    uint64_t dt = rt_now_ns() - t0;
+    w->stats.local_gcs++;
+    w->stats.local_pause_ns += dt;
+    if (dt > w->stats.local_pause_max_ns)
+        w->stats.local_pause_max_ns = dt;
+    w->stats.local_reclaimed_bytes += freed;
+    return freed;
+}
+
+void rt_gc_local(rt_worker *w)
+{
+    rt_gc_local_collect(w);
+}
+
+/* Promotion: all local regions become old space, in place. */
+void rt_gc_local_promote(rt_worker *w)
+{
+    rt_ctx *ctx = w->ctx;
+    rt_heap_retire_extent(w);
+    for (size_t i = 0; i < w->nregions; i++)
+        atomic_store_explicit(&ctx->owner[w->regions[i]], RT_OWNER_OLD, memory_order_relaxed);
+    w->nregions = 0;
+    w->nfree = w->free_next = 0;
+    w->nremset = 0;
+    w->hp = w->limit = w->extent_start = NULL;
+    w->stats.promotions++;
+}
+
+/* ==== compaction ============================================================ */
+
+typedef struct copier {
+    rt_ctx *ctx;
+    uint8_t *hp, *limit;
+    uint32_t *regions;
+    size_t n, cap;
+} copier;
+
+static void copier_new_region(copier *cp)
+{
+    rt_ctx *ctx = cp->ctx;
+    if (cp->n)
+        ctx->region_fill[cp->regions[cp->n - 1]] =
+            (uint32_t)((cp->hp - rt_heap_region_base(ctx, cp->regions[cp->n - 1])) >> 3);
+    uint32_t r = rt_heap_region_take(ctx, RT_OWNER_TOSPACE, 1);
+    if (r == RT_NO_REGION)
+        rt_fatal("address space reservation exhausted during compaction");
+    if (cp->n == cp->cap) {
+        cp->cap = cp->cap ? cp->cap * 2 : 64;
+        cp->regions = realloc(cp->regions, cp->cap * sizeof *cp->regions);
+        if (!cp->regions)
+            rt_fatal("out of process memory (compaction)");
+    }
+    cp->regions[cp->n++] = r;
+    cp->hp = rt_heap_region_base(ctx, r);
+    cp->limit = cp->hp + RT_REGION_BYTES;
+}
+
+static rt_val evacuate(copier *cp, rt_val v)
+{
+    for (int hops = 0;; hops++) {
+        if (!rt_is_ptr(v))
+            return v;
+        rt_obj *o = rt_obj_of(v);
+        uint64_t h = o->header;
+        if (!(h & 1))
+            return (rt_val)h;                     /* already copied */
+        if (rt_hdr_type(h) == RT_T_SUSP && o->field[RT_SUSP_STATE] == RT_SUSP_EVALUATED &&
+            hops < 1000) {
+            v = o->field[RT_SUSP_VALUE];          /* shortcut the indirection */
+            continue;
+        }
+        size_t bytes = 8 * (1 + (size_t)rt_hdr_size(h));
+        if ((size_t)(cp->limit - cp->hp) < bytes)
+            copier_new_region(cp);
+        rt_obj *d = (rt_obj *)cp->hp;
+        cp->hp += bytes;
+        memcpy(d, o, bytes);
+        o->header = (uint64_t)(uintptr_t)d;
+        return rt_val_of(d);
+    }
+}
+
+static void scan_copied(copier *cp, rt_obj *o)
+{
+    uint64_t h = o->header;
+    uint32_t size = rt_hdr_size(h);
+    uint32_t from = rt_hdr_type(h) == RT_T_SUSP ? RT_SUSP_ENV : rt_hdr_nraw(h);
+    for (uint32_t i = from; i < size; i++)
+        o->field[i] = evacuate(cp, o->field[i]);
+}
+
+static void filter_sparks(rt_ctx *ctx, rt_worker *w)
+{
+    rt_spark_deque *d = w->deque;
+    int64_t t = atomic_load(&d->top), b = atomic_load(&d->bottom);
+    if (b <= t) {
+        atomic_store(&d->top, 0);
+        atomic_store(&d->bottom, 0);
+        return;
+    }
+    size_t n = (size_t)(b - t), k = 0;
+    rt_obj **tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        rt_fatal("out of process memory (spark filter)");
+    for (int64_t i = t; i < b; i++) {
+        rt_obj *o = atomic_load_explicit(&d->buf[i & d->mask], memory_order_relaxed);
+        uint64_t h = o->header;
+        if (!(h & 1))
+            tmp[k++] = (rt_obj *)(uintptr_t)h;
+        else if (o->field[RT_SUSP_STATE] == RT_SUSP_EVALUATED)
+            ctx->sparks_fizzled_gc++;
+        else
+            ctx->sparks_gcd++;
+    }
+    for (size_t i = 0; i < k; i++)
+        atomic_store_explicit(&d->buf[i], tmp[i], memory_order_relaxed);
+    free(tmp);
+    atomic_store(&d->top, 0);
+    atomic_store(&d->bottom, (int64_t)k);
+}
+
+void rt_gc_major(rt_worker *w0)
+{
+    rt_ctx *ctx = w0->ctx;
+    if (w0->id != 0)
+        rt_fatal("compaction requested by worker %u; only worker 0 compacts", w0->id);
+    uint64_t t0 = rt_now_ns();
+    rt_stop_helpers(ctx);
+
+    copier cp = {.ctx = ctx};
+    copier_new_region(&cp);
+    for (size_t i = 0; i < ctx->nglobals; i++)
+        ctx->globals[i] = evacuate(&cp, ctx->globals[i]);
+    for (uint32_t id = 0; id < ctx->nworkers; id++) {
+        rt_worker *w = ctx->workers[id];
+        rt_heap_retire_extent(w);
+        for (rt_val *p = w->sp_base; p < w->sp; p++)
+            *p = evacuate(&cp, *p);
+        for (size_t i = 0; i < w->nclaims; i++)
+            w->claims[i] = rt_obj_of(evacuate(&cp, rt_val_of(w->claims[i])));
+        atomic_store(&w->top_claim, w->nclaims ? w->claims[w->nclaims - 1] : NULL);
+        atomic_store(&w->waiting_on, NULL);
+        if (w->current_spark) {
+            rt_val c = evacuate(&cp, rt_val_of(w->current_spark));
+            w->current_spark = rt_is_type(c, RT_T_SUSP) ? rt_obj_of(c) : NULL;
+        }
+    }
+    /* Cheney scan over the to-space regions in order; more may be added. */
+    {
+        size_t i = 0;
+        uint8_t *p = rt_heap_region_base(ctx, cp.regions[0]);
+        for (;;) {
+            uint8_t *end = (i == cp.n - 1) ? cp.hp
+                                           : rt_heap_region_base(ctx, cp.regions[i]) +
+                                                 8 * (size_t)ctx->region_fill[cp.regions[i]];
+            if (p < end) {
+                rt_obj *o = (rt_obj *)p;
+                scan_copied(&cp, o);
+                p += 8 * (1 + (size_t)rt_hdr_size(o->header));
+                continue;
+            }
+            if (i == cp.n - 1)
+                break;
+            i++;
+            p = rt_heap_region_base(ctx, cp.regions[i]);
+        }
+    }
+    for (uint32_t id = 0; id < ctx->nworkers; id++)
+        filter_sparks(ctx, ctx->workers[id]);
+
+    /* From-space back to the pool; to-space becomes old space. */
+    pthread_mutex_lock(&ctx->heap_lock);
+    for (uint32_t r = 0; r < ctx->next_fresh; r++) {
+        uint16_t o = atomic_load_explicit(&ctx->owner[r], memory_order_relaxed);
+        if (o != RT_OWNER_FREE && o != RT_OWNER_TOSPACE)
+            rt_heap_region_release_unlocked(ctx, r);
+    }
+    for (size_t i = 0; i < cp.n; i++)
+        atomic_store_explicit(&ctx->owner[cp.regions[i]], RT_OWNER_OLD, memory_order_relaxed);
+    pthread_mutex_unlock(&ctx->heap_lock);
+    uint64_t live = (uint64_t)(cp.n - 1) * RT_REGION_BYTES +
+                    (uint64_t)(cp.hp - rt_heap_region_base(ctx, cp.regions[cp.n - 1]));
+    ctx->region_fill[cp.regions[cp.n - 1]] =
+        (uint32_t)((cp.hp - rt_heap_region_base(ctx, cp.regions[cp.n - 1])) >> 3);
+    free(cp.regions);
+
+    for (uint32_t id = 0; id < ctx->nworkers; id++) {
+        rt_worker *w = ctx->workers[id];
+        w->hp = w->limit = w->extent_start = NULL;
+        w->nregions = 0;
+        w->nfree = w->free_next = 0;
+        w->nremset = 0;
+    }
+    uint64_t budget = ctx->cfg.local_budget / RT_REGION_BYTES;
+    uint64_t thr = 2 * (uint64_t)cp.n + 2 * ctx->nworkers * (budget ? budget : 1);
+    ctx->major_threshold_regions = thr < 8 ? 8 : thr;
+    ctx->live_bytes_after_major = live;
+
+    uint64_t dt = rt_now_ns() - t0;
+    ctx->major_gcs++;
+    ctx->major_pause_ns += dt;
+    if (dt > ctx->major_pause_max_ns)
+        ctx->major_pause_max_ns = dt;
+    atomic_store(&ctx->gc_request, 0);
+    pthread_mutex_lock(&ctx->gc_lock);
+    atomic_fetch_add(&ctx->gc_count, 1);
+    atomic_store(&ctx->gc_pending, 0);
+    pthread_cond_broadcast(&ctx->gc_cv);
+    pthread_mutex_unlock(&ctx->gc_lock);
+}
+
+/* ==== the heap checker (tests) ============================================= */
+
+typedef struct ptrset { uintptr_t *slots; size_t cap, n; } ptrset;
+
+static int ptrset_add(ptrset *s, uintptr_t p)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        uintptr_t *n = calloc(cap, sizeof *n);
+        if (!n)
+            rt_fatal("out of process memory (heap check)");
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slots[i]) {
+                size_t j = (s->slots[i] >> 3) * 0x9E3779B97F4A7C15ull & (cap - 1);
+                while (n[j]) j = (j + 1) & (cap - 1);
+                n[j] = s->slots[i];
+            }
+        free(s->slots);
+        s->slots = n;
+        s->cap = cap;
+    }
+    size_t j = (p >> 3) * 0x9E3779B97F4A7C15ull & (s->cap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == p)
+            return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j] = p;
+    s->n++;
+    return 1;
+}
+
+static void check_push(rt_ctx *ctx, ptrset *seen, rt_val **stack, size_t *n, size_t *cap,
+                       rt_val v, rt_heap_check *out)
+{
+    if (!rt_is_ptr(v))
+        return;
+    if (!rt_heap_contains(ctx, rt_obj_of(v)) || rt_heap_owner_of(ctx, v) == RT_OWNER_FREE) {
+        out->bad++;
+        return;
+    }
+    if (!ptrset_add(seen, (uintptr_t)v))
+        return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 1024;
+        *stack = realloc(*stack, *cap * sizeof **stack);
+        if (!*stack)
+            rt_fatal("out of process memory (heap check)");
+    }
+    (*stack)[(*n)++] = v;
+}
+
+void rt_heap_verify(rt_ctx *ctx, rt_heap_check *out)
+{
+    memset(out, 0, sizeof *out);
+    ptrset seen = {0};
+    rt_val *stack = NULL;
+    size_t n = 0, cap = 0;
+#define PUSH(v) check_push(ctx, &seen, &stack, &n, &cap, (v), out)
+    for (size_t i = 0; i < ctx->nglobals; i++)
+        PUSH(ctx->globals[i]);
+    for (uint32_t id = 0; id < ctx->nworkers; id++) {
+        rt_worker *w = ctx->workers[id];
+        for (rt_val *p = w->sp_base; p < w->sp; p++)
+            PUSH(*p);
+        rt_spark_deque *d = w->deque;
+        for (int64_t i = atomic_load(&d->top); i < atomic_load(&d->bottom); i++) {
+            out->sparks++;
+            PUSH(rt_val_of(atomic_load(&d->buf[i & d->mask])));
+        }
+    }
+    while (n) {
+        rt_obj *o = rt_obj_of(stack[--n]);
+        uint64_t h = o->header;
+        out->objects++;
+        if (!(h & 1) || rt_hdr_type(h) >= RT_T__COUNT || rt_hdr_type(h) == RT_T_FREE ||
+            rt_hdr_size(h) == 0 || rt_hdr_size(h) > RT_REGION_WORDS) {
+            out->bad++;
+            continue;
+        }
+        uint32_t size = rt_hdr_size(h);
+        if (rt_hdr_type(h) == RT_T_SUSP) {
+            uint64_t st = atomic_load((_Atomic uint64_t *)&o->field[RT_SUSP_STATE]);
+            if (st == RT_SUSP_EVALUATED) {
+                PUSH(o->field[RT_SUSP_VALUE]);
+                continue;
+            }
+            if (st != RT_SUSP_UNEVALUATED)
+                out->claimed++;
+            for (uint32_t i = RT_SUSP_ENV; i < size; i++)
+                PUSH(o->field[i]);
+            continue;
+        }
+        for (uint32_t i = rt_hdr_nraw(h); i < size; i++)
+            PUSH(o->field[i]);
+    }
+#undef PUSH
+    free(stack);
+    free(seen.slots);
+}

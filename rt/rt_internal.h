@@ -1,0 +1,130 @@
+/* rt_internal.h -- the context and the pieces shared by the runtime's C files.
+ * Not part of the ABI with generated code: only daisy_rt.h is. */
+#ifndef DAISY_RT_INTERNAL_H
+#define DAISY_RT_INTERNAL_H
+
+#include "daisy_rt.h"
+
+#define RT_CACHE_LINE 64
+#define RT_OWNER_TOSPACE 0xfffdu
+#define RT_NO_REGION 0xffffffffu
+#define RT_MIN_EXTENT_BYTES 64
+#define RT_ATOM_CHUNK 1024
+#define RT_ATOM_CHUNKS 65536
+
+/* Chase-Lev work-stealing deque (rt_spark.c).  top and bottom sit on their own
+ * cache lines: thieves write top, the owner writes bottom. */
+struct rt_spark_deque {
+    _Alignas(RT_CACHE_LINE) _Atomic int64_t top;
+    _Alignas(RT_CACHE_LINE) _Atomic int64_t bottom;
+    _Alignas(RT_CACHE_LINE) int64_t mask;
+    _Atomic(rt_obj *) *buf;
+};
+
+typedef struct rt_atom_entry { char *name; uint32_t len; } rt_atom_entry;
+
+struct rt_ctx {
+    rt_config cfg;
+    uint32_t nworkers;
+    rt_worker **workers;
+
+    /* ---- heap: Note [Regions] ---- */
+    uint8_t *heap_base;
+    size_t heap_reserved;
+    uint32_t nregions_total;
+    _Atomic uint16_t *owner;
+    uint64_t **markbits;            /* per region, allocated on first local use */
+    uint32_t *region_fill;          /* old/tospace: words used (Cheney scan end) */
+    pthread_mutex_t heap_lock;
+    uint32_t *free_pool;
+    size_t nfree_pool;
+    uint32_t next_fresh;
+    _Atomic uint64_t regions_in_use;
+    uint64_t limit_regions;
+    _Atomic uint64_t peak_regions;
+    uint64_t major_threshold_regions;
+    uint64_t live_bytes_after_major;
+
+    /* ---- the collection handshake: Note [Safepoints] ---- */
+    _Alignas(RT_CACHE_LINE) _Atomic int busy;
+    _Atomic int gc_pending;
+    _Atomic int gc_request;
+    _Atomic uint64_t gc_count;
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_cv;
+
+    /* ---- scheduling ---- */
+    _Alignas(RT_CACHE_LINE) _Atomic int step_active;
+    _Atomic int shutdown;
+    _Atomic int sleepers;
+    _Atomic int interrupt_requested;
+    pthread_mutex_t park_lock;
+    pthread_cond_t park_cv;
+    int in_step;
+
+    /* ---- roots ---- */
+    rt_val *globals;
+    size_t nglobals, globals_cap;
+
+    /* ---- atoms ---- */
+    pthread_mutex_t atom_lock;
+    rt_atom_entry **atom_chunks;
+    _Atomic uint32_t natoms;
+    uint32_t *atom_hash;            /* open addressing: index + 1, 0 = empty */
+    size_t atom_hash_cap;
+
+    /* ---- statistics ---- */
+    uint64_t major_gcs, major_pause_ns, major_pause_max_ns;
+    uint64_t sparks_gcd, sparks_fizzled_gc, steps;
+    uint64_t unwinds_retired;
+    rt_val cycle_atom, stack_atom;
+};
+
+/* rt_heap.c */
+int rt_heap_init(rt_ctx *ctx);
+void rt_heap_fini(rt_ctx *ctx);
+uint32_t rt_heap_region_take(rt_ctx *ctx, uint16_t owner, int beyond_limit);
+void rt_heap_region_release_unlocked(rt_ctx *ctx, uint32_t r);
+void rt_heap_retire_extent(rt_worker *w);
+static inline uint32_t rt_heap_region_of(rt_ctx *ctx, const void *p)
+{
+    return (uint32_t)(((const uint8_t *)p - ctx->heap_base) >> RT_REGION_SHIFT);
+}
+static inline uint8_t *rt_heap_region_base(rt_ctx *ctx, uint32_t r)
+{
+    return ctx->heap_base + ((size_t)r << RT_REGION_SHIFT);
+}
+static inline int rt_heap_contains(rt_ctx *ctx, const void *p)
+{
+    return (const uint8_t *)p >= ctx->heap_base &&
+           (const uint8_t *)p < ctx->heap_base + ctx->heap_reserved;
+}
+static inline uint16_t rt_heap_owner_of(rt_ctx *ctx, rt_val v)
+{
+    return atomic_load_explicit(&ctx->owner[rt_heap_region_of(ctx, rt_obj_of(v))],
+                                memory_order_relaxed);
+}
+void rt_remset_push(rt_worker *w, rt_val v);
+
+/* rt_gc.c */
+uint64_t rt_gc_local_collect(rt_worker *w);   /* returns reclaimed bytes */
+void rt_gc_local_promote(rt_worker *w);
+
+/* rt_spark.c */
+int rt_spark_deque_init(rt_spark_deque *d, uint32_t capacity);
+void rt_spark_deque_fini(rt_spark_deque *d);
+int rt_spark_push_nogc(rt_worker *w, rt_obj *s);
+rt_obj *rt_spark_pop_nogc(rt_worker *w);
+int rt_sparks_available(rt_ctx *ctx);
+void *rt_spark_helper_main(void *arg);
+void rt_spark_enter_busy(rt_worker *w);
+void rt_spark_leave_busy(rt_worker *w);
+void rt_spark_wake(rt_ctx *ctx);
+
+/* rt_ctx.c */
+void rt_claims_push(rt_worker *w, rt_obj *s);
+void rt_stop_helpers(rt_ctx *ctx);       /* worker 0: wait until no helper is busy */
+_Noreturn void rt_fatal(const char *fmt, ...);
+uintptr_t rt_thread_stack_limit(void);
+
+#endif

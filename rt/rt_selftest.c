@@ -1,0 +1,624 @@
+/* rt_selftest.c -- the runtime's built-in self-tests, and the workloads that
+ * the benchmarks share with them.
+ *
+ * Until the JIT exists these drive the runtime the way generated code will:
+ * suspensions whose code is C functions, every heap value held across a
+ * safepoint kept on the root stack (Note [Roots]).  Each test checks results
+ * it can compute independently (closed-form sums), and after every step that
+ * the heap holds only valid states (rt_heap_verify: no claims left, nothing
+ * malformed).  rt_selftest() is called from pytest through ctypes and from
+ * rt_selftest_main.c in the sanitizer builds.
+ */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static FILE *out;
+static int failures;
+
+#define CHECK(cond, ...)                                                        \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            failures++;                                                         \
+            fprintf(out, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);        \
+            fprintf(out, __VA_ARGS__);                                          \
+            fputc('\n', out);                                                   \
+        }                                                                       \
+    } while (0)
+
+static int64_t env_int(rt_val self, int i)
+{
+    return rt_fix_value(rt_obj_of(self)->field[RT_SUSP_ENV + i]);
+}
+
+/* ---- workloads ---------------------------------------------------------------- */
+
+/* iota [lo, hi): a lazy list, one suspension per tail. */
+rt_val rt_test_iota_code(rt_worker *w, rt_val self)
+{
+    int64_t lo = env_int(self, 0), hi = env_int(self, 1);
+    if (lo >= hi)
+        return RT_NIL;
+    rt_val env[2] = {rt_fix(lo + 1), rt_fix(hi)};
+    rt_val rest = rt_susp_new(w, rt_test_iota_code, 2, env);
+    return rt_cons(w, rt_fix(lo), rest);
+}
+
+/* Sum a lazy list of small integers, forcing as it goes. */
+static rt_val sum_list(rt_worker *w, rt_val l)
+{
+    int64_t acc = 0;
+    rt_push_root(w, l);
+    for (;;) {
+        rt_val v = rt_force(w, w->sp[-1]);
+        if (v == RT_NIL)
+            break;
+        if (!rt_is_type(v, RT_T_CONS)) {
+            w->sp--;
+            return v;          /* an error value */
+        }
+        acc += rt_fix_value(rt_obj_of(v)->field[0]);
+        w->sp[-1] = rt_obj_of(v)->field[1];
+        rt_poll(w);
+    }
+    w->sp--;
+    return rt_fix(acc);
+}
+
+/* psum [lo, hi) grain: divide and conquer; spark the left half, force the
+ * right, then the left.  Leaves sum a lazy iota. */
+rt_val rt_test_psum_code(rt_worker *w, rt_val self)
+{
+    int64_t lo = env_int(self, 0), hi = env_int(self, 1), grain = env_int(self, 2);
+    rt_poll(w);
+    if (hi - lo <= grain) {
+        rt_val env[2] = {rt_fix(lo), rt_fix(hi)};
+        return sum_list(w, rt_susp_new(w, rt_test_iota_code, 2, env));
+    }
+    int64_t mid = lo + (hi - lo) / 2;
+    rt_val le[3] = {rt_fix(lo), rt_fix(mid), rt_fix(grain)};
+    rt_push_root(w, rt_susp_new(w, rt_test_psum_code, 3, le));
+    rt_val re[3] = {rt_fix(mid), rt_fix(hi), rt_fix(grain)};
+    rt_val right = rt_susp_new(w, rt_test_psum_code, 3, re);
+    rt_spark(w, w->sp[-1]);
+    rt_val r = rt_force(w, right);
+    rt_val l = rt_force(w, w->sp[-1]);
+    w->sp--;
+    if (!rt_is_fix(r))
+        return r;
+    if (!rt_is_fix(l))
+        return l;
+    return rt_fix(rt_fix_value(l) + rt_fix_value(r));
+}
+
+rt_val rt_test_force_step(rt_worker *w, rt_val arg) { return rt_force(w, arg); }
+
+static int64_t range_sum(int64_t lo, int64_t hi)
+{
+    return (hi - 1) * hi / 2 - (lo - 1) * lo / 2;
+}
+
+/* churn n: allocate n cons cells in windows of 64 (the window restarts at
+ * every multiple of 64, the rest is garbage); returns the sum of the last
+ * window's heads, which checks that the cells survived local collections. */
+rt_val rt_test_churn_code(rt_worker *w, rt_val self)
+{
+    int64_t n = env_int(self, 0);
+    rt_push_root(w, RT_NIL);
+    for (int64_t i = 0; i < n; i++) {
+        if (i % 64 == 0) {
+            w->sp[-1] = RT_NIL;
+            rt_poll(w);
+        }
+        w->sp[-1] = rt_cons(w, rt_fix(i), w->sp[-1]);
+    }
+    int64_t s = 0;
+    for (rt_val p = w->sp[-1]; p != RT_NIL; p = rt_obj_of(p)->field[1])
+        s += rt_fix_value(rt_obj_of(p)->field[0]);
+    w->sp--;
+    return rt_fix(s);
+}
+
+static int64_t churn_expect(int64_t n)
+{
+    int64_t start = n ? (n - 1) - (n - 1) % 64 : 0;
+    return n ? range_sum(start, n) : 0;
+}
+
+/* spawn k churn sparks of n cells each and force them all */
+static int64_t par_churn_n, par_churn_k;
+static rt_val par_churn_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    size_t base = (size_t)(w->sp - w->sp_base);
+    for (int64_t i = 0; i < par_churn_k; i++) {
+        rt_val env[1] = {rt_fix(par_churn_n)};
+        rt_val s = rt_susp_new(w, rt_test_churn_code, 1, env);
+        rt_push_root(w, s);
+        rt_spark(w, s);
+    }
+    int64_t total = 0;
+    for (int64_t i = par_churn_k - 1; i >= 0; i--) {
+        rt_val v = rt_force(w, w->sp_base[base + (size_t)i]);
+        if (!rt_is_fix(v))
+            return v;
+        total += rt_fix_value(v);
+    }
+    w->sp = w->sp_base + base;
+    return rt_fix(total);
+}
+
+static int verify_clean(rt_ctx *ctx, const char *what)
+{
+    rt_heap_check hc;
+    rt_heap_verify(ctx, &hc);
+    CHECK(hc.claimed == 0, "%s: %llu claimed suspensions left", what,
+          (unsigned long long)hc.claimed);
+    CHECK(hc.bad == 0, "%s: %llu malformed objects", what, (unsigned long long)hc.bad);
+    return hc.claimed == 0 && hc.bad == 0;
+}
+
+static rt_ctx *make_ctx(uint32_t nworkers, uint64_t heap, uint32_t stress, uint64_t inject)
+{
+    rt_config cfg = {0};
+    cfg.nworkers = nworkers;
+    cfg.heap_limit = heap;
+    cfg.gc_stress = stress;
+    cfg.inject_fail_every = inject;
+    cfg.root_stack_words = 1 << 20;
+    cfg.helper_stack_bytes = 64 << 20;
+    rt_ctx *ctx = rt_ctx_new(&cfg);
+    if (!ctx) {
+        fprintf(out, "FAIL: rt_ctx_new\n");
+        failures++;
+    }
+    return ctx;
+}
+
+static rt_val psum_susp(rt_worker *w, int64_t lo, int64_t hi, int64_t grain)
+{
+    rt_val env[3] = {rt_fix(lo), rt_fix(hi), rt_fix(grain)};
+    return rt_susp_new(w, rt_test_psum_code, 3, env);
+}
+
+/* Run psum [0, n) as a step and check the answer. */
+static int run_psum(rt_ctx *ctx, int64_t n, int64_t grain, const char *what)
+{
+    rt_worker *w = rt_ctx_main(ctx);
+    rt_val s = psum_susp(w, 0, n, grain);
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, rt_test_force_step, s, &r);
+    CHECK(st == RT_STEP_OK, "%s: step status %d", what, st);
+    CHECK(rt_is_fix(r) && rt_fix_value(r) == range_sum(0, n), "%s: psum %lld = %lld, want %lld",
+          what, (long long)n, rt_is_fix(r) ? (long long)rt_fix_value(r) : -1LL,
+          (long long)range_sum(0, n));
+    return verify_clean(ctx, what);
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+static void test_values(uint32_t nw, uint64_t scale)
+{
+    (void)scale;
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    rt_worker *w = rt_ctx_main(ctx);
+    int64_t cases[] = {0, 1, -1, RT_FIX_MAX, RT_FIX_MIN, RT_FIX_MAX + 1, RT_FIX_MIN - 1,
+                       INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rt_val v = rt_int(w, cases[i]);
+        int64_t back = 0;
+        CHECK(rt_int_get(v, &back) && back == cases[i], "int %lld round trip",
+              (long long)cases[i]);
+        CHECK(rt_is_fix(v) == rt_fits_fix(cases[i]), "int %lld boxed iff it must be",
+              (long long)cases[i]);
+    }
+    CHECK(rt_atom(ctx, "foo", 3) == rt_atom(ctx, "foo", 3), "atoms are interned");
+    CHECK(rt_atom(ctx, "foo", 3) != rt_atom(ctx, "fob", 3), "distinct atoms differ");
+    size_t len = 0;
+    const char *name = rt_atom_name(ctx, rt_atom(ctx, "hello world", 11), &len);
+    CHECK(name && len == 11 && memcmp(name, "hello world", 11) == 0, "atom name");
+    for (int i = 0; i < 5000; i++) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "atom%d", i);
+        rt_val a = rt_atom(ctx, buf, (size_t)n);
+        CHECK(a == rt_atom(ctx, buf, (size_t)n), "atom %d re-interned", i);
+    }
+    rt_val f = rt_float(w, 2.5);
+    CHECK(rt_is_type(f, RT_T_FLOAT), "float type");
+    rt_val e = rt_error_new(w, "division by zero");
+    CHECK(rt_is_error(e), "error value");
+    CHECK(!rt_is_ptr(RT_NIL) && !rt_is_fix(RT_NIL) && !rt_is_atom(RT_NIL), "nil is a constant");
+    CHECK(rt_is_prim(rt_prim_val(7)) && !rt_is_ptr(rt_prim_val(7)), "primitive tag");
+    rt_ctx_free(ctx);
+}
+
+/* Local collection keeps what is reachable and reuses what is not. */
+static void test_local_gc(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(1, 0, 0, 0);
+    if (!ctx)
+        return;
+    (void)nw;
+    rt_worker *w = rt_ctx_main(ctx);
+    int64_t n = 10000 * (int64_t)scale;
+    /* a live list interleaved with garbage */
+    rt_push_root(w, RT_NIL);
+    for (int64_t i = 0; i < n; i++) {
+        rt_val l = rt_cons(w, rt_fix(i), w->sp[-1]);
+        w->sp[-1] = l;
+        for (int k = 0; k < 3; k++)
+            (void)rt_float(w, (double)k);          /* garbage */
+    }
+    uint64_t before = w->stats.local_gcs;
+    for (int round = 0; round < 5; round++) {
+        uint64_t freed = rt_gc_local_collect(w);
+        CHECK(freed > 0, "round %d reclaimed nothing", round);
+        /* allocate into the gaps */
+        for (int64_t i = 0; i < n; i++)
+            (void)rt_cons(w, rt_fix(i), RT_NIL);
+    }
+    CHECK(w->stats.local_gcs >= before + 5, "local collections counted");
+    int64_t s = 0, count = 0;
+    for (rt_val p = w->sp[-1]; p != RT_NIL; p = rt_obj_of(p)->field[1]) {
+        CHECK(rt_is_type(p, RT_T_CONS), "list cell type");
+        s += rt_fix_value(rt_obj_of(p)->field[0]);
+        count++;
+    }
+    CHECK(count == n && s == range_sum(0, n), "live list intact after local GC: %lld cells",
+          (long long)count);
+    w->sp--;
+    rt_ctx_free(ctx);
+}
+
+/* Compaction moves objects, keeps sharing, removes indirections, keeps claims. */
+static rt_val const_code(rt_worker *w, rt_val self)
+{
+    (void)w;
+    return rt_obj_of(self)->field[RT_SUSP_ENV];
+}
+
+static void test_major_gc(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    rt_worker *w = rt_ctx_main(ctx);
+    int64_t n = 20000 * (int64_t)scale;
+    rt_push_root(w, RT_NIL);
+    for (int64_t i = 0; i < n; i++)
+        w->sp[-1] = rt_cons(w, rt_fix(i), w->sp[-1]);
+    rt_val shared = rt_cons(w, rt_fix(42), RT_NIL);
+    uint32_t g1 = rt_global_new(ctx, shared);
+    uint32_t g2 = rt_global_new(ctx, rt_cons(w, rt_global_get(ctx, g1), rt_global_get(ctx, g1)));
+    rt_val env[1] = {rt_fix(7)};
+    rt_val ev = rt_susp_new(w, const_code, 1, env);
+    uint32_t g3 = rt_global_new(ctx, ev);
+    rt_val seven = rt_force(w, rt_global_get(ctx, g3));
+    CHECK(seven == rt_fix(7), "suspension value");
+    uint32_t g4 = rt_global_new(ctx, rt_cons(w, rt_global_get(ctx, g3), RT_NIL));
+    rt_val old_list = w->sp[-1];
+    for (int round = 0; round < 3; round++)
+        rt_gc_major(w);
+    CHECK(w->sp[-1] != old_list, "the list moved");
+    int64_t s = 0, count = 0;
+    for (rt_val p = w->sp[-1]; p != RT_NIL; p = rt_obj_of(p)->field[1]) {
+        s += rt_fix_value(rt_obj_of(p)->field[0]);
+        count++;
+    }
+    CHECK(count == n && s == range_sum(0, n), "list intact after compaction");
+    rt_val pair = rt_global_get(ctx, g2);
+    CHECK(rt_obj_of(pair)->field[0] == rt_obj_of(pair)->field[1] &&
+              rt_obj_of(pair)->field[0] == rt_global_get(ctx, g1),
+          "sharing kept");
+    CHECK(rt_global_get(ctx, g3) == rt_fix(7), "global indirection shortcut");
+    CHECK(rt_obj_of(rt_global_get(ctx, g4))->field[0] == rt_fix(7), "field indirection shortcut");
+    rt_stats st;
+    rt_stats_get(ctx, &st);
+    CHECK(st.major_gcs == 3, "three compactions counted");
+    CHECK(st.live_bytes_after_major >= (uint64_t)n * 24, "live bytes measured");
+    w->sp--;
+    verify_clean(ctx, "major");
+    rt_ctx_free(ctx);
+}
+
+/* Forcing: values, self-cycles, errors. */
+static rt_val self_code(rt_worker *w, rt_val self) { return rt_force(w, self); }
+
+static void test_force(uint32_t nw, uint64_t scale)
+{
+    (void)scale;
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    rt_worker *w = rt_ctx_main(ctx);
+    rt_val s = rt_susp_new(w, self_code, 0, NULL);
+    rt_val r = RT_NULL;
+    CHECK(rt_step(ctx, rt_test_force_step, s, &r) == RT_STEP_OK, "step");
+    CHECK(rt_is_error(r), "a self-demanding suspension gives an error value");
+    if (rt_is_error(r)) {
+        size_t len;
+        const char *m = rt_atom_name(ctx, rt_obj_of(r)->field[0], &len);
+        CHECK(m && strncmp(m, "cycle", 5) == 0, "message names the cycle: %s", m ? m : "?");
+    }
+    verify_clean(ctx, "force");
+    rt_ctx_free(ctx);
+}
+
+/* Two suspensions demanding each other, forced from two workers at once:
+ * the answer is a cycle error, never a hang. */
+static rt_val cyc_code(rt_worker *w, rt_val self)
+{
+    return rt_force(w, rt_obj_of(self)->field[RT_SUSP_ENV]);
+}
+static rt_val cyc_step(rt_worker *w, rt_val arg)
+{
+    /* arg is a pair cell [a b] */
+    rt_push_root(w, arg);
+    rt_spark(w, rt_obj_of(arg)->field[0]);
+    for (volatile int i = 0; i < 200; i++)
+        ;
+    rt_val r = rt_force(w, rt_obj_of(w->sp[-1])->field[1]);
+    w->sp--;
+    return r;
+}
+static void test_cycle(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    rt_worker *w = rt_ctx_main(ctx);
+    int rounds = (int)(200 * scale);
+    int errors = 0;
+    for (int i = 0; i < rounds; i++) {
+        /* a needs b, b needs a: build with a placeholder, then patch before
+         * publication (both are still private to this thread) */
+        rt_val env[1] = {RT_NIL};
+        rt_val a = rt_susp_new(w, cyc_code, 1, env);
+        rt_push_root(w, a);
+        rt_val b = rt_susp_new(w, cyc_code, 1, &w->sp[-1]);
+        a = w->sp[-1];
+        rt_obj_of(a)->field[RT_SUSP_ENV] = b;
+        w->sp[-1] = rt_cons(w, a, b);
+        rt_val r = RT_NULL;
+        rt_val pair = rt_pop_root(w);
+        CHECK(rt_step(ctx, cyc_step, pair, &r) == RT_STEP_OK, "cycle step");
+        errors += rt_is_error(r);
+    }
+    CHECK(errors == rounds, "every round gives a cycle error (%d of %d)", errors, rounds);
+    verify_clean(ctx, "cycle");
+    rt_ctx_free(ctx);
+}
+
+/* Many sparks under repeated local and major collections. */
+static void test_sparks(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 1, 0);
+    if (!ctx)
+        return;
+    int64_t grain = 8, n = 100000 * grain * (int64_t)scale / 4;
+    if (n < 1000)
+        n = 1000;
+    uint64_t steps = 4;
+    for (uint64_t i = 0; i < steps; i++)
+        if (!run_psum(ctx, n, grain, "sparks"))
+            break;
+    rt_stats st;
+    rt_stats_get(ctx, &st);
+    uint64_t expect = steps * (uint64_t)(n / grain);
+    CHECK(st.sparks_created + st.sparks_dud + st.sparks_overflowed >= expect / 2,
+          "sparks created %llu", (unsigned long long)st.sparks_created);
+    CHECK(st.major_gcs > 0, "compactions happened (%llu)", (unsigned long long)st.major_gcs);
+    CHECK(st.local_gcs + st.promotions > 0 || st.major_gcs > 10, "local collections happened");
+    CHECK(st.sparks_converted + st.sparks_fizzled + st.sparks_gcd <= st.sparks_created + 1000000,
+          "spark counters consistent");
+    fprintf(out, "sparks: %u workers, %llu created, %llu converted, %llu fizzled, %llu GC'd, "
+                 "%llu local GCs, %llu compactions\n",
+            nw, (unsigned long long)st.sparks_created, (unsigned long long)st.sparks_converted,
+            (unsigned long long)st.sparks_fizzled, (unsigned long long)st.sparks_gcd,
+            (unsigned long long)st.local_gcs, (unsigned long long)st.major_gcs);
+    rt_ctx_free(ctx);
+}
+
+/* Helpers fail every Nth reservation; results stay right and no claim leaks. */
+static void test_inject(uint32_t nw, uint64_t scale)
+{
+    if (nw < 2)
+        nw = 2;
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 7);
+    if (!ctx)
+        return;
+    uint64_t target = 100000 * scale / 4;
+    if (target < 2000)
+        target = 2000;
+    int64_t grain = 16, n = 40000;
+    int steps = 0;
+    rt_stats st;
+    do {
+        if (!run_psum(ctx, n, grain, "inject"))
+            break;
+        steps++;
+        rt_stats_get(ctx, &st);
+    } while (st.alloc_failures < target && steps < 100000);
+    rt_stats_get(ctx, &st);
+    CHECK(st.alloc_failures >= target, "injected failures %llu < %llu",
+          (unsigned long long)st.alloc_failures, (unsigned long long)target);
+    fprintf(out, "inject: %u workers, %d steps, %llu injected failures, %llu claims released\n",
+            nw, steps, (unsigned long long)st.alloc_failures,
+            (unsigned long long)st.released_claims);
+    rt_ctx_free(ctx);
+}
+
+/* Worker 0 fails at the k-th reservation of a step: the step unwinds,
+ * compacts and runs again, and the answer is right. */
+static void test_main_fail(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    rt_worker *w = rt_ctx_main(ctx);
+    int rounds = (int)(50 * scale), failed = 0;
+    uint64_t seed = 12345;
+    for (int i = 0; i < rounds; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        w->inject_counter = 0;
+        /* Even rounds run without sparks, so worker 0 surely reaches its k-th
+         * reservation; odd rounds spark, and helpers may do the work first. */
+        int sequential = i % 2 == 0;
+        w->main_fail_at = 1 + (seed >> 33) % (sequential ? 3000 : 100);
+        uint64_t unwinds = w->stats.unwinds;
+        if (!run_psum(ctx, 20000, sequential ? 20000 : 16, "main_fail"))
+            break;
+        if (sequential)
+            CHECK(w->stats.unwinds == unwinds + 1, "round %d: the step unwound once", i);
+        else
+            CHECK(w->stats.unwinds <= unwinds + 1, "round %d: unwound at most once", i);
+        failed += w->stats.unwinds == unwinds + 1;
+    }
+    CHECK(failed >= rounds / 2, "only %d of %d rounds failed", failed, rounds);
+    CHECK(w->stats.last_resume_ns > 0, "resume time measured");
+    w->main_fail_at = 0;
+    rt_ctx_free(ctx);
+}
+
+/* Live data that cannot fit: the step reports exhaustion; the context lives on. */
+static rt_val hog_step(rt_worker *w, rt_val arg)
+{
+    int64_t n = rt_fix_value(arg);
+    rt_push_root(w, RT_NIL);
+    for (int64_t i = 0; i < n; i++)
+        w->sp[-1] = rt_cons(w, rt_fix(i), w->sp[-1]);
+    rt_val r = rt_pop_root(w);
+    return rt_is_type(r, RT_T_CONS) ? rt_obj_of(r)->field[0] : r;
+}
+static void test_exhausted(uint32_t nw, uint64_t scale)
+{
+    (void)scale;
+    rt_ctx *ctx = make_ctx(nw, 32u << 20, 0, 0);
+    if (!ctx)
+        return;
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, hog_step, rt_fix(4000000), &r);   /* 96 MB live */
+    CHECK(st == RT_STEP_HEAP_EXHAUSTED, "exhaustion reported (status %d)", st);
+    verify_clean(ctx, "exhausted");
+    st = rt_step(ctx, hog_step, rt_fix(10000), &r);
+    CHECK(st == RT_STEP_OK && r == rt_fix(9999), "a step that fits still runs (status %d)", st);
+    char buf[128] = {0};
+    FILE *m = fmemopen(buf, sizeof buf - 1, "w");
+    rt_report_heap_exhausted(ctx, m);
+    fclose(m);
+    CHECK(strcmp(buf, "heap exhausted (limit 32M)\n") == 0, "message: %s", buf);
+    rt_ctx_free(ctx);
+}
+
+/* Ctrl-C: an interrupt ends a long step at its next safepoint. */
+static rt_val spin_code(rt_worker *w, rt_val self)
+{
+    (void)self;
+    for (;;)
+        rt_poll(w);
+    return RT_NIL;
+}
+static void *interrupter(void *arg)
+{
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    rt_request_interrupt(arg);
+    return NULL;
+}
+static void test_interrupt(uint32_t nw, uint64_t scale)
+{
+    (void)scale;
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    rt_worker *w = rt_ctx_main(ctx);
+    rt_val s = rt_susp_new(w, spin_code, 0, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, interrupter, ctx);
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, rt_test_force_step, s, &r);
+    pthread_join(t, NULL);
+    CHECK(st == RT_STEP_INTERRUPTED, "interrupted (status %d)", st);
+    verify_clean(ctx, "interrupt");
+    CHECK(run_psum(ctx, 1000, 8, "after interrupt"), "runs after an interrupt");
+    rt_ctx_free(ctx);
+}
+
+/* Parallel allocation: k sparks churning through cells, under local GC. */
+static void test_churn(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    par_churn_n = 200000 * (int64_t)scale;
+    par_churn_k = 8;
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, par_churn_step, RT_NIL, &r);
+    CHECK(st == RT_STEP_OK, "churn status %d", st);
+    CHECK(rt_is_fix(r) && rt_fix_value(r) == par_churn_k * churn_expect(par_churn_n),
+          "churn result");
+    rt_stats s;
+    rt_stats_get(ctx, &s);
+    CHECK(s.local_gcs > 0, "local collections ran");
+    verify_clean(ctx, "churn");
+    rt_ctx_free(ctx);
+}
+
+int rt_spark_deque_selftest(uint32_t thieves, uint64_t items, FILE *f);
+
+static void test_deque(uint32_t nw, uint64_t scale)
+{
+    int bad = rt_spark_deque_selftest(nw < 2 ? 1 : nw - 1, 200000 * scale, out);
+    CHECK(bad == 0, "deque: %d items lost or duplicated", bad);
+}
+
+typedef struct { const char *name; void (*fn)(uint32_t, uint64_t); } test_entry;
+static const test_entry tests[] = {
+    {"values", test_values},     {"local_gc", test_local_gc},   {"major_gc", test_major_gc},
+    {"force", test_force},       {"cycle", test_cycle},         {"deque", test_deque},
+    {"sparks", test_sparks},     {"inject", test_inject},       {"main_fail", test_main_fail},
+    {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
+    {NULL, NULL},
+};
+
+int rt_selftest(const char *name, uint32_t nworkers, uint64_t scale, FILE *f)
+{
+    out = f ? f : stderr;
+    failures = 0;
+    if (!scale)
+        scale = 1;
+    int found = 0;
+    for (const test_entry *t = tests; t->name; t++) {
+        if (strcmp(name, "all") != 0 && strcmp(name, t->name) != 0)
+            continue;
+        found = 1;
+        int before = failures;
+        uint64_t t0 = rt_now_ns();
+        t->fn(nworkers, scale);
+        fprintf(out, "%s %s (%u workers, %.1f ms)\n", failures == before ? "ok" : "FAILED",
+                t->name, nworkers, (rt_now_ns() - t0) / 1e6);
+    }
+    if (!found) {
+        fprintf(out, "no such self-test: %s\n", name);
+        return -1;
+    }
+    fflush(out);
+    return failures;
+}
+
+/* For ctypes: run with output to a file descriptor path. */
+int rt_selftest_to(const char *name, uint32_t nworkers, uint64_t scale, const char *path)
+{
+    FILE *f = path ? fopen(path, "w") : NULL;
+    int r = rt_selftest(name, nworkers, scale, f ? f : stderr);
+    if (f)
+        fclose(f);
+    return r;
+}

@@ -1,0 +1,518 @@
+/* rt_spark.c -- sparks, forcing, waiting, and the helper workers' scheduler.
+ *
+ * Design.  A spark is a weak reference to a suspension in its creator's
+ * Chase-Lev deque: the owner pushes and pops at the bottom (newest first, so
+ * a spark it has meanwhile forced itself fizzles at once and costs a push and a
+ * pop), thieves take from the top (oldest first: the biggest work in a
+ * divide-and-conquer program).  The context tracks only this available work,
+ * never running computations: a running computation is a claimed suspension
+ * (Note [Suspension states]).
+ *
+ * Helpers are threads created once with the context.  They are active only
+ * during evaluation steps: outside a step, or with no sparks anywhere, they
+ * spin briefly and then park on a condition variable (a parked helper is not a
+ * reader of the GC lock, so compaction never waits for it).  A push wakes a
+ * parked helper only when one is parked, so sparking costs no system call while
+ * everyone is busy.  A worker that needs a suspension another worker holds runs
+ * other sparks while it waits (bounded nesting), and detects a cycle of workers
+ * waiting on each other.
+ *
+ * Spark counters (GHC's names): created, dud (not an unevaluated suspension
+ * when sparked), overflowed (deque full), converted (run from a spark),
+ * fizzled (already evaluated or claimed when taken), GC'd (dropped by
+ * compaction because nothing else reached it).
+ */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#define RT_MAX_NESTED_WAITS 32
+
+/* ==== the deque ============================================================= */
+
+int rt_spark_deque_init(rt_spark_deque *d, uint32_t capacity)
+{
+    atomic_init(&d->top, 0);
+    atomic_init(&d->bottom, 0);
+    d->mask = (int64_t)capacity - 1;
+    d->buf = calloc(capacity, sizeof *d->buf);
+    return d->buf ? 0 : -1;
+}
+
+void rt_spark_deque_fini(rt_spark_deque *d) { free(d->buf); }
+
+/* Owner only.  Returns 0 when full. */
+int rt_spark_push_nogc(rt_worker *w, rt_obj *s)
+{
+    rt_spark_deque *d = w->deque;
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    if (b - t > d->mask)
+        return 0;
+    atomic_store_explicit(&d->buf[b & d->mask], s, memory_order_relaxed);
+    /* release: a thief that sees the new bottom sees the suspension's fields */
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    return 1;
+}
+
+/* Owner only. */
+rt_obj *rt_spark_pop_nogc(rt_worker *w)
+{
+    rt_spark_deque *d = w->deque;
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    rt_obj *x = NULL;
+    if (t <= b) {
+        x = atomic_load_explicit(&d->buf[b & d->mask], memory_order_relaxed);
+        if (t == b) {
+            if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                         memory_order_relaxed))
+                x = NULL;
+            atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        }
+    } else {
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    }
+    return x;
+}
+
+/* Any worker.  NULL when empty or when it lost a race. */
+static rt_obj *steal(rt_spark_deque *d)
+{
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    atomic_thread_fence(memory_order_seq_cst);
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+    if (t >= b)
+        return NULL;
+    rt_obj *x = atomic_load_explicit(&d->buf[t & d->mask], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return NULL;
+    return x;
+}
+
+int rt_sparks_available(rt_ctx *ctx)
+{
+    for (uint32_t i = 0; i < ctx->nworkers; i++) {
+        rt_spark_deque *d = ctx->workers[i]->deque;
+        if (atomic_load_explicit(&d->bottom, memory_order_acquire) >
+            atomic_load_explicit(&d->top, memory_order_acquire))
+            return 1;
+    }
+    return 0;
+}
+
+void rt_spark_wake(rt_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->park_lock);
+    pthread_cond_signal(&ctx->park_cv);
+    pthread_mutex_unlock(&ctx->park_lock);
+}
+
+void rt_spark(rt_worker *w, rt_val v)
+{
+    if (!rt_is_type(v, RT_T_SUSP) ||
+        atomic_load_explicit((_Atomic uint64_t *)&rt_obj_of(v)->field[RT_SUSP_STATE],
+                             memory_order_relaxed) != RT_SUSP_UNEVALUATED) {
+        w->stats.sparks_dud++;
+        return;
+    }
+    if (!rt_spark_push_nogc(w, rt_obj_of(v))) {
+        w->stats.sparks_overflowed++;
+        return;
+    }
+    w->stats.sparks_created++;
+    /* A thief takes it out of the deque: it escapes (Note [Local collection]). */
+    if (rt_heap_owner_of(w->ctx, v) == w->id)
+        rt_remset_push(w, v);
+    if (__builtin_expect(atomic_load_explicit(&w->ctx->sleepers, memory_order_relaxed) > 0, 0))
+        rt_spark_wake(w->ctx);
+}
+
+/* ==== claims and forcing ===================================================== */
+
+void rt_claims_push(rt_worker *w, rt_obj *s)
+{
+    if (w->nclaims == w->claims_cap) {
+        size_t cap = w->claims_cap ? w->claims_cap * 2 : 1024;
+        rt_obj **c = realloc(w->claims, cap * sizeof *c);
+        if (!c)
+            rt_fatal("out of process memory (claim stack)");
+        w->claims = c;
+        w->claims_cap = cap;
+    }
+    w->claims[w->nclaims++] = s;
+    atomic_store_explicit(&w->top_claim, s, memory_order_relaxed);
+}
+
+/* Run a suspension this worker has just claimed; returns its value. */
+static rt_val eval_claimed(rt_worker *w, rt_obj *s)
+{
+    rt_claims_push(w, s);
+    rt_push_root(w, rt_val_of(s));
+    rt_susp_code code = (rt_susp_code)(uintptr_t)s->field[RT_SUSP_CODE];
+    rt_val r = code(w, rt_val_of(s));
+    if (rt_is_type(r, RT_T_SUSP)) {
+        rt_push_root(w, r);
+        r = rt_force(w, r);
+        w->sp--;
+    }
+    s = rt_obj_of(rt_pop_root(w));
+    w->nclaims--;
+    atomic_store_explicit(&w->top_claim, w->nclaims ? w->claims[w->nclaims - 1] : NULL,
+                          memory_order_relaxed);
+    rt_susp_update(w, s, r);
+    return r;
+}
+
+/* Is there a cycle of direct waits from this worker back to itself?  Each link:
+ * the suspension is claimed by worker c, it is c's innermost claim, and c is
+ * waiting on the next suspension.  Every link read is a fact at the moment it
+ * was read, and the first suspension of the chain is ours and held by us, so a
+ * chain that closes is a real cyclic dependency between suspensions. */
+static int wait_cycle(rt_worker *w, rt_obj *s)
+{
+    rt_ctx *ctx = w->ctx;
+    for (uint32_t hops = 0; hops <= ctx->nworkers; hops++) {
+        uint64_t st = atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]);
+        if (!(st & RT_SUSP_CLAIMED_BIT))
+            return 0;
+        uint32_t c = rt_susp_claimant(st);
+        if (c == w->id)
+            return 1;
+        if (c >= ctx->nworkers)
+            return 0;
+        rt_worker *cw = ctx->workers[c];
+        if (atomic_load(&cw->top_claim) != s)
+            return 0;
+        rt_obj *next = atomic_load(&cw->waiting_on);
+        if (!next || atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]) != st)
+            return 0;
+        s = next;
+    }
+    return 0;
+}
+
+static void idle_pause(uint64_t *spins)
+{
+    (*spins)++;
+    if (*spins < 2000)
+        cpu_relax();
+    else if (*spins < 4000)
+        sched_yield();
+    else {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static rt_obj *find_spark(rt_worker *w)
+{
+    rt_obj *s = rt_spark_pop_nogc(w);
+    if (s)
+        return s;
+    rt_ctx *ctx = w->ctx;
+    uint32_t n = ctx->nworkers;
+    if (n < 2)
+        return NULL;
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    uint32_t start = (uint32_t)(w->rng % n);
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t v = (start + k) % n;
+        if (v == w->id)
+            continue;
+        s = steal(ctx->workers[v]->deque);
+        if (s) {
+            w->stats.steals++;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Run one spark's suspension if it is still unevaluated. */
+static void run_spark(rt_worker *w, rt_obj *s)
+{
+    uint64_t expected = RT_SUSP_UNEVALUATED;
+    if (atomic_load_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE], memory_order_acquire) !=
+            RT_SUSP_UNEVALUATED ||
+        !atomic_compare_exchange_strong_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE],
+                                                 &expected, rt_susp_claimed_by(w->id),
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        w->stats.sparks_fizzled++;
+        return;
+    }
+    w->stats.sparks_converted++;
+    eval_claimed(w, s);
+}
+
+int rt_spark_run_one(rt_worker *w)
+{
+    rt_obj *s = find_spark(w);
+    if (!s)
+        return 0;
+    run_spark(w, s);
+    return 1;
+}
+
+/* Wait for a suspension claimed by another worker. */
+static rt_val force_wait_slow(rt_worker *w, rt_val v)
+{
+    rt_push_root(w, v);
+    uint64_t spins = 0;
+    for (;;) {
+        /* Compaction may have replaced the suspension by its value. */
+        if (!rt_is_type(w->sp[-1], RT_T_SUSP)) {
+            atomic_store(&w->waiting_on, NULL);
+            return rt_pop_root(w);
+        }
+        rt_obj *s = rt_obj_of(w->sp[-1]);
+        uint64_t st = atomic_load_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE],
+                                           memory_order_acquire);
+        if (!(st & RT_SUSP_CLAIMED_BIT)) {
+            atomic_store(&w->waiting_on, NULL);
+            return rt_force(w, rt_pop_root(w));     /* evaluated, or released */
+        }
+        atomic_store(&w->waiting_on, s);
+        if (wait_cycle(w, s)) {
+            atomic_store(&w->waiting_on, NULL);
+            w->sp--;
+            return rt_error_new(w, "cycle: a suspension demands its own value");
+        }
+        rt_poll(w);
+        if (w->nested_waits < RT_MAX_NESTED_WAITS) {
+            rt_obj *o = find_spark(w);
+            if (o) {
+                atomic_store(&w->waiting_on, NULL);
+                w->nested_waits++;
+                run_spark(w, o);
+                w->nested_waits--;
+                spins = 0;
+                continue;
+            }
+        }
+        idle_pause(&spins);
+    }
+}
+
+rt_val rt_force_slow(rt_worker *w, rt_val v)
+{
+    rt_obj *s = rt_obj_of(v);
+    if ((uintptr_t)__builtin_frame_address(0) < w->stack_limit ||
+        w->sp_limit - w->sp < 4096)
+        return rt_error_new(w, "stack exhausted");
+    for (;;) {
+        uint64_t st = atomic_load_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE],
+                                           memory_order_acquire);
+        if (st == RT_SUSP_EVALUATED)
+            return atomic_load_explicit((_Atomic rt_val *)&s->field[RT_SUSP_VALUE],
+                                        memory_order_relaxed);
+        if (st == RT_SUSP_UNEVALUATED) {
+            if (atomic_compare_exchange_strong_explicit(
+                    (_Atomic uint64_t *)&s->field[RT_SUSP_STATE], &st, rt_susp_claimed_by(w->id),
+                    memory_order_acq_rel, memory_order_acquire))
+                return eval_claimed(w, s);
+            continue;
+        }
+        if (rt_susp_claimant(st) == w->id)
+            return rt_error_new(w, "cycle: a suspension demands its own value");
+        return force_wait_slow(w, v);
+    }
+}
+
+/* ==== the GC reader lock: Note [Safepoints] ================================== */
+
+void rt_spark_enter_busy(rt_worker *w)
+{
+    rt_ctx *ctx = w->ctx;
+    for (;;) {
+        atomic_fetch_add(&ctx->busy, 1);
+        if (!atomic_load(&ctx->gc_pending))
+            return;
+        atomic_fetch_sub(&ctx->busy, 1);
+        pthread_mutex_lock(&ctx->gc_lock);
+        while (atomic_load(&ctx->gc_pending))
+            pthread_cond_wait(&ctx->gc_cv, &ctx->gc_lock);
+        pthread_mutex_unlock(&ctx->gc_lock);
+    }
+}
+
+void rt_spark_leave_busy(rt_worker *w)
+{
+    atomic_fetch_sub(&w->ctx->busy, 1);
+}
+
+/* ==== helpers ================================================================ */
+
+static int helper_has_work(rt_worker *w)
+{
+    rt_ctx *ctx = w->ctx;
+    return atomic_load(&ctx->step_active) &&
+           w->backoff_gc <= atomic_load(&ctx->gc_count) && rt_sparks_available(ctx);
+}
+
+static void park(rt_worker *w)
+{
+    rt_ctx *ctx = w->ctx;
+    pthread_mutex_lock(&ctx->park_lock);
+    atomic_fetch_add(&ctx->sleepers, 1);
+    if (!atomic_load(&ctx->shutdown) && !helper_has_work(w)) {
+        /* A push that missed our sleeper count is found by the timeout. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 5000000;
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&ctx->park_cv, &ctx->park_lock, &ts);
+    }
+    atomic_fetch_sub(&ctx->sleepers, 1);
+    pthread_mutex_unlock(&ctx->park_lock);
+}
+
+void *rt_spark_helper_main(void *arg)
+{
+    rt_worker *w = arg;
+    rt_ctx *ctx = w->ctx;
+    w->stack_limit = rt_thread_stack_limit();
+    w->unwind = &w->sched_jmp;
+    w->unwind_sp = 0;
+    w->unwind_claims = 0;
+    volatile int busy = 0;
+    volatile uint64_t t0 = 0;
+    int reason = setjmp(w->sched_jmp);
+    if (reason) {
+        /* Note [Resumable allocation failure]: the claims are released; the
+         * spark stays available. */
+        rt_obj *s = w->current_spark;
+        w->current_spark = NULL;
+        if (s && atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]) == RT_SUSP_UNEVALUATED)
+            rt_spark_push_nogc(w, s);
+        if (reason == RT_UNWIND_ALLOC && !ctx->cfg.inject_fail_every)
+            w->backoff_gc = atomic_load(&ctx->gc_count) + 1;
+        if (busy) {
+            w->stats.busy_ns += rt_now_ns() - t0;
+            rt_spark_leave_busy(w);
+            busy = 0;
+        }
+    }
+    uint64_t spins = 0;
+    while (!atomic_load(&ctx->shutdown)) {
+        if (!atomic_load(&ctx->step_active) || w->backoff_gc > atomic_load(&ctx->gc_count)) {
+            park(w);
+            continue;
+        }
+        rt_spark_enter_busy(w);
+        busy = 1;
+        t0 = rt_now_ns();
+        rt_obj *s = find_spark(w);
+        if (s) {
+            w->current_spark = s;
+            run_spark(w, s);
+            w->current_spark = NULL;
+            spins = 0;
+        }
+        w->stats.busy_ns += rt_now_ns() - t0;
+        busy = 0;
+        rt_spark_leave_busy(w);
+        if (!s) {
+            if (++spins < 4000)
+                cpu_relax();
+            else {
+                park(w);
+                spins = 0;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ==== self-test of the deque alone (called by rt_selftest "deque") ============ */
+
+typedef struct deque_test {
+    rt_worker *owner;
+    _Atomic uint8_t *taken;
+    uint64_t items;
+    _Atomic int done;
+    _Atomic uint64_t stolen;
+} deque_test;
+
+static void *deque_thief(void *arg)
+{
+    deque_test *t = arg;
+    uint64_t n = 0;
+    while (!atomic_load(&t->done) || atomic_load(&t->owner->deque->bottom) >
+                                         atomic_load(&t->owner->deque->top)) {
+        rt_obj *x = steal(t->owner->deque);
+        if (x) {
+            atomic_fetch_add(&t->taken[(uintptr_t)x >> 3], 1);
+            n++;
+        }
+    }
+    atomic_fetch_add(&t->stolen, n);
+    return NULL;
+}
+
+int rt_spark_deque_selftest(uint32_t thieves, uint64_t items, FILE *f)
+{
+    rt_worker w = {0};
+    rt_spark_deque d;
+    if (rt_spark_deque_init(&d, 256) != 0)
+        return -1;
+    w.deque = &d;
+    deque_test t = {.owner = &w, .items = items};
+    t.taken = calloc(items + 1, 1);
+    pthread_t th[64];
+    if (thieves > 64)
+        thieves = 64;
+    for (uint32_t i = 0; i < thieves; i++)
+        pthread_create(&th[i], NULL, deque_thief, &t);
+    uint64_t popped = 0, overflow = 0;
+    for (uint64_t i = 1; i <= items; i++) {
+        /* items are fake pointers i << 3: never dereferenced */
+        while (!rt_spark_push_nogc(&w, (rt_obj *)(uintptr_t)(i << 3))) {
+            overflow++;
+            rt_obj *x = rt_spark_pop_nogc(&w);
+            if (x) {
+                atomic_fetch_add(&t.taken[(uintptr_t)x >> 3], 1);
+                popped++;
+            }
+        }
+        if (i % 3 == 0) {
+            rt_obj *x = rt_spark_pop_nogc(&w);
+            if (x) {
+                atomic_fetch_add(&t.taken[(uintptr_t)x >> 3], 1);
+                popped++;
+            }
+        }
+    }
+    rt_obj *x;
+    while ((x = rt_spark_pop_nogc(&w))) {
+        atomic_fetch_add(&t.taken[(uintptr_t)x >> 3], 1);
+        popped++;
+    }
+    atomic_store(&t.done, 1);
+    for (uint32_t i = 0; i < thieves; i++)
+        pthread_join(th[i], NULL);
+    int bad = 0;
+    for (uint64_t i = 1; i <= items; i++)
+        bad += atomic_load(&t.taken[i]) != 1;
+    fprintf(f, "deque: %llu items, %llu popped, %llu stolen by %u thieves, %d wrong\n",
+            (unsigned long long)items, (unsigned long long)popped,
+            (unsigned long long)atomic_load(&t.stolen), thieves, bad);
+    free((void *)t.taken);
+    rt_spark_deque_fini(&d);
+    return bad;
+}
