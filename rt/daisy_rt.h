@@ -511,6 +511,9 @@ void rt_susp_update(rt_worker *w, rt_obj *s, rt_val v);
 void rt_spark(rt_worker *w, rt_val v);
 int rt_spark_run_one(rt_worker *w);   /* run one spark if any; 1 if it did */
 
+/* Fault injection (tests): worker 0 fails its k-th reservation from now. */
+void rt_inject_main_failure(rt_worker *w, uint64_t k);
+
 /* Collections on demand (worker 0 / the owner only). */
 void rt_gc_local(rt_worker *w);
 void rt_gc_major(rt_worker *w0);

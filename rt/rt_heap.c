@@ -227,7 +227,7 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
     /* Fault injection (tests): with injection on, limit is kept equal to the
      * end of the last reservation, so every reservation comes here. */
     int injecting = (w->id != 0 && ctx->cfg.inject_fail_every) || (w->id == 0 && w->main_fail_at);
-    if (injecting) {
+    if (injecting && (w->id != 0 || w->unwind)) {   /* worker 0: only inside steps */
         w->inject_counter++;
         if ((w->id != 0 && w->inject_counter % ctx->cfg.inject_fail_every == 0) ||
             (w->id == 0 && w->inject_counter == w->main_fail_at)) {
@@ -282,6 +282,17 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
         w->limit = w->hp + bytes;
     }
     return w->hp;
+}
+
+/* Fault injection for worker 0: fail its k-th reservation from now on. */
+void rt_inject_main_failure(rt_worker *w, uint64_t k)
+{
+    w->inject_counter = 0;
+    w->main_fail_at = k;
+    if (k && w->hp) {
+        w->inject_extent_end = (uintptr_t)w->limit;
+        w->limit = w->hp;          /* the next reservation takes the slow path */
+    }
 }
 
 /* ---- the remembered set: Note [Local collection] -------------------------- */

@@ -467,11 +467,10 @@ static void test_main_fail(uint32_t nw, uint64_t scale)
     uint64_t seed = 12345;
     for (int i = 0; i < rounds; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        w->inject_counter = 0;
         /* Even rounds run without sparks, so worker 0 surely reaches its k-th
          * reservation; odd rounds spark, and helpers may do the work first. */
         int sequential = i % 2 == 0;
-        w->main_fail_at = 1 + (seed >> 33) % (sequential ? 3000 : 100);
+        rt_inject_main_failure(w, 1 + (seed >> 33) % (sequential ? 3000 : 100));
         uint64_t unwinds = w->stats.unwinds;
         if (!run_psum(ctx, 20000, sequential ? 20000 : 16, "main_fail"))
             break;
@@ -483,7 +482,7 @@ static void test_main_fail(uint32_t nw, uint64_t scale)
     }
     CHECK(failed >= rounds / 2, "only %d of %d rounds failed", failed, rounds);
     CHECK(w->stats.last_resume_ns > 0, "resume time measured");
-    w->main_fail_at = 0;
+    rt_inject_main_failure(w, 0);
     rt_ctx_free(ctx);
 }
 
