@@ -286,13 +286,22 @@ typedef struct rt_worker {
     size_t mark_cap;
     /* sparks */
     rt_spark_deque *deque;
+    _Alignas(64) _Atomic int thieves;  /* registered thieves: Note [Local collection] */
+    _Atomic int gc_local_active;
+    pthread_mutex_t inbox_lock;
+    rt_val *inbox;                 /* stolen sparks, drained by the local GC */
+    size_t ninbox, inbox_cap;
+    _Alignas(64) char thieves_end_[1];   /* keep the thieves' lines apart */
     uint64_t rng;
     _Atomic(rt_obj *) waiting_on;  /* for cross-worker cycle detection */
     _Atomic(rt_obj *) top_claim;   /* innermost claim, read by other workers */
     rt_obj *current_spark;         /* helper: the spark its scheduler runs */
     int nested_waits;
     uint64_t backoff_gc;       /* helper: sleep until this major GC count */
+    _Atomic int running;       /* helper: holds spark work (and maybe claims) */
     pthread_t thread;
+    uint64_t *pause_log;       /* benchmarks: every local GC pause, if set */
+    size_t pause_log_n, pause_log_cap;
     jmp_buf sched_jmp;
     rt_worker_stats stats;
 } rt_worker;
@@ -414,8 +423,13 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason);
  *
  * The heap is immutable except for suspension updates, so a value can leave a
  * worker in only two ways, and each records it:
- *   - a spark: rt_spark pushes the suspension on the remembered set too, since
- *     a thief takes it out of the deque;
+ *   - a stolen spark: a thief first registers with the victim (victim->thieves),
+ *     and after a successful steal leaves the suspension in the victim's steal
+ *     inbox, which the victim's collector drains into its remembered set.  The
+ *     collector first closes the door (gc_local_active) and waits for
+ *     registered thieves to finish, so a suspension is always in the deque or
+ *     in the inbox while a thief can be between the two.  Sparks nobody steals
+ *     cost the remembered set nothing;
  *   - an update (the write barrier): when worker A stores value V into a
  *     suspension S that is not in A's regions, A adds V to its remembered set.
  *     (An update of a suspension in A's own regions needs nothing: if anyone

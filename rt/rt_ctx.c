@@ -62,6 +62,10 @@ static rt_worker *worker_new(rt_ctx *ctx, uint32_t id)
     if (!w->deque || rt_spark_deque_init(w->deque, ctx->cfg.deque_capacity) != 0)
         return NULL;
     atomic_init(&w->interrupt, 0);
+    atomic_init(&w->thieves, 0);
+    atomic_init(&w->running, 0);
+    atomic_init(&w->gc_local_active, 0);
+    pthread_mutex_init(&w->inbox_lock, NULL);
     atomic_init(&w->waiting_on, NULL);
     atomic_init(&w->top_claim, NULL);
     return w;
@@ -81,6 +85,8 @@ static void worker_free(rt_ctx *ctx, rt_worker *w)
     free(w->regions);
     free(w->remset);
     free(w->mark_stack);
+    free(w->inbox);
+    pthread_mutex_destroy(&w->inbox_lock);
     free(w);
 }
 
@@ -204,14 +210,27 @@ void rt_stop_helpers(rt_ctx *ctx)
     }
 }
 
-/* End of a step: helpers abandon speculative work at their next safepoint. */
+static int helpers_running(rt_ctx *ctx)
+{
+    for (uint32_t i = 1; i < ctx->nworkers; i++)
+        if (atomic_load(&ctx->workers[i]->running))
+            return 1;
+    return 0;
+}
+
+/* End of a step: helpers abandon speculative work at their next safepoint,
+ * releasing their claims; wait until none is busy or holds spark work (a
+ * helper waiting for a compaction is not busy but may hold claims). */
 static void quiesce_helpers(rt_ctx *ctx)
 {
     atomic_store(&ctx->step_active, 0);
     for (uint32_t i = 1; i < ctx->nworkers; i++)
         atomic_store_explicit(&ctx->workers[i]->interrupt, 1, memory_order_relaxed);
+    pthread_mutex_lock(&ctx->gc_lock);
+    pthread_cond_broadcast(&ctx->gc_cv);      /* helpers waiting for a compaction */
+    pthread_mutex_unlock(&ctx->gc_lock);
     uint64_t spins = 0;
-    while (atomic_load(&ctx->busy) > 0) {
+    while (atomic_load(&ctx->busy) > 0 || helpers_running(ctx)) {
         if (++spins < 1000)
             __builtin_ia32_pause();
         else

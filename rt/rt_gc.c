@@ -131,6 +131,7 @@ uint64_t rt_gc_local_collect(rt_worker *w)
         }
         memset(ctx->markbits[r], 0, RT_REGION_WORDS / 8);
     }
+    rt_spark_thieves_exclude(w);
     size_t n = 0;
     for (rt_val *p = w->sp_base; p < w->sp; p++)
         mark_val(w, &n, *p);
@@ -153,6 +154,7 @@ uint64_t rt_gc_local_collect(rt_worker *w)
             mark_val(w, &n, ctx->globals[i]);
     while (n)
         trace_local(w, &n, rt_obj_of(w->mark_stack[--n]));
+    rt_spark_thieves_readmit(w);
 
     w->nfree = w->free_next = 0;
     uint64_t freed = 0;
@@ -165,6 +167,8 @@ uint64_t rt_gc_local_collect(rt_worker *w)
     if (dt > w->stats.local_pause_max_ns)
         w->stats.local_pause_max_ns = dt;
     w->stats.local_reclaimed_bytes += freed;
+    if (w->pause_log && w->pause_log_n < w->pause_log_cap)
+        w->pause_log[w->pause_log_n++] = dt;
     return freed;
 }
 
@@ -351,6 +355,7 @@ void rt_gc_major(rt_worker *w0)
         w->nregions = 0;
         w->nfree = w->free_next = 0;
         w->nremset = 0;
+        w->ninbox = 0;
     }
     uint64_t budget = ctx->cfg.local_budget / RT_REGION_BYTES;
     uint64_t thr = 2 * (uint64_t)cp.n + 2 * ctx->nworkers * (budget ? budget : 1);

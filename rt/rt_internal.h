@@ -57,6 +57,7 @@ struct rt_ctx {
     _Alignas(RT_CACHE_LINE) _Atomic int step_active;
     _Atomic int shutdown;
     _Atomic int sleepers;
+    _Atomic int wake_pending;       /* a wake-up is on its way to a parked helper */
     _Atomic int interrupt_requested;
     pthread_mutex_t park_lock;
     pthread_cond_t park_cv;
@@ -120,6 +121,8 @@ void *rt_spark_helper_main(void *arg);
 void rt_spark_enter_busy(rt_worker *w);
 void rt_spark_leave_busy(rt_worker *w);
 void rt_spark_wake(rt_ctx *ctx);
+void rt_spark_thieves_exclude(rt_worker *w);
+void rt_spark_thieves_readmit(rt_worker *w);
 
 /* rt_ctx.c */
 void rt_claims_push(rt_worker *w, rt_obj *s);

@@ -130,20 +130,20 @@ static int64_t churn_expect(int64_t n)
     return n ? range_sum(start, n) : 0;
 }
 
-/* spawn k churn sparks of n cells each and force them all */
-static int64_t par_churn_n, par_churn_k;
-static rt_val par_churn_step(rt_worker *w, rt_val arg)
+/* spawn k churn sparks of n cells each and force them all; arg is [k n] */
+rt_val rt_test_par_churn_step(rt_worker *w, rt_val arg)
 {
-    (void)arg;
+    int64_t k = rt_fix_value(rt_obj_of(arg)->field[0]);
+    int64_t n = rt_fix_value(rt_obj_of(arg)->field[1]);
     size_t base = (size_t)(w->sp - w->sp_base);
-    for (int64_t i = 0; i < par_churn_k; i++) {
-        rt_val env[1] = {rt_fix(par_churn_n)};
+    for (int64_t i = 0; i < k; i++) {
+        rt_val env[1] = {rt_fix(n)};
         rt_val s = rt_susp_new(w, rt_test_churn_code, 1, env);
         rt_push_root(w, s);
         rt_spark(w, s);
     }
     int64_t total = 0;
-    for (int64_t i = par_churn_k - 1; i >= 0; i--) {
+    for (int64_t i = k - 1; i >= 0; i--) {
         rt_val v = rt_force(w, w->sp_base[base + (size_t)i]);
         if (!rt_is_fix(v))
             return v;
@@ -556,12 +556,12 @@ static void test_churn(uint32_t nw, uint64_t scale)
     rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
     if (!ctx)
         return;
-    par_churn_n = 200000 * (int64_t)scale;
-    par_churn_k = 8;
+    int64_t n = 200000 * (int64_t)scale, k = 8;
+    rt_val arg = rt_cons(rt_ctx_main(ctx), rt_fix(k), rt_fix(n));
     rt_val r = RT_NULL;
-    int st = rt_step(ctx, par_churn_step, RT_NIL, &r);
+    int st = rt_step(ctx, rt_test_par_churn_step, arg, &r);
     CHECK(st == RT_STEP_OK, "churn status %d", st);
-    CHECK(rt_is_fix(r) && rt_fix_value(r) == par_churn_k * churn_expect(par_churn_n),
+    CHECK(rt_is_fix(r) && rt_fix_value(r) == k * churn_expect(n),
           "churn result");
     rt_stats s;
     rt_stats_get(ctx, &s);

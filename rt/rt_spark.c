@@ -70,9 +70,10 @@ rt_obj *rt_spark_pop_nogc(rt_worker *w)
 {
     rt_spark_deque *d = w->deque;
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
-    atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    /* The store of bottom must be ordered before the load of top (a thief
+     * does the mirror image): one locked exchange, cheaper than a fence. */
+    atomic_exchange_explicit(&d->bottom, b, memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
     rt_obj *x = NULL;
     if (t <= b) {
         x = atomic_load_explicit(&d->buf[b & d->mask], memory_order_relaxed);
@@ -101,6 +102,56 @@ static rt_obj *steal(rt_spark_deque *d)
                                                  memory_order_relaxed))
         return NULL;
     return x;
+}
+
+/* Steal with the victim's collector kept out: Note [Local collection]. */
+static rt_obj *steal_from(rt_worker *victim)
+{
+    rt_spark_deque *d = victim->deque;
+    /* look before registering: idle thieves must not bounce the victim's lines */
+    if (atomic_load_explicit(&d->top, memory_order_relaxed) >=
+        atomic_load_explicit(&d->bottom, memory_order_relaxed))
+        return NULL;
+    atomic_fetch_add(&victim->thieves, 1);
+    if (atomic_load(&victim->gc_local_active)) {
+        atomic_fetch_sub(&victim->thieves, 1);
+        return NULL;
+    }
+    rt_obj *x = steal(victim->deque);
+    if (x && rt_heap_owner_of(victim->ctx, rt_val_of(x)) == victim->id) {
+        pthread_mutex_lock(&victim->inbox_lock);
+        if (victim->ninbox == victim->inbox_cap) {
+            size_t cap = victim->inbox_cap ? victim->inbox_cap * 2 : 256;
+            rt_val *n = realloc(victim->inbox, cap * sizeof *n);
+            if (!n)
+                rt_fatal("out of process memory (steal inbox)");
+            victim->inbox = n;
+            victim->inbox_cap = cap;
+        }
+        victim->inbox[victim->ninbox++] = rt_val_of(x);
+        pthread_mutex_unlock(&victim->inbox_lock);
+    }
+    atomic_fetch_sub(&victim->thieves, 1);
+    return x;
+}
+
+/* The owner's collector: close the door to thieves and drain the inbox into
+ * the remembered set.  rt_spark_thieves_readmit reopens it. */
+void rt_spark_thieves_exclude(rt_worker *w)
+{
+    atomic_store(&w->gc_local_active, 1);
+    while (atomic_load(&w->thieves) > 0)
+        cpu_relax();
+    pthread_mutex_lock(&w->inbox_lock);
+    for (size_t i = 0; i < w->ninbox; i++)
+        rt_remset_push(w, w->inbox[i]);
+    w->ninbox = 0;
+    pthread_mutex_unlock(&w->inbox_lock);
+}
+
+void rt_spark_thieves_readmit(rt_worker *w)
+{
+    atomic_store(&w->gc_local_active, 0);
 }
 
 int rt_sparks_available(rt_ctx *ctx)
@@ -134,11 +185,12 @@ void rt_spark(rt_worker *w, rt_val v)
         return;
     }
     w->stats.sparks_created++;
-    /* A thief takes it out of the deque: it escapes (Note [Local collection]). */
-    if (rt_heap_owner_of(w->ctx, v) == w->id)
-        rt_remset_push(w, v);
-    if (__builtin_expect(atomic_load_explicit(&w->ctx->sleepers, memory_order_relaxed) > 0, 0))
-        rt_spark_wake(w->ctx);
+    /* Wake a parked helper, but only one wake-up at a time is in flight. */
+    rt_ctx *ctx = w->ctx;
+    if (__builtin_expect(atomic_load_explicit(&ctx->sleepers, memory_order_relaxed) > 0, 0) &&
+        !atomic_load_explicit(&ctx->wake_pending, memory_order_relaxed) &&
+        !atomic_exchange(&ctx->wake_pending, 1))
+        rt_spark_wake(ctx);
 }
 
 /* ==== claims and forcing ===================================================== */
@@ -235,7 +287,7 @@ static rt_obj *find_spark(rt_worker *w)
         uint32_t v = (start + k) % n;
         if (v == w->id)
             continue;
-        s = steal(ctx->workers[v]->deque);
+        s = steal_from(ctx->workers[v]);
         if (s) {
             w->stats.steals++;
             return s;
@@ -267,6 +319,22 @@ int rt_spark_run_one(rt_worker *w)
         return 0;
     run_spark(w, s);
     return 1;
+}
+
+/* A worker forcing the suspension it sparked last takes the spark back at
+ * once (it fizzles): so a spark nobody was hungry for costs a push and a pop,
+ * and the deque does not fill with dead sparks.  Only the owner writes the
+ * bottom slots, so if the newest entry is s, a pop returns s or, when a thief
+ * took it meanwhile, nothing (and the thief's claim fails: it fizzles there). */
+static inline void drop_own_spark(rt_worker *w, rt_obj *s)
+{
+    rt_spark_deque *d = w->deque;
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    if (b > atomic_load_explicit(&d->top, memory_order_relaxed) &&
+        atomic_load_explicit(&d->buf[(b - 1) & d->mask], memory_order_relaxed) == s &&
+        rt_spark_pop_nogc(w) == s) {
+        w->stats.sparks_fizzled++;
+    }
 }
 
 /* Wait for a suspension claimed by another worker. */
@@ -324,8 +392,10 @@ rt_val rt_force_slow(rt_worker *w, rt_val v)
         if (st == RT_SUSP_UNEVALUATED) {
             if (atomic_compare_exchange_strong_explicit(
                     (_Atomic uint64_t *)&s->field[RT_SUSP_STATE], &st, rt_susp_claimed_by(w->id),
-                    memory_order_acq_rel, memory_order_acquire))
+                    memory_order_acq_rel, memory_order_acquire)) {
+                drop_own_spark(w, s);
                 return eval_claimed(w, s);
+            }
             continue;
         }
         if (rt_susp_claimant(st) == w->id)
@@ -379,6 +449,7 @@ static void park(rt_worker *w)
         pthread_cond_timedwait(&ctx->park_cv, &ctx->park_lock, &ts);
     }
     atomic_fetch_sub(&ctx->sleepers, 1);
+    atomic_store(&ctx->wake_pending, 0);
     pthread_mutex_unlock(&ctx->park_lock);
 }
 
@@ -402,6 +473,7 @@ void *rt_spark_helper_main(void *arg)
             rt_spark_push_nogc(w, s);
         if (reason == RT_UNWIND_ALLOC && !ctx->cfg.inject_fail_every)
             w->backoff_gc = atomic_load(&ctx->gc_count) + 1;
+        atomic_store(&w->running, 0);
         if (busy) {
             w->stats.busy_ns += rt_now_ns() - t0;
             rt_spark_leave_busy(w);
@@ -417,11 +489,15 @@ void *rt_spark_helper_main(void *arg)
         rt_spark_enter_busy(w);
         busy = 1;
         t0 = rt_now_ns();
-        rt_obj *s = find_spark(w);
+        /* busy++ then this check, against quiesce's step_active = 0 then its
+         * check of busy: one of the two sees the other */
+        rt_obj *s = atomic_load(&ctx->step_active) ? find_spark(w) : NULL;
         if (s) {
+            atomic_store(&w->running, 1);
             w->current_spark = s;
             run_spark(w, s);
             w->current_spark = NULL;
+            atomic_store(&w->running, 0);
             spins = 0;
         }
         w->stats.busy_ns += rt_now_ns() - t0;
