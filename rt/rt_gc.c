@@ -84,7 +84,9 @@ static void add_extent(rt_worker *w, uint8_t *start, uint8_t *end)
     w->free_extents[w->nfree++] = (rt_extent){start, end};
 }
 
-/* Sweep one region by its bitmap: the gaps between marked objects are free. */
+/* Sweep one region by its bitmap: the gaps between marked objects are free.
+ * Returns the bytes in gaps big enough to allocate into (RT_MIN_EXTENT_BYTES);
+ * smaller gaps stay unused until the region is promoted and compacted. */
 static uint64_t sweep_region(rt_worker *w, uint32_t r)
 {
     rt_ctx *ctx = w->ctx;
@@ -99,9 +101,10 @@ static uint64_t sweep_region(rt_worker *w, uint32_t r)
             b &= b - 1;
             if (idx > pos) {
                 size_t bytes = (idx - pos) * 8;
-                freed += bytes;
-                if (bytes >= RT_MIN_EXTENT_BYTES)
+                if (bytes >= RT_MIN_EXTENT_BYTES) {
+                    freed += bytes;
                     add_extent(w, base + pos * 8, base + idx * 8);
+                }
             }
             rt_obj *o = (rt_obj *)(base + idx * 8);
             pos = idx + 1 + rt_hdr_size(o->header);
@@ -109,9 +112,10 @@ static uint64_t sweep_region(rt_worker *w, uint32_t r)
     }
     if (pos < RT_REGION_WORDS) {
         size_t bytes = (RT_REGION_WORDS - pos) * 8;
-        freed += bytes;
-        if (bytes >= RT_MIN_EXTENT_BYTES)
+        if (bytes >= RT_MIN_EXTENT_BYTES) {
+            freed += bytes;
             add_extent(w, base + pos * 8, base + RT_REGION_BYTES);
+        }
     }
     return freed;
 }

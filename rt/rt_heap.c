@@ -13,7 +13,9 @@
  *   1. the next free extent left by the last local collection;
  *   2. a fresh region, while the worker's local heap is under its budget;
  *   3. a local collection; if it reclaimed less than a quarter of the local
- *      heap, promote the local regions to old space and go to 2;
+ *      heap in usable extents (or the remembered set has grown past
+ *      RT_REMSET_PROMOTE entries), promote the local regions to old space and
+ *      go to 2;
  *   4. over the heap limit: worker 0 compacts in place (it is at a safepoint),
  *      a helper asks worker 0 to and waits; then 1-2 once more;
  *   5. fail: unwind.
@@ -259,7 +261,9 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
         uint64_t local_bytes = (uint64_t)w->nregions * RT_REGION_BYTES;
         if (w->nregions) {
             uint64_t reclaimed = rt_gc_local_collect(w);
-            if (reclaimed * 4 < local_bytes)
+            /* Too little room back, or a remembered set so big that every
+             * collection re-marks it: promote, and start afresh. */
+            if (reclaimed * 4 < local_bytes || w->nremset > RT_REMSET_PROMOTE)
                 rt_gc_local_promote(w);
             ok = try_extent(w, bytes, 0);
         }

@@ -8,7 +8,8 @@
 #define RT_CACHE_LINE 64
 #define RT_OWNER_TOSPACE 0xfffdu
 #define RT_NO_REGION 0xffffffffu
-#define RT_MIN_EXTENT_BYTES 64
+#define RT_MIN_EXTENT_BYTES 256
+#define RT_REMSET_PROMOTE 65536   /* entries: promote rather than re-mark them all */
 #define RT_ATOM_CHUNK 1024
 #define RT_ATOM_CHUNKS 65536
 

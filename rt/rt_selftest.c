@@ -415,7 +415,6 @@ static void test_sparks(uint32_t nw, uint64_t scale)
     CHECK(st.sparks_created + st.sparks_dud + st.sparks_overflowed >= expect / 2,
           "sparks created %llu", (unsigned long long)st.sparks_created);
     CHECK(st.major_gcs > 0, "compactions happened (%llu)", (unsigned long long)st.major_gcs);
-    CHECK(st.local_gcs + st.promotions > 0 || st.major_gcs > 10, "local collections happened");
     CHECK(st.sparks_converted + st.sparks_fizzled + st.sparks_gcd <= st.sparks_created + 1000000,
           "spark counters consistent");
     fprintf(out, "sparks: %u workers, %llu created, %llu converted, %llu fizzled, %llu GC'd, "
