@@ -46,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     repl.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="N")
 
     sub.add_parser("passes", help="list the compiler's passes in order")
+
+    st = sub.add_parser("selftest", help="run the native runtime's built-in self-tests")
+    st.add_argument("name", nargs="?", default="all",
+                    help="one test (values, local_gc, major_gc, force, cycle, deque, sparks, "
+                         "inject, main_fail, exhausted, interrupt, churn) or all")
+    st.add_argument("--threads", type=int, default=os.cpu_count() or 1, metavar="N",
+                    help="workers, including the main one (default: the number of cores)")
+    st.add_argument("--scale", type=int, default=1, metavar="K",
+                    help="multiply the work of each test by K (default 1)")
     return ap
 
 
@@ -103,6 +112,8 @@ def _main(argv: list[str]) -> int:
         return _run(args)
     if args.command == "repl":
         return _repl(args.max_depth)
+    if args.command == "selftest":
+        return _selftest(args)
     if args.command == "passes":
         from .pipeline import PASSES
         for p in PASSES:
@@ -110,6 +121,26 @@ def _main(argv: list[str]) -> int:
         return 0
     ap.print_help()
     return EXIT_SOURCE
+
+
+def _selftest(args) -> int:
+    from .rt import native
+    if args.name != "all" and args.name not in native.SELFTESTS:
+        print(f"daisy: selftest: no such test: {args.name} "
+              f"(choose from {', '.join(native.SELFTESTS)}, all)", file=sys.stderr)
+        return EXIT_SOURCE
+    if args.threads < 1 or args.scale < 1:
+        print("daisy: selftest: --threads and --scale must be at least 1", file=sys.stderr)
+        return EXIT_SOURCE
+    try:
+        r = native.selftest(args.name, args.threads, args.scale)
+    except native.RuntimeUnavailable as e:
+        print(f"daisy: {e}", file=sys.stderr)
+        return EXIT_INTERNAL
+    sys.stdout.write(r.report)
+    if r.failures < 0:
+        return EXIT_SOURCE
+    return 0 if r.failures == 0 else 1
 
 
 def _read(path: str) -> str | None:

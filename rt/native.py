@@ -176,6 +176,10 @@ def layout_table(lib: ctypes.CDLL | None = None) -> dict[str, int]:
     return entries
 
 
+SELFTESTS = ("values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
+             "inject", "main_fail", "exhausted", "interrupt", "churn")
+
+
 @dataclass
 class SelfTestResult:
     failures: int

@@ -17,12 +17,12 @@ import sys
 
 import pytest
 
+from conftest import daisy
 from daisy.rt import native
 
 RT_DIR = os.path.dirname(native.__file__)
 REPO_RT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rt")
-SELFTESTS = ["values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
-             "inject", "main_fail", "exhausted", "interrupt", "churn"]
+SELFTESTS = list(native.SELFTESTS)
 WORKERS = [1, 2, 4, 8]
 
 
@@ -167,3 +167,15 @@ def test_under_thread_sanitizer(tmp_path, workers):
                      env={"TSAN_OPTIONS": "halt_on_error=1 second_deadlock_stack=1"})
     assert "WARNING: ThreadSanitizer" not in out, out[-6000:]
     assert code == 0, out[-4000:]
+
+
+# ---- the command line ------------------------------------------------------------------
+
+def test_daisy_selftest_command():
+    p = daisy("selftest", "values", "--threads", "2")
+    assert p.returncode == 0 and "ok values (2 workers" in p.stdout, p.stdout + p.stderr
+
+
+def test_daisy_selftest_unknown_name():
+    p = daisy("selftest", "nope")
+    assert p.returncode == 2 and "no such test: nope" in p.stderr and not p.stdout
