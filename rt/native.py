@@ -142,6 +142,8 @@ _SIGNATURES = {
     "rt_heap_limit": (_U64, [_P]),
     "rt_layout_table": (ctypes.POINTER(LayoutEntry), []),
     "rt_selftest_to": (ctypes.c_int, [ctypes.c_char_p, _U32, _U64, ctypes.c_char_p]),
+    "rt_test_psum_run": (ctypes.c_int64, [_P, ctypes.c_int64, ctypes.c_int64]),
+    "rt_stats_print_path": (ctypes.c_int, [_P, ctypes.c_char_p]),
     "rt_bench_alloc_ns_per_cell": (_D, [_U64]),
     "rt_bench_c_bump_ns_per_cell": (_D, [_U64]),
     "rt_bench_spark_fizzle_ns": (_D, [_U64, _U32]),
@@ -223,6 +225,17 @@ class Context:
         out = {name: getattr(s, name) for name in STAT_FIELDS}
         out["busy_ns"] = [self._lib.rt_worker_busy_ns(self._ctx, i) for i in range(self.nworkers)]
         return out
+
+    def stats_text(self) -> str:
+        """The summary `--stats` prints (rt_stats_print)."""
+        with tempfile.NamedTemporaryFile("r", suffix=".txt") as f:
+            self._lib.rt_stats_print_path(self._ctx, f.name.encode())
+            return open(f.name).read()
+
+    def psum(self, n: int, grain: int) -> int:
+        """A test workload: sum 0..n-1 by divide and conquer, sparking one half
+        of every range longer than `grain`, as one evaluation step."""
+        return self._lib.rt_test_psum_run(self._ctx, n, grain)
 
     def close(self) -> None:
         if self._ctx:

@@ -1,4 +1,4 @@
-/* rt_bench.c -- benchmark kernels for bench/test_rt.py.
+/* rt_bench.c -- benchmark kernels for bench/test_runtime_kernels.py.
  *
  * Each kernel times its own loop in C and returns nanoseconds, so that the
  * ctypes call costs nothing in the figure; pytest-benchmark times the calls

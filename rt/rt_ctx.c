@@ -204,7 +204,7 @@ void rt_stop_helpers(rt_ctx *ctx)
     uint64_t spins = 0;
     while (atomic_load(&ctx->busy) > 0) {
         if (++spins < 1000)
-            __builtin_ia32_pause();
+            cpu_relax();
         else
             sched_yield();
     }
@@ -232,7 +232,7 @@ static void quiesce_helpers(rt_ctx *ctx)
     uint64_t spins = 0;
     while (atomic_load(&ctx->busy) > 0 || helpers_running(ctx)) {
         if (++spins < 1000)
-            __builtin_ia32_pause();
+            cpu_relax();
         else
             sched_yield();
     }

@@ -246,8 +246,8 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
 
     uint8_t *extent_end = w->limit;
     if (injecting && w->hp && w->extent_start) {
-        /* the real end of the current extent is remembered in free_extents'
-         * slot below; see set_injected_limit */
+        /* while injecting, limit is the end of the last reservation and the
+         * extent's real end is kept in inject_extent_end */
         extent_end = (uint8_t *)w->inject_extent_end;
         if (w->hp && (size_t)(extent_end - w->hp) >= bytes) {
             w->limit = w->hp + bytes;

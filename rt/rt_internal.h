@@ -6,6 +6,12 @@
 #include "daisy_rt.h"
 
 #define RT_CACHE_LINE 64
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 #define RT_OWNER_TOSPACE 0xfffdu
 #define RT_NO_REGION 0xffffffffu
 #define RT_MIN_EXTENT_BYTES 256

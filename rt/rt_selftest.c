@@ -620,3 +620,26 @@ int rt_selftest_to(const char *name, uint32_t nworkers, uint64_t scale, const ch
         fclose(f);
     return r;
 }
+
+/* For the Python side (daisy.rt.native.Context.psum): run psum [0, n) as one
+ * step on an existing context.  Returns the sum, or -1 if the step failed. */
+int64_t rt_test_psum_run(rt_ctx *ctx, int64_t n, int64_t grain)
+{
+    rt_worker *w = rt_ctx_main(ctx);
+    rt_val r = RT_NULL;
+    if (rt_step(ctx, rt_test_force_step, psum_susp(w, 0, n, grain), &r) != RT_STEP_OK ||
+        !rt_is_fix(r))
+        return -1;
+    return rt_fix_value(r);
+}
+
+/* rt_stats_print into a file (ctypes has no FILE *). */
+int rt_stats_print_path(rt_ctx *ctx, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    rt_stats_print(ctx, f);
+    fclose(f);
+    return 0;
+}

@@ -30,12 +30,6 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
-
 #define RT_MAX_NESTED_WAITS 32
 
 /* ==== the deque ============================================================= */

@@ -103,6 +103,23 @@ def test_context_from_python():
         assert s["steps"] == 0 and len(s["busy_ns"]) == 2
 
 
+def test_stats_summary_after_a_parallel_workload():
+    with native.Context(threads=2) as ctx:
+        n = 200_000
+        assert ctx.psum(n, 16) == n * (n - 1) // 2
+        s = ctx.stats()
+        assert s["steps"] == 1
+        assert s["sparks_created"] >= n // 16 // 2
+        assert s["sparks_converted"] + s["sparks_fizzled"] + s["sparks_gcd"] >= s["sparks_created"] // 2
+        assert s["bytes_allocated"] >= n * 24          # at least one cell per element
+        text = ctx.stats_text()
+    assert re.search(r"[\d,]+ bytes allocated in the heap", text), text
+    m = re.search(r"SPARKS: (\d+) \((\d+) converted, (\d+) overflowed, (\d+) dud, "
+                  r"(\d+) GC'd, (\d+) fizzled\)", text)
+    assert m and int(m.group(1)) == s["sparks_created"], text
+    assert "worker 1: busy" in text and "Local GC" in text and "Major GC" in text, text
+
+
 def test_context_defaults_to_the_number_of_cores():
     with native.Context() as ctx:
         assert ctx.nworkers == (os.cpu_count() or 1)

@@ -1,6 +1,6 @@
 """Benchmarks of the native runtime (issue 3's goals).
 
-Run with:  python -m pytest bench/test_rt.py --benchmark-enable -s
+Run with:  python -m pytest bench/test_runtime_kernels.py --benchmark-enable -s
 
 Every kernel times its own loop in C (rt/rt_bench.c) and returns nanoseconds,
 so the ctypes call is not in the figure.  Goals are ratios or budgets measured
