@@ -464,7 +464,7 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason);
 typedef struct rt_config {
     uint32_t nworkers;          /* total including worker 0; 0 means cores */
     uint64_t heap_limit;        /* bytes; 0 means 3/4 of physical memory */
-    uint64_t local_budget;      /* local heap bytes before a local GC; 0 = 4 MiB */
+    uint64_t local_budget;      /* local heap bytes before a local GC; 0 = 2 MiB */
     uint32_t deque_capacity;    /* sparks per worker, a power of two; 0 = 8192 */
     uint64_t inject_fail_every; /* fault injection: helpers fail every Nth allocation */
     uint32_t gc_stress;         /* nonzero: compact at every worker-0 slow path */

@@ -105,7 +105,7 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
     if (!cfg.heap_limit)
         cfg.heap_limit = default_heap_limit();
     if (!cfg.local_budget)
-        cfg.local_budget = 2 * RT_REGION_BYTES;
+        cfg.local_budget = RT_REGION_BYTES;   /* one region: stays in cache */
     if (!cfg.deque_capacity || (cfg.deque_capacity & (cfg.deque_capacity - 1)))
         cfg.deque_capacity = 8192;
     if (!cfg.root_stack_words)

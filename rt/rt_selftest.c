@@ -569,6 +569,85 @@ static void test_churn(uint32_t nw, uint64_t scale)
     rt_ctx_free(ctx);
 }
 
+/* The write barrier.  Helpers evaluate suspensions that worker 0 made, so the
+ * values (strict lists) live in the helpers' regions and are reachable only
+ * through worker 0's suspensions.  Then the helpers churn through their own
+ * regions, collecting locally many times.  Without the barrier their local
+ * collector would free those lists and this test would read garbage. */
+static rt_val make_list_code(rt_worker *w, rt_val self)
+{
+    int64_t base = env_int(self, 0);
+    rt_push_root(w, RT_NIL);
+    for (int64_t j = 99; j >= 0; j--)
+        w->sp[-1] = rt_cons(w, rt_fix(base + j), w->sp[-1]);
+    return rt_pop_root(w);
+}
+
+static rt_val barrier_step(rt_worker *w, rt_val arg)
+{
+    int64_t k = rt_fix_value(arg);
+    size_t base = (size_t)(w->sp - w->sp_base);
+    for (int64_t i = 0; i < k; i++) {
+        rt_val env[1] = {rt_fix(i * 1000)};
+        rt_push_root(w, rt_susp_new(w, make_list_code, 1, env));
+        rt_spark(w, w->sp[-1]);
+    }
+    /* give the helpers the chance to take them all */
+    uint64_t t0 = rt_now_ns();
+    while (rt_ctx_nworkers(w->ctx) > 1 && rt_now_ns() - t0 < 200000000) {
+        int64_t done = 0;
+        for (int64_t i = 0; i < k; i++)
+            done += atomic_load((_Atomic uint64_t *)&rt_obj_of(w->sp_base[base + (size_t)i])
+                                    ->field[RT_SUSP_STATE]) == RT_SUSP_EVALUATED;
+        if (done == k)
+            break;
+        rt_poll(w);
+    }
+    /* now make every worker collect locally, many times */
+    for (int64_t i = 0; i < 16; i++) {
+        rt_val env[1] = {rt_fix(400000)};
+        rt_push_root(w, rt_susp_new(w, rt_test_churn_code, 1, env));
+        rt_spark(w, w->sp[-1]);
+    }
+    for (int64_t i = 0; i < 16; i++)
+        (void)rt_force(w, w->sp_base[base + (size_t)(k + i)]);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < k; i++) {
+        rt_val l = rt_force(w, w->sp_base[base + (size_t)i]);
+        for (int64_t j = 0; j < 100; j++) {
+            if (!rt_is_type(l, RT_T_CONS) || rt_obj_of(l)->field[0] != rt_fix(i * 1000 + j)) {
+                bad++;
+                break;
+            }
+            l = rt_obj_of(l)->field[1];
+        }
+        bad += l != RT_NIL;
+    }
+    w->sp = w->sp_base + base;
+    return rt_fix(bad);
+}
+
+static void test_barrier(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, barrier_step, rt_fix(200 * (int64_t)scale), &r);
+    CHECK(st == RT_STEP_OK && r == rt_fix(0), "barrier: %lld lists damaged",
+          rt_is_fix(r) ? (long long)rt_fix_value(r) : -1LL);
+    rt_stats s;
+    rt_stats_get(ctx, &s);
+    if (nw > 1) {
+        CHECK(s.sparks_converted > 0, "helpers evaluated some of worker 0's suspensions");
+        CHECK(s.local_gcs > 0, "local collections ran");
+    }
+    fprintf(out, "barrier: %u workers, %llu converted, %llu local GCs\n", nw,
+            (unsigned long long)s.sparks_converted, (unsigned long long)s.local_gcs);
+    verify_clean(ctx, "barrier");
+    rt_ctx_free(ctx);
+}
+
 int rt_spark_deque_selftest(uint32_t thieves, uint64_t items, FILE *f);
 
 static void test_deque(uint32_t nw, uint64_t scale)
@@ -583,6 +662,7 @@ static const test_entry tests[] = {
     {"force", test_force},       {"cycle", test_cycle},         {"deque", test_deque},
     {"sparks", test_sparks},     {"inject", test_inject},       {"main_fail", test_main_fail},
     {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
+    {"barrier", test_barrier},
     {NULL, NULL},
 };
 

@@ -224,15 +224,20 @@ static rt_val eval_claimed(rt_worker *w, rt_obj *s)
 }
 
 /* Is there a cycle of direct waits from this worker back to itself?  Each link:
- * the suspension is claimed by worker c, it is c's innermost claim, and c is
- * waiting on the next suspension.  Every link read is a fact at the moment it
- * was read, and the first suspension of the chain is ours and held by us, so a
- * chain that closes is a real cyclic dependency between suspensions. */
+ * the suspension is claimed by worker c, it is c's innermost claim (so c's
+ * evaluation of it is what waits), and c is waiting on the next suspension.
+ * The first suspension is held by us; each later one is alive while the
+ * worker waiting on it still says so, which is checked after its state is
+ * read.  So every link read was a fact while it was read, and a chain that
+ * closes is a real cyclic dependency between suspensions. */
 static int wait_cycle(rt_worker *w, rt_obj *s)
 {
     rt_ctx *ctx = w->ctx;
+    rt_worker *holder = NULL;          /* who waits on s; NULL: s is ours */
     for (uint32_t hops = 0; hops <= ctx->nworkers; hops++) {
         uint64_t st = atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]);
+        if (holder && atomic_load(&holder->waiting_on) != s)
+            return 0;
         if (!(st & RT_SUSP_CLAIMED_BIT))
             return 0;
         uint32_t c = rt_susp_claimant(st);
@@ -246,6 +251,7 @@ static int wait_cycle(rt_worker *w, rt_obj *s)
         rt_obj *next = atomic_load(&cw->waiting_on);
         if (!next || atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]) != st)
             return 0;
+        holder = cw;
         s = next;
     }
     return 0;
