@@ -502,6 +502,10 @@ rt_val rt_float(rt_worker *w, double d);
 rt_val rt_cons(rt_worker *w, rt_val head, rt_val tail);   /* safepoint: roots its args */
 rt_val rt_susp_new(rt_worker *w, rt_susp_code code, uint32_t nenv, const rt_val *env);
 rt_val rt_error_new(rt_worker *w, const char *message);
+typedef rt_val (*rt_closure_code)(struct rt_worker *w, rt_val self, rt_val arg);
+rt_val rt_closure_new(rt_worker *w, rt_closure_code code, uint32_t arity, uint32_t nfree,
+                      const rt_val *free_vars);
+rt_val rt_form_new(rt_worker *w, uint32_t kind, uint32_t nfields, const rt_val *fields);
 int rt_is_error(rt_val v);
 
 /* Forcing: Note [Suspension states]. */

@@ -453,3 +453,33 @@ rt_val rt_error_new(rt_worker *w, const char *message)
 }
 
 int rt_is_error(rt_val v) { return rt_is_type(v, RT_T_ERROR); }
+
+/* Objects whose payload is copied from an array the caller holds, which may
+ * point into the root stack or be unrooted: root the values across the
+ * reservation, then copy them from the root stack. */
+static rt_obj *alloc_with_values(rt_worker *w, uint64_t header, uint32_t nraw, uint32_t n,
+                                 const rt_val *vals)
+{
+    rt_val *mark = w->sp;
+    for (uint32_t i = 0; i < n; i++)
+        rt_push_root(w, vals[i]);
+    rt_obj *o = rt_alloc(w, header);
+    memcpy(&o->field[nraw], mark, 8 * (size_t)n);
+    w->sp = mark;
+    return o;
+}
+
+rt_val rt_closure_new(rt_worker *w, rt_closure_code code, uint32_t arity, uint32_t nfree,
+                      const rt_val *free_vars)
+{
+    rt_obj *o = alloc_with_values(w, RT_HDR(RT_T_CLOSURE, arity, 1, 1 + nfree), 1, nfree,
+                                  free_vars);
+    o->field[RT_CLOSURE_CODE] = (rt_val)(uintptr_t)code;
+    return rt_val_of(o);
+}
+
+rt_val rt_form_new(rt_worker *w, uint32_t kind, uint32_t nfields, const rt_val *fields)
+{
+    return rt_val_of(alloc_with_values(w, RT_HDR(RT_T_FORM, kind, 0, nfields), 0, nfields,
+                                       fields));
+}

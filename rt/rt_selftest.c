@@ -236,6 +236,19 @@ static void test_values(uint32_t nw, uint64_t scale)
     CHECK(rt_is_error(e), "error value");
     CHECK(!rt_is_ptr(RT_NIL) && !rt_is_fix(RT_NIL) && !rt_is_atom(RT_NIL), "nil is a constant");
     CHECK(rt_is_prim(rt_prim_val(7)) && !rt_is_ptr(rt_prim_val(7)), "primitive tag");
+    /* closures and quoted forms keep their fields through a compaction */
+    rt_val fv[2] = {rt_fix(5), rt_atom(ctx, "x", 1)};
+    uint32_t gc = rt_global_new(ctx, rt_closure_new(w, NULL, 1, 2, fv));
+    rt_val ff[3] = {rt_atom(ctx, "add", 3), rt_fix(1), rt_global_get(ctx, gc)};
+    uint32_t gf = rt_global_new(ctx, rt_form_new(w, RT_FORM_APPLY, 3, ff));
+    rt_gc_major(w);
+    rt_val c = rt_global_get(ctx, gc), form = rt_global_get(ctx, gf);
+    CHECK(rt_is_type(c, RT_T_CLOSURE) && rt_hdr_aux(rt_obj_of(c)->header) == 1 &&
+              rt_obj_of(c)->field[RT_CLOSURE_FREE + 1] == rt_atom(ctx, "x", 1),
+          "closure survives compaction");
+    CHECK(rt_is_type(form, RT_T_FORM) && rt_hdr_aux(rt_obj_of(form)->header) == RT_FORM_APPLY &&
+              rt_obj_of(form)->field[2] == c && rt_obj_of(form)->field[1] == rt_fix(1),
+          "form survives compaction and shares the closure");
     rt_ctx_free(ctx);
 }
 
