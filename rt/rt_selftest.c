@@ -661,6 +661,93 @@ static void test_barrier(uint32_t nw, uint64_t scale)
     rt_ctx_free(ctx);
 }
 
+/* The steal inbox.  Worker 0 sparks suspensions and keeps no reference to
+ * them at all (speculation nobody may ever need); each one sums a list that
+ * worker 0 built, so once a helper has stolen one, only the helper holds it.
+ * Meanwhile worker 0 churns through its own regions, collecting locally.
+ * Without the inbox its collector would free the stolen suspension's list under
+ * the helper.  The sums travel back through a side table, since nobody keeps
+ * the suspensions. */
+#define INBOX_K 64
+static _Atomic int64_t inbox_sums[INBOX_K];
+
+static rt_val slow_sum_code(rt_worker *w, rt_val self)
+{
+    int64_t i = env_int(self, 1);
+    rt_val l = rt_obj_of(self)->field[RT_SUSP_ENV];
+    int64_t acc = 0;
+    while (rt_is_type(l, RT_T_CONS)) {
+        acc += rt_fix_value(rt_obj_of(l)->field[0]);
+        l = rt_obj_of(l)->field[1];
+        for (volatile int d = 0; d < 2000; d++)
+            ;
+    }
+    if (l != RT_NIL)
+        acc = -1;
+    atomic_store(&inbox_sums[i], acc);
+    return rt_fix(acc);
+}
+
+static rt_val inbox_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    for (int64_t i = 0; i < INBOX_K; i++) {
+        atomic_store(&inbox_sums[i], INT64_MIN);
+        rt_push_root(w, RT_NIL);
+        for (int64_t j = 499; j >= 0; j--)
+            w->sp[-1] = rt_cons(w, rt_fix(i * 1000 + j), w->sp[-1]);
+        rt_val env[2] = {w->sp[-1], rt_fix(i)};
+        rt_val s = rt_susp_new(w, slow_sum_code, 2, env);
+        rt_spark(w, s);
+        w->sp--;                       /* nobody keeps s but the deque */
+    }
+    uint64_t t0 = rt_now_ns();
+    int64_t done = 0;
+    while (rt_ctx_nworkers(w->ctx) > 1 && rt_now_ns() - t0 < 2000000000ull) {
+        for (int k = 0; k < 20000; k++)
+            (void)rt_cons(w, rt_fix(k), RT_NIL);          /* garbage: local GCs */
+        done = 0;
+        for (int64_t i = 0; i < INBOX_K; i++)
+            done += atomic_load(&inbox_sums[i]) != INT64_MIN;
+        if (done == INBOX_K)
+            break;
+        rt_poll(w);
+    }
+    return rt_fix(done);
+}
+
+static void test_inbox(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    for (uint64_t round = 0; round < scale; round++) {
+        rt_val r = RT_NULL;
+        CHECK(rt_step(ctx, inbox_step, RT_NIL, &r) == RT_STEP_OK, "inbox step");
+        int64_t computed = 0, wrong = 0;
+        for (int64_t i = 0; i < INBOX_K; i++) {
+            int64_t got = atomic_load(&inbox_sums[i]);
+            if (got == INT64_MIN)
+                continue;
+            computed++;
+            wrong += got != 500 * i * 1000 + 499 * 500 / 2;
+        }
+        CHECK(wrong == 0, "inbox: %lld of %lld stolen sums wrong", (long long)wrong,
+              (long long)computed);
+        if (round == 0)
+            fprintf(out, "inbox: %u workers, %lld of %d sums computed by helpers\n", nw,
+                    (long long)computed, INBOX_K);
+        if (nw > 1)
+            CHECK(computed > 0, "helpers stole and ran some sparks");
+    }
+    rt_stats s;
+    rt_stats_get(ctx, &s);
+    if (nw > 1)
+        CHECK(s.local_gcs > 0, "worker 0 collected while they ran");
+    verify_clean(ctx, "inbox");
+    rt_ctx_free(ctx);
+}
+
 int rt_spark_deque_selftest(uint32_t thieves, uint64_t items, FILE *f);
 
 static void test_deque(uint32_t nw, uint64_t scale)
@@ -675,7 +762,7 @@ static const test_entry tests[] = {
     {"force", test_force},       {"cycle", test_cycle},         {"deque", test_deque},
     {"sparks", test_sparks},     {"inject", test_inject},       {"main_fail", test_main_fail},
     {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
-    {"barrier", test_barrier},
+    {"barrier", test_barrier},   {"inbox", test_inbox},
     {NULL, NULL},
 };
 
