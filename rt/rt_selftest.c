@@ -607,7 +607,7 @@ static rt_val barrier_step(rt_worker *w, rt_val arg)
     }
     /* give the helpers the chance to take them all */
     uint64_t t0 = rt_now_ns();
-    while (rt_ctx_nworkers(w->ctx) > 1 && rt_now_ns() - t0 < 200000000) {
+    while (rt_ctx_nworkers(w->ctx) > 1 && rt_now_ns() - t0 < 2000000000ull) {
         int64_t done = 0;
         for (int64_t i = 0; i < k; i++)
             done += atomic_load((_Atomic uint64_t *)&rt_obj_of(w->sp_base[base + (size_t)i])
@@ -705,7 +705,8 @@ static rt_val inbox_step(rt_worker *w, rt_val arg)
     int64_t done = 0;
     while (rt_ctx_nworkers(w->ctx) > 1 && rt_now_ns() - t0 < 2000000000ull) {
         for (int k = 0; k < 20000; k++)
-            (void)rt_cons(w, rt_fix(k), RT_NIL);          /* garbage: local GCs */
+            (void)rt_cons(w, rt_fix(k), RT_NIL);          /* garbage to reuse */
+        rt_gc_local(w);                                    /* however fast they are */
         done = 0;
         for (int64_t i = 0; i < INBOX_K; i++)
             done += atomic_load(&inbox_sums[i]) != INT64_MIN;
