@@ -142,6 +142,11 @@ _SIGNATURES = {
     "rt_heap_limit": (_U64, [_P]),
     "rt_layout_table": (ctypes.POINTER(LayoutEntry), []),
     "rt_selftest_to": (ctypes.c_int, [ctypes.c_char_p, _U32, _U64, ctypes.c_char_p]),
+    "rt_step": (ctypes.c_int, [_P, _P, _U64, ctypes.POINTER(_U64)]),
+    "rt_request_interrupt": (None, [_P]),
+    "rt_global_new": (_U32, [_P, _U64]),
+    "rt_global_get": (_U64, [_P, _U32]),
+    "rt_gc_major": (None, [_P]),
     "rt_test_psum_run": (ctypes.c_int64, [_P, ctypes.c_int64, ctypes.c_int64]),
     "rt_stats_print_path": (ctypes.c_int, [_P, ctypes.c_char_p]),
     "rt_bench_alloc_ns_per_cell": (_D, [_U64]),
@@ -225,6 +230,29 @@ class Context:
         out = {name: getattr(s, name) for name in STAT_FIELDS}
         out["busy_ns"] = [self._lib.rt_worker_busy_ns(self._ctx, i) for i in range(self.nworkers)]
         return out
+
+    STEP_OK, STEP_HEAP_EXHAUSTED, STEP_INTERRUPTED = 0, 1, 2
+
+    def step(self, fn_address: int, arg: int) -> tuple[int, int]:
+        """Run native code `rt_val fn(rt_worker *, rt_val)` as an evaluation step
+        (the GIL is released meanwhile); returns (status, value)."""
+        out = ctypes.c_uint64(0)
+        status = self._lib.rt_step(self._ctx, fn_address, arg, ctypes.byref(out))
+        return status, out.value
+
+    def request_interrupt(self) -> None:
+        self._lib.rt_request_interrupt(self._ctx)
+
+    def global_new(self, value: int) -> int:
+        """Make `value` a global root (a top-level definition); returns its index."""
+        return self._lib.rt_global_new(self._ctx, value)
+
+    def global_get(self, index: int) -> int:
+        return self._lib.rt_global_get(self._ctx, index)
+
+    def compact(self) -> None:
+        """A compaction now (worker 0, between steps)."""
+        self._lib.rt_gc_major(self._lib.rt_ctx_main(self._ctx))
 
     def stats_text(self) -> str:
         """The summary `--stats` prints (rt_stats_print)."""

@@ -1,0 +1,110 @@
+"""The runtime's ABI as LLVM IR: declarations of its entry points and the inline
+fast paths generated code uses (Note [Reserve], Note [Roots], Note [Safepoints]
+in rt/daisy_rt.h).
+
+Offsets come from `daisy.rt.native`, whose copy of the layout is checked
+against the C library at import, so generated code and the runtime cannot
+disagree about where `hp` or `interrupt` live.  Pointers are opaque (`ptr`);
+fields are reached with `getelementptr i8` (never `inttoptr`, see
+../shared/FIELD-NOTES.md).
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ..rt import native
+
+I8, I32, I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+PTR = ir.PointerType()
+VOID = ir.VoidType()
+
+W_HP = native.Worker.hp.offset
+W_LIMIT = native.Worker.limit.offset
+W_SP = native.Worker.sp.offset
+W_SP_LIMIT = native.Worker.sp_limit.offset
+W_INTERRUPT = native.Worker.interrupt.offset
+
+#: rt_step_fn: the signature of code a step runs, rt_val fn(rt_worker *, rt_val)
+STEP_FN = ir.FunctionType(I64, [PTR, I64])
+
+
+def header(type_name: str, size: int, nraw: int = 0, aux: int = 0) -> int:
+    """An object header word (Note [Heap object layout])."""
+    return (size << 32) | (nraw << 16) | (aux << 8) | (native.TYPES[type_name] << 1) | 1
+
+
+def fix(i: int) -> int:
+    """A small integer's word (Note [Value tags])."""
+    return ((i << 1) | 1) & (2**64 - 1)
+
+
+class Runtime:
+    """The runtime's entry points, declared in one module, and the emitters of
+    the fast paths that call them."""
+
+    def __init__(self, module: ir.Module):
+        def declare(name, ret, args):
+            fn = ir.Function(module, ir.FunctionType(ret, args), name)
+            fn.attributes.add("nounwind")
+            return fn
+        self.reserve_slow = declare("rt_reserve_slow", PTR, [PTR, I64])
+        self.safepoint_slow = declare("rt_safepoint_slow", VOID, [PTR])
+        self.roots_overflow_slow = declare("rt_roots_overflow_slow", VOID, [PTR])
+        self.force_slow = declare("rt_force_slow", I64, [PTR, I64])
+
+    # ---- worker fields ----
+    @staticmethod
+    def field(b: ir.IRBuilder, w, offset: int):
+        return b.gep(w, [ir.Constant(I64, offset)], source_etype=I8)
+
+    # ---- allocation: Note [Reserve] ----
+    def reserve(self, b: ir.IRBuilder, w, nbytes: int) -> None:
+        """Make [hp, hp + nbytes) free; the slow path is a safepoint."""
+        hp = b.load(self.field(b, w, W_HP), typ=PTR)
+        limit = b.load(self.field(b, w, W_LIMIT), typ=PTR)
+        room = b.sub(b.ptrtoint(limit, I64), b.ptrtoint(hp, I64))
+        short = b.icmp_unsigned("<", room, ir.Constant(I64, nbytes))
+        with b.if_then(short, likely=False):
+            b.call(self.reserve_slow, [w, ir.Constant(I64, nbytes)])
+
+    def alloc_nogc(self, b: ir.IRBuilder, w, hdr: int, size: int):
+        """Bump-allocate an object of `size` payload words after a reserve;
+        returns its address (a ptr) with the header written."""
+        slot = self.field(b, w, W_HP)
+        hp = b.load(slot, typ=PTR)
+        b.store(ir.Constant(I64, hdr), hp)
+        b.store(b.gep(hp, [ir.Constant(I64, 8 * (1 + size))], source_etype=I8), slot)
+        return hp
+
+    @staticmethod
+    def store_field(b: ir.IRBuilder, obj, index: int, value) -> None:
+        b.store(value, b.gep(obj, [ir.Constant(I64, 8 * (1 + index))], source_etype=I8))
+
+    # ---- the root stack: Note [Roots] ----
+    def push_root(self, b: ir.IRBuilder, w, value) -> None:
+        sp_slot = self.field(b, w, W_SP)
+        sp = b.load(sp_slot, typ=PTR)
+        limit = b.load(self.field(b, w, W_SP_LIMIT), typ=PTR)
+        full = b.icmp_unsigned(">=", b.ptrtoint(sp, I64), b.ptrtoint(limit, I64))
+        with b.if_then(full, likely=False):
+            b.call(self.roots_overflow_slow, [w])
+        sp = b.load(sp_slot, typ=PTR)
+        b.store(value, sp)
+        b.store(b.gep(sp, [ir.Constant(I64, 8)], source_etype=I8), sp_slot)
+
+    def root_slot(self, b: ir.IRBuilder, w, depth: int):
+        """Address of the root `depth` entries below the top (1 = the top)."""
+        sp = b.load(self.field(b, w, W_SP), typ=PTR)
+        return b.gep(sp, [ir.Constant(I64, -8 * depth)], source_etype=I8)
+
+    def pop_roots(self, b: ir.IRBuilder, w, n: int) -> None:
+        slot = self.field(b, w, W_SP)
+        sp = b.load(slot, typ=PTR)
+        b.store(b.gep(sp, [ir.Constant(I64, -8 * n)], source_etype=I8), slot)
+
+    # ---- safepoints: Note [Safepoints] ----
+    def poll(self, b: ir.IRBuilder, w) -> None:
+        flag = b.load_atomic(self.field(b, w, W_INTERRUPT), "monotonic", 4, typ=I32)
+        raised = b.icmp_unsigned("!=", flag, ir.Constant(I32, 0))
+        with b.if_then(raised, likely=False):
+            b.call(self.safepoint_slow, [w])

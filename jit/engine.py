@@ -1,0 +1,64 @@
+"""The LLVM execution engine over the native runtime.
+
+One MCJIT engine per Engine object, for the host CPU.  The runtime library is
+loaded into the process once (`load_library_permanently`), so generated code
+resolves `rt_*` symbols to the same library `daisy.rt.native` uses through
+ctypes.  An Engine keeps every module it compiled referenced: once an engine
+is collected its code is unmapped (../shared/FIELD-NOTES.md).
+"""
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+
+from ..rt import native
+
+_ready = False
+
+
+def _initialise() -> None:
+    global _ready
+    if not _ready:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        native.load()                               # checks the layout first
+        llvm.load_library_permanently(native.library_path())
+        _ready = True
+
+
+class Engine:
+    """Compile LLVM IR text to native code in this process."""
+
+    def __init__(self, opt: int = 2):
+        _initialise()
+        self.opt = opt
+        target = llvm.Target.from_default_triple()
+        self.target_machine = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+            opt=opt, jit=True)
+        backing = llvm.parse_assembly("")
+        backing.triple = llvm.get_process_triple()
+        self._engine = llvm.create_mcjit_compiler(backing, self.target_machine)
+        self._modules: list[llvm.ModuleRef] = []
+
+    def optimise(self, module: llvm.ModuleRef) -> None:
+        pto = llvm.create_pipeline_tuning_options(speed_level=self.opt)
+        pb = llvm.create_pass_builder(self.target_machine, pto)
+        pb.getModulePassManager().run(module, pb)
+
+    def add(self, ir_text: str) -> llvm.ModuleRef:
+        """Parse, verify, optimise and compile a module; its functions are then
+        available through `address`."""
+        module = llvm.parse_assembly(ir_text)
+        module.verify()
+        if self.opt:
+            self.optimise(module)
+        self._engine.add_module(module)
+        self._engine.finalize_object()
+        self._modules.append(module)
+        return module
+
+    def address(self, name: str) -> int:
+        addr = self._engine.get_function_address(name)
+        if not addr:
+            raise KeyError(f"no compiled function named {name!r}")
+        return addr
