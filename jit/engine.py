@@ -32,9 +32,10 @@ class Engine:
         _initialise()
         self.opt = opt
         target = llvm.Target.from_default_triple()
+        self.cpu_name = llvm.get_host_cpu_name()
+        self.cpu_features = llvm.get_host_cpu_features().flatten()
         self.target_machine = target.create_target_machine(
-            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-            opt=opt, jit=True)
+            cpu=self.cpu_name, features=self.cpu_features, opt=opt, jit=True)
         backing = llvm.parse_assembly("")
         backing.triple = llvm.get_process_triple()
         self._engine = llvm.create_mcjit_compiler(backing, self.target_machine)
@@ -56,6 +57,29 @@ class Engine:
         self._engine.finalize_object()
         self._modules.append(module)
         return module
+
+    def add_object(self, obj: bytes) -> None:
+        """Load an object file this engine's target emitted (the compile cache)."""
+        self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        self._engine.finalize_object()
+
+    def add_cached(self, cache, key_source: str, build_ir, extra: str = "") -> bool:
+        """Load the code for `key_source` from the cache, or build its IR with
+        build_ir(), compile it once to an object, store that, and load it.
+        Returns True on a cache hit."""
+        key = cache.key(key_source, self, extra)
+        obj = cache.load(key)
+        if obj is not None:
+            self.add_object(obj)
+            return True
+        module = llvm.parse_assembly(build_ir())
+        module.verify()
+        if self.opt:
+            self.optimise(module)
+        obj = self.target_machine.emit_object(module)
+        cache.store(key, obj)
+        self.add_object(obj)
+        return False
 
     def address(self, name: str) -> int:
         addr = self._engine.get_function_address(name)

@@ -131,3 +131,65 @@ def test_generated_loop_stops_at_its_safepoint_poll(engine):
         timer.join()
         assert status == ctx.STEP_INTERRUPTED
         assert time.monotonic() - t0 < 5
+
+
+# ---- the compile cache ----------------------------------------------------------------
+
+from daisy.jit.cache import CompileCache  # noqa: E402
+
+
+def test_compile_cache_second_load_skips_compilation(tmp_path):
+    cache = CompileCache(str(tmp_path))
+    source = "build_list program text"
+    built = []
+
+    def build():
+        built.append(1)
+        return build_list_module()
+
+    e1 = Engine(opt=2)
+    assert e1.add_cached(cache, source, build) is False
+    e2 = Engine(opt=2)
+    assert e2.add_cached(cache, source, build) is True
+    assert len(built) == 1 and cache.hits == 1
+    with native.Context(threads=1, gc_stress=True) as ctx:
+        status, v = ctx.step(e2.address("build_list"), abi.fix(100_000))
+        assert status == ctx.STEP_OK and walk(v) == list(range(100_000))
+
+
+def test_compile_cache_key_covers_source_and_options(tmp_path):
+    cache = CompileCache(str(tmp_path))
+    e2, e0 = Engine(opt=2), Engine(opt=0)
+    k = cache.key("a", e2)
+    assert k == cache.key("a", Engine(opt=2))
+    assert k != cache.key("b", e2)
+    assert k != cache.key("a", e0)
+    assert k != cache.key("a", e2, extra="--threads 4")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_compile_cache_damaged_entry_is_a_miss(tmp_path, damage):
+    cache = CompileCache(str(tmp_path))
+    e = Engine(opt=2)
+    e.add_cached(cache, "src", build_list_module)
+    [path] = list(tmp_path.rglob("*.o"))
+    blob = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(blob[: len(blob) // 2])
+    elif damage == "flip":
+        path.write_bytes(blob[:-10] + bytes([blob[-10] ^ 0xFF]) + blob[-9:])
+    else:
+        path.write_bytes(b"not an object at all")
+    e2 = Engine(opt=2)
+    assert e2.add_cached(cache, "src", build_list_module) is False   # recompiled, no crash
+    assert e2.address("build_list")
+    assert cache.load(cache.key("src", e2)) is not None              # and stored afresh
+
+
+def test_compile_cache_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAISY_CACHE_DIR", "off")
+    cache = CompileCache()
+    assert not cache.enabled
+    assert Engine(opt=2).add_cached(cache, "src", build_list_module) is False
+    assert Engine(opt=2).add_cached(cache, "src", build_list_module) is False
+    assert cache.hits == 0

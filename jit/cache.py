@@ -1,0 +1,95 @@
+"""The compile cache: native code keyed by what determines it.
+
+An entry is the object file LLVM emitted for a module, stored under a key that
+hashes everything the code depends on: the source, daisy-jit's version, the
+runtime ABI version, LLVM's version, the target triple, the host CPU and its
+features, and the optimisation level (plus whatever the caller adds, such as
+flags that change code generation).  A second run of an unchanged program on
+the same machine loads the object instead of compiling.
+
+Entries are written atomically (a temporary file, then a rename) and carry a
+SHA-256 of their payload, checked before LLVM ever sees the bytes: a damaged
+or truncated entry is a miss and is removed, never a crash.
+
+The directory is $DAISY_CACHE_DIR, else $XDG_CACHE_HOME/daisy-jit, else
+~/.cache/daisy-jit.  DAISY_CACHE_DIR=off disables the cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from .. import __version__
+from ..rt import native
+
+MAGIC = b"DAISYOBJ1\n"
+
+
+def default_directory() -> str | None:
+    d = os.environ.get("DAISY_CACHE_DIR")
+    if d:
+        return None if d == "off" else d
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "daisy-jit")
+
+
+class CompileCache:
+    def __init__(self, directory: str | None = "default"):
+        self.directory = default_directory() if directory == "default" else directory
+        self.hits = self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.directory is not None
+
+    def key(self, source: str, engine, extra: str = "") -> str:
+        h = hashlib.sha256()
+        for part in (source, __version__, str(native.ABI_VERSION), llvmlite.__version__,
+                     ".".join(map(str, llvm.llvm_version_info)), llvm.get_process_triple(),
+                     engine.cpu_name, engine.cpu_features, str(engine.opt), extra):
+            h.update(part.encode())
+            h.update(b"\0")
+        return h.hexdigest()
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.directory, key[:2], key + ".o")
+
+    def load(self, key: str) -> bytes | None:
+        """The object stored under key, or None (a miss)."""
+        if not self.enabled:
+            return None
+        path = self._path(key)
+        try:
+            with open(path, "rb") as f:
+                blob = f.read()
+        except OSError:
+            self.misses += 1
+            return None
+        head = len(MAGIC) + 32
+        if (len(blob) < head or not blob.startswith(MAGIC)
+                or hashlib.sha256(blob[head:]).digest() != blob[len(MAGIC):head]):
+            try:
+                os.unlink(path)            # damaged: drop it, compile afresh
+            except OSError:
+                pass
+            self.misses += 1
+            return None
+        self.hits += 1
+        return blob[head:]
+
+    def store(self, key: str, obj: bytes) -> None:
+        if not self.enabled:
+            return
+        path = self._path(key)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + hashlib.sha256(obj).digest() + obj)
+            os.replace(tmp, path)
+        except OSError:
+            pass                            # a cache that cannot be written is only slower
