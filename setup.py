@@ -16,6 +16,7 @@ RT_SOURCES = [
     "rt/rt_gc.c",
     "rt/rt_spark.c",
     "rt/rt_ctx.c",
+    "rt/rt_print.c",
     "rt/rt_selftest.c",
     "rt/rt_bench.c",
 ]

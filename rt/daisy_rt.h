@@ -103,6 +103,9 @@ static inline rt_val rt_prim_val(uint32_t n) { return ((rt_val)n << 3) | RT_TAG_
  *     float       [double]                                       nraw 1, size 1
  *     error       [message atom]                                 nraw 0, size 1
  *     form        [field0 .. fieldN-1]            aux = kind     nraw 0, size N
+ *                 (a quoted form's fields are values, never suspensions:
+ *                 apply [fn arg], function [param body], annotation [op-atom
+ *                 form], define [name-atom form])
  *     free        unused words (a filler left by the local collector)
  *
  * Objects are at least two words, so a forwarding address always fits.
@@ -535,6 +538,26 @@ void rt_inject_main_failure(rt_worker *w, uint64_t k);
 /* Collections on demand (worker 0 / the owner only). */
 void rt_gc_local(rt_worker *w);
 void rt_gc_major(rt_worker *w0);
+
+/* Printed forms and buffered output (rt_print.c). */
+enum { RT_PK_NONE = 0, RT_PK_WORD, RT_PK_OPEN, RT_PK_CLOSE, RT_PK_PREFIX, RT_PK_COLON,
+       RT_PK_DOT, RT_PK_BANG, RT_PK_EQ, RT_PK_NEWLINE };
+typedef struct rt_out {
+    int fd, is_tty, prev_kind, error;     /* error: errno of a failed write */
+    size_t n;
+    uint64_t first_pending_ns, flush_after_ns;
+    char buf[65536];
+} rt_out;
+void rt_out_init(rt_out *o, int fd);
+void rt_out_write(rt_out *o, const char *s, size_t n);
+int rt_out_flush(rt_out *o);
+/* Print v, forcing as it goes (a safepoint); with top, a unit prints nothing. */
+void rt_print(rt_worker *w, rt_val v, rt_out *o, int top);
+void rt_print_newline(rt_out *o);
+int rt_atom_is_ident(const char *s, size_t n);
+void rt_format_float(double d, char *buf, size_t n);
+/* Name a function for printing: key is a code address or a primitive value. */
+void rt_code_name_set(rt_ctx *ctx, const void *key, rt_val name_atom);
 
 /* Statistics (Note: printed in the spirit of GHC's +RTS -s). */
 typedef struct rt_stats {

@@ -148,6 +148,7 @@ _SIGNATURES = {
     "rt_global_get": (_U64, [_P, _U32]),
     "rt_gc_major": (None, [_P]),
     "rt_test_psum_run": (ctypes.c_int64, [_P, ctypes.c_int64, ctypes.c_int64]),
+    "rt_test_print_desc": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]),
     "rt_stats_print_path": (ctypes.c_int, [_P, ctypes.c_char_p]),
     "rt_bench_alloc_ns_per_cell": (_D, [_U64]),
     "rt_bench_c_bump_ns_per_cell": (_D, [_U64]),
@@ -184,7 +185,8 @@ def layout_table(lib: ctypes.CDLL | None = None) -> dict[str, int]:
 
 
 SELFTESTS = ("values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
-             "inject", "main_fail", "exhausted", "interrupt", "churn", "barrier", "inbox")
+             "inject", "main_fail", "exhausted", "interrupt", "churn", "barrier", "inbox",
+             "print")
 
 
 @dataclass
@@ -259,6 +261,16 @@ class Context:
         with tempfile.NamedTemporaryFile("r", suffix=".txt") as f:
             self._lib.rt_stats_print_path(self._ctx, f.name.encode())
             return open(f.name).read()
+
+    def print_described(self, desc: bytes) -> str:
+        """Build a value from a description (see rt_selftest.c) inside a step and
+        return what the runtime's printer writes for it at the top level."""
+        with tempfile.TemporaryFile("w+b") as f:
+            status = self._lib.rt_test_print_desc(self._ctx, desc, len(desc), f.fileno())
+            if status != 0:
+                raise RuntimeError(f"printing failed ({status})")
+            f.seek(0)
+            return f.read().decode("utf-8", errors="replace")
 
     def psum(self, n: int, grain: int) -> int:
         """A test workload: sum 0..n-1 by divide and conquer, sparking one half

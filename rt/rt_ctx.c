@@ -177,6 +177,7 @@ void rt_ctx_free(rt_ctx *ctx)
         free(ctx->atom_chunks);
     }
     free(ctx->atom_hash);
+    free(ctx->code_names);
     free(ctx->globals);
     pthread_mutex_destroy(&ctx->gc_lock);
     pthread_cond_destroy(&ctx->gc_cv);

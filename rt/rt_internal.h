@@ -29,6 +29,7 @@ struct rt_spark_deque {
 };
 
 typedef struct rt_atom_entry { char *name; uint32_t len; } rt_atom_entry;
+typedef struct rt_code_name { const void *code; rt_val name; } rt_code_name;
 
 struct rt_ctx {
     rt_config cfg;
@@ -80,6 +81,8 @@ struct rt_ctx {
     _Atomic uint32_t natoms;
     uint32_t *atom_hash;            /* open addressing: index + 1, 0 = empty */
     size_t atom_hash_cap;
+    rt_code_name *code_names;       /* under atom_lock */
+    size_t ncode_names, code_names_cap;
 
     /* ---- statistics ---- */
     uint64_t major_gcs, major_pause_ns, major_pause_max_ns;

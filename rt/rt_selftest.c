@@ -749,6 +749,53 @@ static void test_inbox(uint32_t nw, uint64_t scale)
     rt_ctx_free(ctx);
 }
 
+/* The printer forces a lazy list as it prints it, under compaction at every
+ * slow path: everything it holds must be on the root stack. */
+static rt_out *print_test_out;
+static rt_val print_step(rt_worker *w, rt_val arg)
+{
+    rt_print(w, arg, print_test_out, 1);
+    rt_print_newline(print_test_out);
+    return RT_NIL;
+}
+
+static void test_print(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 1, 0);
+    if (!ctx)
+        return;
+    int64_t n = 100000 * (int64_t)scale;
+    FILE *tmp = tmpfile();
+    rt_out *o = malloc(sizeof *o);
+    rt_out_init(o, fileno(tmp));
+    print_test_out = o;
+    rt_val env[2] = {rt_fix(0), rt_fix(n)};
+    rt_val r;
+    int st = rt_step(ctx, print_step, rt_susp_new(rt_ctx_main(ctx), rt_test_iota_code, 2, env), &r);
+    rt_out_flush(o);
+    CHECK(st == RT_STEP_OK && o->error == 0, "print step");
+    free(o);
+    fflush(tmp);
+    rewind(tmp);
+    int64_t expect = 0, bad = 0;
+    int c = fgetc(tmp);
+    CHECK(c == '[', "opens with [");
+    for (;;) {
+        long long v;
+        if (fscanf(tmp, "%lld", &v) != 1)
+            break;
+        bad += v != expect++;
+    }
+    CHECK(expect == n && bad == 0, "printed %lld numbers, %lld wrong", (long long)expect,
+          (long long)bad);
+    CHECK(fgetc(tmp) == ']' && fgetc(tmp) == '\n', "closes with ] and a newline");
+    fclose(tmp);
+    rt_stats s;
+    rt_stats_get(ctx, &s);
+    CHECK(s.major_gcs > 0, "compactions happened while printing");
+    rt_ctx_free(ctx);
+}
+
 int rt_spark_deque_selftest(uint32_t thieves, uint64_t items, FILE *f);
 
 static void test_deque(uint32_t nw, uint64_t scale)
@@ -763,7 +810,7 @@ static const test_entry tests[] = {
     {"force", test_force},       {"cycle", test_cycle},         {"deque", test_deque},
     {"sparks", test_sparks},     {"inject", test_inject},       {"main_fail", test_main_fail},
     {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
-    {"barrier", test_barrier},   {"inbox", test_inbox},
+    {"barrier", test_barrier},   {"inbox", test_inbox},     {"print", test_print},
     {NULL, NULL},
 };
 
@@ -823,4 +870,100 @@ int rt_stats_print_path(rt_ctx *ctx, const char *path)
     rt_stats_print(ctx, f);
     fclose(f);
     return 0;
+}
+
+/* ---- printing from a description (tests/test_rt_print.py) ----------------------------
+ * A value described in a small prefix code is built inside a step and printed:
+ *   I int64 | F double | A len bytes (atom) | E len bytes (error) | N | U |
+ *   C head tail | S value (a suspension of it) | P kind n field... | K len name (closure) */
+
+static char fake_code[256];
+static int nfake;
+
+static rt_val build_desc(rt_worker *w, const uint8_t **p, const uint8_t *end)
+{
+    if (*p >= end)
+        return RT_NIL;
+    uint8_t op = *(*p)++;
+    switch (op) {
+    case 'I': { int64_t i; memcpy(&i, *p, 8); *p += 8; return rt_int(w, i); }
+    case 'F': { double d; memcpy(&d, *p, 8); *p += 8; return rt_float(w, d); }
+    case 'A': case 'E': case 'K': {
+        uint32_t n; memcpy(&n, *p, 4); *p += 4;
+        const char *s = (const char *)*p; *p += n;
+        if (op == 'A') return rt_atom(w->ctx, s, n);
+        if (op == 'K') {
+            void *code = &fake_code[nfake++ % 256];
+            rt_code_name_set(w->ctx, code, rt_atom(w->ctx, s, n));
+            return rt_closure_new(w, (rt_closure_code)code, 1, 0, NULL);
+        }
+        char *m = malloc(n + 1); memcpy(m, s, n); m[n] = 0;
+        rt_val e = rt_error_new(w, m); free(m); return e;
+    }
+    case 'N': return RT_NIL;
+    case 'U': return RT_UNIT;
+    case 'C': {
+        /* a spine of cells iteratively (long lists), heads recursively */
+        rt_val *mark = w->sp;
+        rt_push_root(w, build_desc(w, p, end));
+        while (*p < end && **p == 'C') {
+            (*p)++;
+            rt_push_root(w, build_desc(w, p, end));
+        }
+        rt_val t = build_desc(w, p, end);
+        while (w->sp > mark) {
+            rt_val h = rt_pop_root(w);
+            t = rt_cons(w, h, t);
+        }
+        return t;
+    }
+    case 'S': {
+        rt_val env[1] = {build_desc(w, p, end)};
+        return rt_susp_new(w, const_code, 1, env);
+    }
+    case 'P': {
+        uint8_t kind = *(*p)++, n = *(*p)++;
+        rt_val *mark = w->sp;
+        for (uint8_t i = 0; i < n; i++)
+            rt_push_root(w, build_desc(w, p, end));
+        rt_val f = rt_form_new(w, kind, n, mark);
+        w->sp = mark;
+        return f;
+    }
+    }
+    return RT_NIL;
+}
+
+static const uint8_t *desc_ptr;
+static size_t desc_len;
+static rt_out *desc_out;
+
+static rt_val print_desc_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    const uint8_t *p = desc_ptr;
+    rt_val v = build_desc(w, &p, desc_ptr + desc_len);
+    rt_print(w, v, desc_out, 1);
+    return RT_NIL;
+}
+
+/* Build the described value and print it to fd as `daisy run` prints a
+ * top-level value: its printed form, then a newline (none for a unit). */
+int rt_test_print_desc(rt_ctx *ctx, const uint8_t *desc, size_t len, int fd)
+{
+    rt_out *o = malloc(sizeof *o);
+    if (!o)
+        return -1;
+    rt_out_init(o, fd);
+    desc_ptr = desc;
+    desc_len = len;
+    desc_out = o;
+    rt_val r;
+    int st = rt_step(ctx, print_desc_step, RT_NIL, &r);
+    if (o->prev_kind != RT_PK_NONE)
+        rt_print_newline(o);
+    rt_out_flush(o);
+    int err = o->error;
+    free(o);
+    return st != RT_STEP_OK ? -2 : err ? -3 : 0;
 }

@@ -1,0 +1,374 @@
+/* rt_print.c -- printed forms (LANGUAGE.md section 7) and buffered output.
+ *
+ * Design.  Printing forces: a lazy list prints as far as it has been demanded,
+ * element by element, so an infinite list prints progressively.  The printer
+ * therefore evaluates, and every value it still has to print lives on the
+ * worker's root stack, never in a C local across a force (Note [Roots]); the
+ * same stack makes arbitrarily deep or long values print without recursion.
+ * Markers on that stack (what to print after a list head, a closing bracket)
+ * are constant words (tag RT_TAG_CONST) that no Daisy value uses.
+ *
+ * Spelling follows interp/printer.py exactly, which the tests check: spacing
+ * classes open `[ (`, close `] )`, prefix `\ ^ @ $ #`, colon, dot, bang, eq,
+ * word; a space separates a word or close from a following word, open or
+ * prefix, follows every dot, and surrounds every bang and eq.  Numbers print
+ * as C's %lld and %e (inf, -inf, nan), atoms bare when they are identifiers and
+ * otherwise quoted with backquote escapes.
+ *
+ * Output is buffered: flushed when 64 KiB are pending, when output has waited
+ * 50 ms (checked at each write), at every write on a terminal, and on demand.
+ */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- output -------------------------------------------------------------------- */
+
+void rt_out_init(rt_out *o, int fd)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = fd;
+    o->is_tty = isatty(fd);
+    o->flush_after_ns = 50000000u;
+    o->prev_kind = RT_PK_NONE;
+}
+
+int rt_out_flush(rt_out *o)
+{
+    size_t done = 0;
+    while (done < o->n && !o->error) {
+        ssize_t k = write(o->fd, o->buf + done, o->n - done);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            o->error = errno;
+            break;
+        }
+        done += (size_t)k;
+    }
+    o->n = 0;
+    return o->error ? -1 : 0;
+}
+
+void rt_out_write(rt_out *o, const char *s, size_t n)
+{
+    if (o->error)
+        return;
+    if (o->n == 0)
+        o->first_pending_ns = rt_now_ns();
+    while (n) {
+        size_t room = sizeof o->buf - o->n;
+        size_t k = n < room ? n : room;
+        memcpy(o->buf + o->n, s, k);
+        o->n += k;
+        s += k;
+        n -= k;
+        if (o->n == sizeof o->buf && rt_out_flush(o) != 0)
+            return;
+    }
+    if (o->is_tty || rt_now_ns() - o->first_pending_ns >= o->flush_after_ns)
+        rt_out_flush(o);
+}
+
+/* ---- spelling -------------------------------------------------------------------- */
+
+static int needs_space(int prev, int kind)
+{
+    if (prev == RT_PK_NONE || prev == RT_PK_NEWLINE || kind == RT_PK_NEWLINE)
+        return 0;
+    if (prev == RT_PK_BANG || prev == RT_PK_EQ || prev == RT_PK_DOT || kind == RT_PK_BANG ||
+        kind == RT_PK_EQ)
+        return 1;
+    return (prev == RT_PK_WORD || prev == RT_PK_CLOSE) &&
+           (kind == RT_PK_WORD || kind == RT_PK_OPEN || kind == RT_PK_PREFIX);
+}
+
+static void token(rt_out *o, int kind, const char *text, size_t n)
+{
+    if (needs_space(o->prev_kind, kind))
+        rt_out_write(o, " ", 1);
+    rt_out_write(o, text, n);
+    o->prev_kind = kind;
+}
+
+void rt_print_newline(rt_out *o)
+{
+    token(o, RT_PK_NEWLINE, "\n", 1);
+}
+
+int rt_atom_is_ident(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    unsigned char c = (unsigned char)s[0];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '%'))
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              strchr("?-_*+/<>'", c)) || c == 0)
+            return 0;
+    }
+    return 1;
+}
+
+static void print_atom(rt_ctx *ctx, rt_out *o, rt_val a)
+{
+    size_t n = 0;
+    const char *s = rt_atom_name(ctx, a, &n);
+    if (!s) {
+        token(o, RT_PK_WORD, "<atom?>", 7);
+        return;
+    }
+    if (rt_atom_is_ident(s, n)) {
+        token(o, RT_PK_WORD, s, n);
+        return;
+    }
+    /* quoted, with backquote escapes: `` `" `n `t */
+    if (needs_space(o->prev_kind, RT_PK_WORD))
+        rt_out_write(o, " ", 1);
+    rt_out_write(o, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '`': rt_out_write(o, "``", 2); break;
+        case '"': rt_out_write(o, "`\"", 2); break;
+        case '\n': rt_out_write(o, "`n", 2); break;
+        case '\t': rt_out_write(o, "`t", 2); break;
+        default: rt_out_write(o, s + i, 1);
+        }
+    }
+    rt_out_write(o, "\"", 1);
+    o->prev_kind = RT_PK_WORD;
+}
+
+void rt_format_float(double d, char *buf, size_t n)
+{
+    if (isnan(d))
+        snprintf(buf, n, "nan");
+    else if (isinf(d))
+        snprintf(buf, n, d > 0 ? "inf" : "-inf");
+    else
+        snprintf(buf, n, "%e", d);
+}
+
+/* ---- names of functions -------------------------------------------------------------
+ * Generated code registers each function's code address with its name; a
+ * closure or primitive prints as <function NAME>. */
+
+void rt_code_name_set(rt_ctx *ctx, const void *code, rt_val name_atom)
+{
+    pthread_mutex_lock(&ctx->atom_lock);
+    if (ctx->ncode_names == ctx->code_names_cap) {
+        size_t cap = ctx->code_names_cap ? ctx->code_names_cap * 2 : 64;
+        rt_code_name *c = realloc(ctx->code_names, cap * sizeof *c);
+        if (!c)
+            rt_fatal("out of process memory (code names)");
+        ctx->code_names = c;
+        ctx->code_names_cap = cap;
+    }
+    ctx->code_names[ctx->ncode_names++] = (rt_code_name){code, name_atom};
+    pthread_mutex_unlock(&ctx->atom_lock);
+}
+
+static rt_val code_name(rt_ctx *ctx, const void *code)
+{
+    rt_val r = RT_NULL;
+    pthread_mutex_lock(&ctx->atom_lock);
+    for (size_t i = ctx->ncode_names; i-- > 0;)
+        if (ctx->code_names[i].code == code) {
+            r = ctx->code_names[i].name;
+            break;
+        }
+    pthread_mutex_unlock(&ctx->atom_lock);
+    return r;
+}
+
+static void print_function(rt_ctx *ctx, rt_out *o, rt_val name)
+{
+    size_t n = 0;
+    const char *s = name ? rt_atom_name(ctx, name, &n) : NULL;
+    char buf[256];
+    int k = s ? snprintf(buf, sizeof buf, "<function %.*s>", (int)(n > 200 ? 200 : n), s)
+              : snprintf(buf, sizeof buf, "<function>");
+    token(o, RT_PK_WORD, buf, (size_t)k);
+}
+
+/* ---- the printer ----------------------------------------------------------------------- */
+
+/* Stack markers: constant words no value uses (Note [Value tags]). */
+#define MARK(k) ((rt_val)(((uint64_t)(k) << 3) | RT_TAG_CONST))
+enum { M_REST = 64, M_RBRACK, M_LPAREN, M_RPAREN, M_COLON, M_DOT, M_EQ, M_BACKSLASH,
+       M_AT, M_DOLLAR, M_HASH, M_CARET };
+static int is_marker(rt_val v)
+{
+    return (v & RT_TAG_MASK) == RT_TAG_CONST && (v >> 3) >= M_REST;
+}
+
+static int is_form(rt_val v) { return rt_is_type(v, RT_T_FORM); }
+
+static void emit_marker(rt_out *o, rt_val m)
+{
+    switch (m >> 3) {
+    case M_RBRACK: token(o, RT_PK_CLOSE, "]", 1); break;
+    case M_LPAREN: token(o, RT_PK_OPEN, "(", 1); break;
+    case M_RPAREN: token(o, RT_PK_CLOSE, ")", 1); break;
+    case M_COLON: token(o, RT_PK_COLON, ":", 1); break;
+    case M_DOT: token(o, RT_PK_DOT, ".", 1); break;
+    case M_EQ: token(o, RT_PK_EQ, "=", 1); break;
+    case M_BACKSLASH: token(o, RT_PK_PREFIX, "\\", 1); break;
+    case M_AT: token(o, RT_PK_PREFIX, "@", 1); break;
+    case M_DOLLAR: token(o, RT_PK_PREFIX, "$", 1); break;
+    case M_HASH: token(o, RT_PK_PREFIX, "#", 1); break;
+    case M_CARET: token(o, RT_PK_PREFIX, "^", 1); break;
+    }
+}
+
+static rt_val prefix_marker(rt_ctx *ctx, rt_val op)
+{
+    size_t n = 0;
+    const char *s = rt_atom_name(ctx, op, &n);
+    if (s && n == 1)
+        switch (s[0]) {
+        case '@': return MARK(M_AT);
+        case '$': return MARK(M_DOLLAR);
+        case '#': return MARK(M_HASH);
+        case '^': return MARK(M_CARET);
+        }
+    return MARK(M_CARET);
+}
+
+void rt_print(rt_worker *w, rt_val v, rt_out *o, int top)
+{
+    rt_ctx *ctx = w->ctx;
+    rt_val *base = w->sp;
+    size_t base_off = (size_t)(base - w->sp_base);
+    rt_push_root(w, v);
+    int first = 1;
+    char buf[64];
+    while ((size_t)(w->sp - w->sp_base) > base_off) {
+        if (o->error)
+            break;                          /* the reader went away: stop forcing */
+        rt_val x = rt_pop_root(w);
+        if (is_marker(x)) {
+            if ((x >> 3) == M_REST) {
+                /* the cell below: continue with its tail */
+                rt_val cell = w->sp[-1];
+                rt_val tail = rt_force(w, rt_obj_of(cell)->field[1]);
+                w->sp--;
+                if (tail == RT_NIL) {
+                    token(o, RT_PK_CLOSE, "]", 1);
+                } else if (rt_is_type(tail, RT_T_CONS)) {
+                    rt_push_root(w, tail);
+                    rt_push_root(w, MARK(M_REST));
+                    rt_push_root(w, rt_obj_of(tail)->field[0]);
+                } else {
+                    token(o, RT_PK_BANG, "!", 1);
+                    rt_push_root(w, MARK(M_RBRACK));
+                    rt_push_root(w, tail);
+                }
+            } else {
+                emit_marker(o, x);
+            }
+            first = 0;
+            continue;
+        }
+        x = rt_force(w, x);
+        int was_top = first && top;
+        first = 0;
+        if (rt_is_fix(x)) {
+            int k = snprintf(buf, sizeof buf, "%lld", (long long)rt_fix_value(x));
+            token(o, RT_PK_WORD, buf, (size_t)k);
+        } else if (rt_is_atom(x)) {
+            print_atom(ctx, o, x);
+        } else if (x == RT_NIL) {
+            token(o, RT_PK_OPEN, "[", 1);
+            token(o, RT_PK_CLOSE, "]", 1);
+        } else if (x == RT_UNIT) {
+            if (!was_top)
+                token(o, RT_PK_WORD, "<screen>", 8);
+        } else if (rt_is_prim(x)) {
+            print_function(ctx, o, code_name(ctx, (const void *)(uintptr_t)x));
+        } else if (rt_is_ptr(x)) {
+            rt_obj *ob = rt_obj_of(x);
+            switch (rt_hdr_type(ob->header)) {
+            case RT_T_CONS:
+                token(o, RT_PK_OPEN, "[", 1);
+                rt_push_root(w, x);
+                rt_push_root(w, MARK(M_REST));
+                rt_push_root(w, ob->field[0]);
+                break;
+            case RT_T_BOXINT: {
+                int64_t i;
+                memcpy(&i, &ob->field[0], 8);
+                int k = snprintf(buf, sizeof buf, "%lld", (long long)i);
+                token(o, RT_PK_WORD, buf, (size_t)k);
+                break;
+            }
+            case RT_T_FLOAT: {
+                double d;
+                memcpy(&d, &ob->field[0], 8);
+                rt_format_float(d, buf, sizeof buf);
+                token(o, RT_PK_WORD, buf, strlen(buf));
+                break;
+            }
+            case RT_T_ERROR: {
+                size_t n = 0;
+                const char *m = rt_atom_name(ctx, ob->field[0], &n);
+                if (needs_space(o->prev_kind, RT_PK_WORD))
+                    rt_out_write(o, " ", 1);
+                rt_out_write(o, "<error: ", 8);
+                rt_out_write(o, m ? m : "?", m ? n : 1);
+                rt_out_write(o, ">", 1);
+                o->prev_kind = RT_PK_WORD;
+                break;
+            }
+            case RT_T_CLOSURE:
+                print_function(ctx, o,
+                               code_name(ctx, (const void *)(uintptr_t)ob->field[RT_CLOSURE_CODE]));
+                break;
+            case RT_T_FORM:
+                switch (rt_hdr_aux(ob->header)) {
+                case RT_FORM_APPLY:          /* [fn arg] -> fn:arg, (fn):arg */
+                    rt_push_root(w, ob->field[1]);
+                    rt_push_root(w, MARK(M_COLON));
+                    if (is_form(ob->field[0])) {
+                        rt_push_root(w, MARK(M_RPAREN));
+                        rt_push_root(w, rt_obj_of(x)->field[0]);
+                        rt_push_root(w, MARK(M_LPAREN));
+                    } else {
+                        rt_push_root(w, rt_obj_of(x)->field[0]);
+                    }
+                    break;
+                case RT_FORM_FUNCTION:       /* [param body] -> \param.body */
+                    rt_push_root(w, ob->field[1]);
+                    rt_push_root(w, MARK(M_DOT));
+                    rt_push_root(w, rt_obj_of(x)->field[0]);
+                    rt_push_root(w, MARK(M_BACKSLASH));
+                    break;
+                case RT_FORM_ANNOTATION:     /* [op form] -> @form */
+                    rt_push_root(w, ob->field[1]);
+                    rt_push_root(w, prefix_marker(ctx, rt_obj_of(x)->field[0]));
+                    break;
+                case RT_FORM_DEFINE:         /* [name form] -> name = form */
+                    rt_push_root(w, ob->field[1]);
+                    rt_push_root(w, MARK(M_EQ));
+                    rt_push_root(w, rt_obj_of(x)->field[0]);
+                    break;
+                default:
+                    token(o, RT_PK_WORD, "<form>", 6);
+                }
+                break;
+            default:
+                token(o, RT_PK_WORD, "<object>", 8);
+            }
+        } else {
+            token(o, RT_PK_WORD, "<value>", 7);
+        }
+    }
+    w->sp = w->sp_base + base_off;
+}
