@@ -109,7 +109,7 @@ static rt_val unit_code(rt_worker *w, rt_val self)
     return RT_UNIT;
 }
 
-uint64_t spark_iters, spark_with_ns, spark_without_ns;
+static uint64_t spark_iters, spark_with_ns, spark_without_ns;
 
 static rt_val spark_step(rt_worker *w, rt_val arg)
 {
