@@ -271,6 +271,8 @@ typedef struct rt_worker {
     /* unwinding: Note [Resumable allocation failure] */
     jmp_buf *unwind;           /* innermost unwind target, NULL outside steps */
     size_t unwind_sp, unwind_claims;
+    size_t step_base;          /* root-stack offset just above a step's argument */
+    uint64_t progress;         /* commits: Note [Committed progress] */
     int unwind_reason;
     uint64_t fail_t0;
     /* allocation */
@@ -280,6 +282,7 @@ typedef struct rt_worker {
     size_t nregions, regions_cap;
     uint64_t inject_counter;
     uint64_t main_fail_at;     /* fail this reservation of the step (main only) */
+    uint64_t main_fail_every;  /* then again this many reservations later */
     uintptr_t inject_extent_end;  /* real end of the extent while injecting */
     /* the write barrier's remembered set: Note [Local collection] */
     rt_val *remset;
@@ -409,6 +412,33 @@ static inline void rt_poll(rt_worker *w)
  * The same path ends work when a step is abandoned (RT_UNWIND_ABANDON) or
  * interrupted (Ctrl-C, RT_UNWIND_INTERRUPT).
  * ------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------
+ * Note [Committed progress]
+ *
+ * Some steps have effects that must not happen twice: the printer writes
+ * text.  Such a step commits after each effect with rt_step_commit, which
+ * moves worker 0's unwind mark up to the current root-stack top: an unwind
+ * then keeps everything below the mark (the step's pending work, which are
+ * ordinary roots and so survive the compaction in between), and rt_step calls
+ * the step function again, which sees rt_step_resuming() and carries on from
+ * that state instead of starting over.  Work between two commits is redone,
+ * but its effects come only at the commits.  A failure after new progress
+ * counts as a first failure again, so only a step that cannot make progress
+ * at all ends as heap exhausted.
+ * ------------------------------------------------------------------------ */
+static inline void rt_step_commit(rt_worker *w)
+{
+    if (w->unwind) {
+        w->unwind_sp = (size_t)(w->sp - w->sp_base);
+        w->unwind_claims = w->nclaims;
+        w->progress++;
+    }
+}
+static inline int rt_step_resuming(rt_worker *w)
+{
+    return (size_t)(w->sp - w->sp_base) > w->step_base;
+}
 enum { RT_UNWIND_NONE = 0, RT_UNWIND_ALLOC = 1, RT_UNWIND_ABANDON = 2, RT_UNWIND_INTERRUPT = 3 };
 _Noreturn void rt_unwind_slow(rt_worker *w, int reason);
 
@@ -534,6 +564,7 @@ int rt_spark_run_one(rt_worker *w);   /* run one spark if any; 1 if it did */
 
 /* Fault injection (tests): worker 0 fails its k-th reservation from now. */
 void rt_inject_main_failure(rt_worker *w, uint64_t k);
+void rt_inject_main_failures_every(rt_worker *w, uint64_t every);
 
 /* Collections on demand (worker 0 / the owner only). */
 void rt_gc_local(rt_worker *w);
@@ -553,6 +584,11 @@ void rt_out_write(rt_out *o, const char *s, size_t n);
 int rt_out_flush(rt_out *o);
 /* Print v, forcing as it goes (a safepoint); with top, a unit prints nothing. */
 void rt_print(rt_worker *w, rt_val v, rt_out *o, int top);
+/* A step that prints arg's printed form and a newline to *out, committing
+ * after each token (Note [Committed progress]): even when allocation fails
+ * part-way, every token is written exactly once.  `out` is ctx's print target. */
+rt_val rt_print_step(rt_worker *w, rt_val arg);
+void rt_set_print_target(rt_ctx *ctx, rt_out *out);
 void rt_print_newline(rt_out *o);
 int rt_atom_is_ident(const char *s, size_t n);
 void rt_format_float(double d, char *buf, size_t n);

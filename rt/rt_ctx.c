@@ -254,13 +254,18 @@ int rt_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
     jmp_buf jb;
     w->unwind = &jb;
     w->unwind_sp = sp0 + 1;
+    w->step_base = sp0 + 1;
     w->unwind_claims = w->nclaims;
     volatile int attempts = 0;
+    volatile uint64_t progress_at_failure = w->progress;
     volatile int status = RT_STEP_OK;
     volatile uint64_t t_fail = 0, t_gc_end = 0;
     uint64_t t_start = rt_now_ns();
     int reason = setjmp(jb);
     if (reason == RT_UNWIND_ALLOC) {
+        if (w->progress != progress_at_failure)
+            attempts = 0;            /* it got further: Note [Committed progress] */
+        progress_at_failure = w->progress;
         attempts++;
         if (attempts >= 2) {
             status = RT_STEP_HEAP_EXHAUSTED;

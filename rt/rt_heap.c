@@ -234,7 +234,7 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
         if ((w->id != 0 && w->inject_counter % ctx->cfg.inject_fail_every == 0) ||
             (w->id == 0 && w->inject_counter == w->main_fail_at)) {
             if (w->id == 0)
-                w->main_fail_at = 0;
+                w->main_fail_at = w->main_fail_every ? w->inject_counter + w->main_fail_every : 0;
             alloc_fail(w);
         }
     }
@@ -289,10 +289,17 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
 }
 
 /* Fault injection for worker 0: fail its k-th reservation from now on. */
+void rt_inject_main_failures_every(rt_worker *w, uint64_t every)
+{
+    rt_inject_main_failure(w, every);
+    w->main_fail_every = every;
+}
+
 void rt_inject_main_failure(rt_worker *w, uint64_t k)
 {
     w->inject_counter = 0;
     w->main_fail_at = k;
+    w->main_fail_every = 0;
     if (k && w->hp) {
         w->inject_extent_end = (uintptr_t)w->limit;
         w->limit = w->hp;          /* the next reservation takes the slow path */

@@ -81,6 +81,7 @@ struct rt_ctx {
     _Atomic uint32_t natoms;
     uint32_t *atom_hash;            /* open addressing: index + 1, 0 = empty */
     size_t atom_hash_cap;
+    rt_out *print_out;              /* rt_print_step's target */
     rt_code_name *code_names;       /* under atom_lock */
     size_t ncode_names, code_names_cap;
 

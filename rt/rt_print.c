@@ -203,7 +203,7 @@ static void print_function(rt_ctx *ctx, rt_out *o, rt_val name)
 /* Stack markers: constant words no value uses (Note [Value tags]). */
 #define MARK(k) ((rt_val)(((uint64_t)(k) << 3) | RT_TAG_CONST))
 enum { M_REST = 64, M_RBRACK, M_LPAREN, M_RPAREN, M_COLON, M_DOT, M_EQ, M_BACKSLASH,
-       M_AT, M_DOLLAR, M_HASH, M_CARET };
+       M_AT, M_DOLLAR, M_HASH, M_CARET, M_NEWLINE };
 static int is_marker(rt_val v)
 {
     return (v & RT_TAG_MASK) == RT_TAG_CONST && (v >> 3) >= M_REST;
@@ -225,6 +225,7 @@ static void emit_marker(rt_out *o, rt_val m)
     case M_DOLLAR: token(o, RT_PK_PREFIX, "$", 1); break;
     case M_HASH: token(o, RT_PK_PREFIX, "#", 1); break;
     case M_CARET: token(o, RT_PK_PREFIX, "^", 1); break;
+    case M_NEWLINE: token(o, RT_PK_NEWLINE, "\n", 1); break;
     }
 }
 
@@ -242,24 +243,22 @@ static rt_val prefix_marker(rt_ctx *ctx, rt_val op)
     return MARK(M_CARET);
 }
 
-void rt_print(rt_worker *w, rt_val v, rt_out *o, int top)
+/* The printer's loop over the work on the root stack above base_off.  Each
+ * item is forced where it lies, then popped and printed, so that after a
+ * commit (Note [Committed progress]) the stack is exactly the work left. */
+static void print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int commit)
 {
     rt_ctx *ctx = w->ctx;
-    rt_val *base = w->sp;
-    size_t base_off = (size_t)(base - w->sp_base);
-    rt_push_root(w, v);
-    int first = 1;
     char buf[64];
     while ((size_t)(w->sp - w->sp_base) > base_off) {
         if (o->error)
             break;                          /* the reader went away: stop forcing */
-        rt_val x = rt_pop_root(w);
+        rt_val x = w->sp[-1];
         if (is_marker(x)) {
             if ((x >> 3) == M_REST) {
                 /* the cell below: continue with its tail */
-                rt_val cell = w->sp[-1];
-                rt_val tail = rt_force(w, rt_obj_of(cell)->field[1]);
-                w->sp--;
+                rt_val tail = rt_force(w, rt_obj_of(w->sp[-2])->field[1]);
+                w->sp -= 2;
                 if (tail == RT_NIL) {
                     token(o, RT_PK_CLOSE, "]", 1);
                 } else if (rt_is_type(tail, RT_T_CONS)) {
@@ -272,14 +271,19 @@ void rt_print(rt_worker *w, rt_val v, rt_out *o, int top)
                     rt_push_root(w, tail);
                 }
             } else {
+                w->sp--;
                 emit_marker(o, x);
             }
-            first = 0;
+            if (commit)
+                rt_step_commit(w);
             continue;
         }
         x = rt_force(w, x);
-        int was_top = first && top;
-        first = 0;
+        w->sp--;
+        /* The value at the bottom (above a final newline) is the top value. */
+        size_t off = (size_t)(w->sp - w->sp_base);
+        int was_top = top && (off == base_off ||
+                              (off == base_off + 1 && w->sp[-1] == MARK(M_NEWLINE)));
         if (rt_is_fix(x)) {
             int k = snprintf(buf, sizeof buf, "%lld", (long long)rt_fix_value(x));
             token(o, RT_PK_WORD, buf, (size_t)k);
@@ -291,6 +295,8 @@ void rt_print(rt_worker *w, rt_val v, rt_out *o, int top)
         } else if (x == RT_UNIT) {
             if (!was_top)
                 token(o, RT_PK_WORD, "<screen>", 8);
+            else if (w->sp - w->sp_base > (ptrdiff_t)base_off && w->sp[-1] == MARK(M_NEWLINE))
+                w->sp--;                /* a top-level unit prints no line at all */
         } else if (rt_is_prim(x)) {
             print_function(ctx, o, code_name(ctx, (const void *)(uintptr_t)x));
         } else if (rt_is_ptr(x)) {
@@ -369,6 +375,32 @@ void rt_print(rt_worker *w, rt_val v, rt_out *o, int top)
         } else {
             token(o, RT_PK_WORD, "<value>", 7);
         }
+        if (commit)
+            rt_step_commit(w);
     }
+}
+
+void rt_print(rt_worker *w, rt_val v, rt_out *o, int top)
+{
+    size_t base_off = (size_t)(w->sp - w->sp_base);
+    rt_push_root(w, v);
+    print_loop(w, o, base_off, top, 0);
     w->sp = w->sp_base + base_off;
 }
+
+void rt_set_print_target(rt_ctx *ctx, rt_out *out) { ctx->print_out = out; }
+
+rt_val rt_print_step(rt_worker *w, rt_val arg)
+{
+    rt_out *o = w->ctx->print_out;
+    if (!o)
+        rt_fatal("rt_print_step without a print target");
+    if (!rt_step_resuming(w)) {
+        rt_push_root(w, MARK(M_NEWLINE));
+        rt_push_root(w, arg);
+        rt_step_commit(w);
+    }
+    print_loop(w, o, w->step_base, 1, 1);
+    return RT_UNIT;
+}
+

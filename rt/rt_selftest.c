@@ -793,6 +793,50 @@ static void test_print(uint32_t nw, uint64_t scale)
     rt_stats s;
     rt_stats_get(ctx, &s);
     CHECK(s.major_gcs > 0, "compactions happened while printing");
+
+    rt_ctx_free(ctx);
+
+    /* Printing as a committed step (Note [Committed progress]) while worker 0
+     * fails every 97th reservation (each failure compacts): every token is
+     * written exactly once. */
+    ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    tmp = tmpfile();
+    o = malloc(sizeof *o);
+    rt_out_init(o, fileno(tmp));
+    rt_set_print_target(ctx, o);
+    rt_worker *w = rt_ctx_main(ctx);
+    uint64_t failures_before = w->stats.alloc_failures;
+    n = 20000 * (int64_t)scale;
+    env[1] = rt_fix(n);
+    rt_val l = rt_susp_new(w, rt_test_iota_code, 2, env);
+    rt_inject_main_failures_every(w, 97);
+    st = rt_step(ctx, rt_print_step, l, &r);
+    rt_inject_main_failure(w, 0);
+    rt_out_flush(o);
+    CHECK(st == RT_STEP_OK && o->error == 0, "print step under failures: status %d", st);
+    uint64_t failures = w->stats.alloc_failures - failures_before;
+    CHECK(failures > (uint64_t)n / 100, "only %llu failures injected", (unsigned long long)failures);
+    free(o);
+    fflush(tmp);
+    rewind(tmp);
+    expect = 0;
+    bad = 0;
+    CHECK(fgetc(tmp) == '[', "opens with [");
+    for (;;) {
+        long long v;
+        if (fscanf(tmp, "%lld", &v) != 1)
+            break;
+        bad += v != expect++;
+    }
+    CHECK(expect == n && bad == 0, "printed %lld numbers, %lld out of place, under %llu failures",
+          (long long)expect, (long long)bad, (unsigned long long)failures);
+    CHECK(fgetc(tmp) == ']' && fgetc(tmp) == '\n' && fgetc(tmp) == EOF,
+          "closes with ] and one newline");
+    fclose(tmp);
+    fprintf(out, "print: %u workers, %lld elements printed once under %llu failures\n", nw,
+            (long long)n, (unsigned long long)failures);
     rt_ctx_free(ctx);
 }
 
