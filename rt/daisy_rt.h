@@ -595,6 +595,12 @@ void rt_format_float(double d, char *buf, size_t n);
 /* Name a function for printing: key is a code address or a primitive value. */
 void rt_code_name_set(rt_ctx *ctx, const void *key, rt_val name_atom);
 
+/* Whole programs (rt_program.c): evaluate and print n top-level values. */
+enum { RT_EXIT_OK = 0, RT_EXIT_IO = 1, RT_EXIT_HEAP = 3, RT_EXIT_INTERRUPT = 130,
+       RT_EXIT_PIPE = 141 };
+int rt_run_toplevel(rt_ctx *ctx, uint32_t n, rt_step_fn toplevel, rt_out *out, FILE *err);
+uint64_t rt_parse_size(const char *s);   /* "512M" -> bytes; 0 if malformed */
+
 /* Statistics (Note: printed in the spirit of GHC's +RTS -s). */
 typedef struct rt_stats {
     uint64_t bytes_allocated, local_gcs, local_pause_ns, local_pause_max_ns;

@@ -118,9 +118,15 @@ def static_library_path() -> str:
 
 
 def source_files() -> list[str]:
-    """The runtime's C sources (packaged with it), without the test driver."""
+    """The runtime library's C sources (packaged with it), without the two
+    programs' main()s (rt_main.c, rt_selftest_main.c)."""
     return sorted(p for p in glob.glob(os.path.join(HERE, "rt_*.c"))
-                  if not p.endswith("rt_selftest_main.c"))
+                  if not p.endswith("_main.c"))
+
+
+def parse_size(text: str) -> int:
+    """`--heap` sizes: 512M, 2G, 64k, or bytes; 0 when malformed."""
+    return load().rt_parse_size(text.encode())
 
 
 def check_layout(table: dict[str, int], expected: dict[str, int] | None = None) -> None:
@@ -147,6 +153,8 @@ _SIGNATURES = {
     "rt_global_new": (_U32, [_P, _U64]),
     "rt_global_get": (_U64, [_P, _U32]),
     "rt_gc_major": (None, [_P]),
+    "rt_run_toplevel_fd": (ctypes.c_int, [_P, _U32, _P, ctypes.c_int]),
+    "rt_parse_size": (_U64, [ctypes.c_char_p]),
     "rt_test_psum_run": (ctypes.c_int64, [_P, ctypes.c_int64, ctypes.c_int64]),
     "rt_test_print_desc": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]),
     "rt_stats_print_path": (ctypes.c_int, [_P, ctypes.c_char_p]),
@@ -261,6 +269,11 @@ class Context:
         with tempfile.NamedTemporaryFile("r", suffix=".txt") as f:
             self._lib.rt_stats_print_path(self._ctx, f.name.encode())
             return open(f.name).read()
+
+    def run_toplevel(self, n: int, fn_address: int, fd: int) -> int:
+        """Evaluate and print a program's n top-level values to file descriptor
+        fd, as `daisy run` does (rt_program.c); returns the exit status."""
+        return self._lib.rt_run_toplevel_fd(self._ctx, n, fn_address, fd)
 
     def print_described(self, desc: bytes) -> str:
         """Build a value from a description (see rt_selftest.c) inside a step and

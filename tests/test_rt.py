@@ -137,7 +137,8 @@ def _cc():
 
 def _build(tmp_path, name, flags):
     src = rt_sources()
-    files = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".c"))
+    files = sorted(os.path.join(src, f) for f in os.listdir(src)
+                   if f.endswith(".c") and f != "rt_main.c")
     exe = tmp_path / name
     cmd = [_cc(), "-std=c11", "-g", "-pthread", *flags, *files, "-o", str(exe), "-lm"]
     p = subprocess.run(cmd, capture_output=True, text=True)
