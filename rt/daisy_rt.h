@@ -503,9 +503,27 @@ typedef struct rt_config {
     uint32_t gc_stress;         /* nonzero: compact at every worker-0 slow path */
     size_t root_stack_words;    /* 0 = 4M words */
     size_t helper_stack_bytes;  /* 0 = 256 MiB */
+    size_t main_stack_bytes;    /* worker 0's step stack, Note [Step stacks]; 0 = 1 GiB,
+                                   RT_STEP_ON_CALLER_STACK = none */
 } rt_config;
 
 enum { RT_STEP_OK = 0, RT_STEP_HEAP_EXHAUSTED = 1, RT_STEP_INTERRUPTED = 2 };
+#define RT_STEP_ON_CALLER_STACK ((size_t)-1)
+
+/* ------------------------------------------------------------------------
+ * Note [Step stacks]
+ *
+ * Lazy evaluation recurses deeply: forcing a chain of a million suspensions
+ * nests a million calls.  So every step of worker 0 runs on a stack of its own,
+ * 1 GiB of reserved address space (only touched pages cost memory) with a guard
+ * page, switched to with swapcontext on the API thread itself; helpers get
+ * 256 MiB thread stacks.  Each worker's stack_limit sits 256 KiB above the
+ * bottom, and rt_force_slow (and generated code at function entry) compares
+ * the stack pointer with it: past it, a demand gives the error value "stack
+ * exhausted" instead of a crash.  Sanitizer builds run steps on the caller's
+ * stack (ThreadSanitizer does not follow swapcontext); the guard works the same.
+ * ------------------------------------------------------------------------ */
+int rt_step_has_own_stack(rt_ctx *ctx);
 
 rt_ctx *rt_ctx_new(const rt_config *cfg);
 void rt_ctx_free(rt_ctx *ctx);

@@ -57,6 +57,7 @@ class Config(ctypes.Structure):
         ("gc_stress", ctypes.c_uint32),
         ("root_stack_words", ctypes.c_size_t),
         ("helper_stack_bytes", ctypes.c_size_t),
+        ("main_stack_bytes", ctypes.c_size_t),
     ]
 
 
@@ -194,7 +195,7 @@ def layout_table(lib: ctypes.CDLL | None = None) -> dict[str, int]:
 
 SELFTESTS = ("values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
              "inject", "main_fail", "exhausted", "interrupt", "churn", "barrier", "inbox",
-             "print")
+             "print", "deep")
 
 
 @dataclass

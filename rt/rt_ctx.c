@@ -17,7 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RT_SWITCH_STACKS 0        /* Note [Step stacks] */
+#else
+#define RT_SWITCH_STACKS 1
+#endif
+#define RT_STACK_RESERVE ((size_t)256 << 10)
 
 uintptr_t rt_thread_stack_limit(void)
 {
@@ -112,6 +120,8 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
         cfg.root_stack_words = (size_t)4 << 20;
     if (!cfg.helper_stack_bytes)
         cfg.helper_stack_bytes = (size_t)256 << 20;
+    if (!cfg.main_stack_bytes)
+        cfg.main_stack_bytes = (size_t)1 << 30;
     ctx->cfg = cfg;
     ctx->nworkers = cfg.nworkers;
     /* The limit in regions; at least one region per worker plus one. */
@@ -130,6 +140,17 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
     for (uint32_t i = 0; i < ctx->nworkers; i++)
         if (!(ctx->workers[i] = worker_new(ctx, i)))
             goto fail;
+    if (RT_SWITCH_STACKS && cfg.main_stack_bytes != RT_STEP_ON_CALLER_STACK) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t len = (cfg.main_stack_bytes + page - 1) / page * page;
+        void *st = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (st == MAP_FAILED)
+            goto fail;
+        mprotect(st, page, PROT_NONE);            /* the guard page */
+        ctx->main_stack = st;
+        ctx->main_stack_len = len;
+    }
     ctx->cycle_atom = rt_atom(ctx, "cycle", 5);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -167,6 +188,8 @@ void rt_ctx_free(rt_ctx *ctx)
             worker_free(ctx, ctx->workers[i]);
     }
     free(ctx->workers);
+    if (ctx->main_stack)
+        munmap(ctx->main_stack, ctx->main_stack_len);
     rt_heap_fini(ctx);
     if (ctx->atom_chunks) {
         uint32_t n = atomic_load(&ctx->natoms);
@@ -241,14 +264,9 @@ static void quiesce_helpers(rt_ctx *ctx)
 
 /* ---- evaluation steps ------------------------------------------------------ */
 
-int rt_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
+static int step_body(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
 {
     rt_worker *w = ctx->workers[0];
-    if (ctx->in_step)
-        rt_fatal("rt_step called inside a step");
-    ctx->in_step = 1;
-    ctx->steps++;
-    w->stack_limit = rt_thread_stack_limit();
     size_t sp0 = (size_t)(w->sp - w->sp_base);
     rt_push_root(w, arg);
     jmp_buf jb;
@@ -296,6 +314,51 @@ done:
     w->unwind = NULL;
     w->sp = w->sp_base + sp0;
     w->stats.busy_ns += rt_now_ns() - t_start;
+    return status;
+}
+
+typedef struct step_call {
+    rt_ctx *ctx;
+    rt_step_fn fn;
+    rt_val arg;
+    rt_val *out;
+    int status;
+} step_call;
+
+static void step_trampoline(unsigned lo, unsigned hi)
+{
+    step_call *c = (step_call *)(((uintptr_t)hi << 32) | (uintptr_t)lo);
+    c->status = step_body(c->ctx, c->fn, c->arg, c->out);
+}
+
+int rt_step_has_own_stack(rt_ctx *ctx) { return ctx->main_stack != NULL; }
+
+int rt_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
+{
+    rt_worker *w = ctx->workers[0];
+    if (ctx->in_step)
+        rt_fatal("rt_step called inside a step");
+    ctx->in_step = 1;
+    ctx->steps++;
+    int status;
+    if (!ctx->main_stack) {
+        w->stack_limit = rt_thread_stack_limit();
+        status = step_body(ctx, fn, arg, out);
+    } else {
+        /* Note [Step stacks]: the same thread, on the step stack. */
+        step_call c = {ctx, fn, arg, out, RT_STEP_OK};
+        ucontext_t caller, callee;
+        getcontext(&callee);
+        callee.uc_stack.ss_sp = ctx->main_stack;
+        callee.uc_stack.ss_size = ctx->main_stack_len;
+        callee.uc_link = &caller;
+        makecontext(&callee, (void (*)(void))step_trampoline, 2,
+                    (unsigned)(uintptr_t)&c, (unsigned)((uintptr_t)&c >> 32));
+        w->stack_limit = (uintptr_t)ctx->main_stack + RT_STACK_RESERVE;
+        if (swapcontext(&caller, &callee) != 0)
+            rt_fatal("cannot switch to the step stack");
+        status = c.status;
+    }
     ctx->in_step = 0;
     return status;
 }

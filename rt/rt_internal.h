@@ -70,6 +70,8 @@ struct rt_ctx {
     pthread_mutex_t park_lock;
     pthread_cond_t park_cv;
     int in_step;
+    uint8_t *main_stack;            /* Note [Step stacks]; NULL: the caller's */
+    size_t main_stack_len;
 
     /* ---- roots ---- */
     rt_val *globals;

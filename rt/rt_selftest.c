@@ -840,6 +840,69 @@ static void test_print(uint32_t nw, uint64_t scale)
     rt_ctx_free(ctx);
 }
 
+/* Deep recursion (Note [Step stacks]): suspension i forces suspension i+1,
+ * so forcing the first nests `depth` evaluations.  On the step stack a
+ * million levels evaluate; on a small stack the answer is the error value
+ * "stack exhausted", never a crash; and the context works afterwards. */
+static rt_val chain_code(rt_worker *w, rt_val self)
+{
+    int64_t i = env_int(self, 0), n = env_int(self, 1);
+    if (i == n)
+        return rt_fix(0);
+    rt_val env[2] = {rt_fix(i + 1), rt_fix(n)};
+    rt_val next = rt_force(w, rt_susp_new(w, chain_code, 2, env));
+    return rt_is_fix(next) ? rt_fix(rt_fix_value(next) + 1) : next;
+}
+
+static int64_t run_chain(rt_ctx *ctx, int64_t depth, rt_val *err)
+{
+    rt_val env[2] = {rt_fix(0), rt_fix(depth)};
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, rt_test_force_step, rt_susp_new(rt_ctx_main(ctx), chain_code, 2, env), &r);
+    *err = r;
+    return st == RT_STEP_OK && rt_is_fix(r) ? rt_fix_value(r) : -1;
+}
+
+static void test_deep(uint32_t nw, uint64_t scale)
+{
+    (void)scale;
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer cannot record stacks over 65,536 frames */
+    fprintf(out, "deep: not run under ThreadSanitizer\n");
+    (void)nw;
+    return;
+#endif
+    rt_config cfg = {0};
+    cfg.nworkers = nw;
+    cfg.main_stack_bytes = 8 << 20;
+    rt_ctx *ctx = rt_ctx_new(&cfg);
+    if (!ctx)
+        return;
+    rt_val err;
+    int64_t got = run_chain(ctx, 1000000, &err);
+    CHECK(got == -1 && rt_is_error(err), "a million levels on 8 MiB: an error value");
+    if (rt_is_error(err)) {
+        const char *m = rt_atom_name(ctx, rt_obj_of(err)->field[0], NULL);
+        CHECK(m && strcmp(m, "stack exhausted") == 0, "message: %s", m ? m : "?");
+    }
+    verify_clean(ctx, "deep (small stack)");
+    CHECK(run_chain(ctx, 1000, &err) == 1000, "a shallow chain still works afterwards");
+    rt_ctx_free(ctx);
+
+    ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    if (rt_step_has_own_stack(ctx)) {
+        got = run_chain(ctx, 1000000, &err);
+        CHECK(got == 1000000, "a million levels on the step stack: %lld", (long long)got);
+        fprintf(out, "deep: 1,000,000 nested evaluations on the step stack\n");
+    } else {
+        fprintf(out, "deep: steps run on the caller's stack in this build\n");
+    }
+    verify_clean(ctx, "deep");
+    rt_ctx_free(ctx);
+}
+
 int rt_spark_deque_selftest(uint32_t thieves, uint64_t items, FILE *f);
 
 static void test_deque(uint32_t nw, uint64_t scale)
@@ -855,6 +918,7 @@ static const test_entry tests[] = {
     {"sparks", test_sparks},     {"inject", test_inject},       {"main_fail", test_main_fail},
     {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
     {"barrier", test_barrier},   {"inbox", test_inbox},     {"print", test_print},
+    {"deep", test_deep},
     {NULL, NULL},
 };
 
