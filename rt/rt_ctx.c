@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -41,12 +42,19 @@ uintptr_t rt_thread_stack_limit(void)
     return (uintptr_t)addr + reserve;
 }
 
+/* Three quarters of physical memory, and under an address-space limit
+ * (ulimit -v) at most a quarter of it, since the reservation is twice the heap
+ * limit and stacks need room too. */
 static uint64_t default_heap_limit(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0)
-        return (uint64_t)8 << 30;
-    return (uint64_t)pages * (uint64_t)page / 4 * 3;
+    uint64_t lim = (pages <= 0 || page <= 0) ? (uint64_t)8 << 30
+                                             : (uint64_t)pages * (uint64_t)page / 4 * 3;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        lim > (uint64_t)rl.rlim_cur / 4)
+        lim = (uint64_t)rl.rlim_cur / 4;
+    return lim;
 }
 
 static rt_worker *worker_new(rt_ctx *ctx, uint32_t id)
@@ -135,8 +143,19 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
     pthread_mutex_init(&ctx->atom_lock, NULL);
     ctx->atom_chunks = calloc(RT_ATOM_CHUNKS, sizeof *ctx->atom_chunks);
     ctx->workers = calloc(ctx->nworkers, sizeof *ctx->workers);
-    if (!ctx->atom_chunks || !ctx->workers || rt_heap_init(ctx) != 0)
+    if (!ctx->atom_chunks || !ctx->workers)
         goto fail;
+    /* The reservation is twice the limit.  Under an address-space limit
+     * (ulimit -v) a default-sized one may not fit: halve the default until it
+     * does.  A limit the user asked for is never silently reduced. */
+    while (rt_heap_init(ctx) != 0) {
+        if (cfg_in && cfg_in->heap_limit)
+            goto fail;
+        if (ctx->limit_regions / 2 < (uint64_t)ctx->nworkers + 1)
+            goto fail;
+        ctx->limit_regions /= 2;
+        ctx->cfg.heap_limit = ctx->limit_regions * RT_REGION_BYTES;
+    }
     for (uint32_t i = 0; i < ctx->nworkers; i++)
         if (!(ctx->workers[i] = worker_new(ctx, i)))
             goto fail;
@@ -145,11 +164,11 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
         size_t len = (cfg.main_stack_bytes + page - 1) / page * page;
         void *st = mmap(NULL, len, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-        if (st == MAP_FAILED)
-            goto fail;
-        mprotect(st, page, PROT_NONE);            /* the guard page */
-        ctx->main_stack = st;
-        ctx->main_stack_len = len;
+        if (st != MAP_FAILED) {
+            mprotect(st, page, PROT_NONE);        /* the guard page */
+            ctx->main_stack = st;
+            ctx->main_stack_len = len;
+        }   /* else: no room for it (ulimit -v); steps use the caller's stack */
     }
     ctx->cycle_atom = rt_atom(ctx, "cycle", 5);
     pthread_attr_t attr;
@@ -158,9 +177,11 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
     for (uint32_t i = 1; i < ctx->nworkers; i++)
         if (pthread_create(&ctx->workers[i]->thread, &attr, rt_spark_helper_main,
                            ctx->workers[i]) != 0) {
-            ctx->nworkers = i;   /* join only those started */
-            pthread_attr_destroy(&attr);
-            goto fail;
+            /* No room for another thread: run with the helpers that started. */
+            for (uint32_t j = i; j < ctx->nworkers; j++)
+                worker_free(ctx, ctx->workers[j]), ctx->workers[j] = NULL;
+            ctx->nworkers = i;
+            break;
         }
     pthread_attr_destroy(&attr);
     return ctx;

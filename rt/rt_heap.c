@@ -77,8 +77,19 @@ int rt_heap_init(rt_ctx *ctx)
     ctx->markbits = calloc(want, sizeof *ctx->markbits);
     ctx->region_fill = calloc(want, sizeof *ctx->region_fill);
     ctx->free_pool = calloc(want, sizeof *ctx->free_pool);
-    if (!ctx->owner || !ctx->markbits || !ctx->region_fill || !ctx->free_pool)
+    if (!ctx->owner || !ctx->markbits || !ctx->region_fill || !ctx->free_pool) {
+        munmap(ctx->heap_base, ctx->heap_reserved);
+        free(ctx->owner);
+        free(ctx->markbits);
+        free(ctx->region_fill);
+        free(ctx->free_pool);
+        ctx->heap_base = NULL;
+        ctx->owner = NULL;
+        ctx->markbits = NULL;
+        ctx->region_fill = NULL;
+        ctx->free_pool = NULL;
         return -1;
+    }
     for (size_t i = 0; i < want; i++)
         atomic_init(&ctx->owner[i], RT_OWNER_FREE);
     pthread_mutex_init(&ctx->heap_lock, NULL);
@@ -88,8 +99,9 @@ int rt_heap_init(rt_ctx *ctx)
 
 void rt_heap_fini(rt_ctx *ctx)
 {
-    if (ctx->heap_base)
-        munmap(ctx->heap_base, ctx->heap_reserved);
+    if (!ctx->heap_base)
+        return;                     /* never initialised, or undone by rt_heap_init */
+    munmap(ctx->heap_base, ctx->heap_reserved);
     if (ctx->markbits)
         for (uint32_t i = 0; i < ctx->nregions_total; i++)
             free(ctx->markbits[i]);

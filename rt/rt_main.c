@@ -38,6 +38,7 @@ int main(int argc, char **argv)
 {
     rt_config cfg = {0};
     int stats = 0;
+    const char *heap_text = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--stats") == 0) {
@@ -49,7 +50,8 @@ int main(int argc, char **argv)
                 return usage(argv[0], "--threads takes a number from 1 to 256");
             cfg.nworkers = (uint32_t)n;
         } else if (strcmp(a, "--heap") == 0 && i + 1 < argc) {
-            cfg.heap_limit = rt_parse_size(argv[++i]);
+            heap_text = argv[++i];
+            cfg.heap_limit = rt_parse_size(heap_text);
             if (!cfg.heap_limit)
                 return usage(argv[0], "--heap takes a size such as 512M or 2G");
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -62,7 +64,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);            /* a closed pipe is EPIPE: exit 141 quietly */
     the_ctx = rt_ctx_new(&cfg);
     if (!the_ctx) {
-        fprintf(stderr, "%s: cannot create the runtime (heap reservation failed)\n", argv[0]);
+        if (heap_text)
+            fprintf(stderr, "%s: cannot reserve address space for --heap %s "
+                            "(the heap reserves twice its limit)\n", argv[0], heap_text);
+        else
+            fprintf(stderr, "%s: cannot create the runtime: out of address space\n", argv[0]);
         return 3;
     }
     struct sigaction sa;

@@ -146,3 +146,21 @@ def test_jit_heap_exhausted_status(tmp_path, capfd):
                                         ("", 0), ("-5M", 0), ("0", 0)])
 def test_parse_size(text, size):
     assert native.parse_size(text) == size
+
+
+def _limited(executable, *args, kib=3_000_000):
+    """Run under an address-space limit (ulimit -v, in KiB)."""
+    cmd = f"ulimit -v {kib} && exec {executable} " + " ".join(args)
+    return subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+
+
+def test_executable_fits_its_defaults_under_an_address_space_limit(executable):
+    p = _limited(executable, "--stats")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == EXPECTED
+
+
+def test_executable_explicit_heap_too_large_for_the_limit(executable):
+    p = _limited(executable, "--heap", "16G")
+    assert p.returncode == 3 and p.stdout == ""
+    assert "cannot reserve address space for --heap 16G" in p.stderr
