@@ -46,13 +46,17 @@ class Engine:
         pb = llvm.create_pass_builder(self.target_machine, pto)
         pb.getModulePassManager().run(module, pb)
 
-    def add(self, ir_text: str) -> llvm.ModuleRef:
-        """Parse, verify, optimise and compile a module; its functions are then
-        available through `address`."""
+    def _prepare(self, ir_text: str) -> llvm.ModuleRef:
         module = llvm.parse_assembly(ir_text)
         module.verify()
         if self.opt:
             self.optimise(module)
+        return module
+
+    def add(self, ir_text: str) -> llvm.ModuleRef:
+        """Parse, verify, optimise and compile a module; its functions are then
+        available through `address`."""
+        module = self._prepare(ir_text)
         self._engine.add_module(module)
         self._engine.finalize_object()
         self._modules.append(module)
@@ -72,11 +76,7 @@ class Engine:
         if obj is not None:
             self.add_object(obj)
             return True
-        module = llvm.parse_assembly(build_ir())
-        module.verify()
-        if self.opt:
-            self.optimise(module)
-        obj = self.target_machine.emit_object(module)
+        obj = self.target_machine.emit_object(self._prepare(build_ir()))
         cache.store(key, obj)
         self.add_object(obj)
         return False

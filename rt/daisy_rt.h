@@ -585,7 +585,7 @@ void rt_inject_main_failure(rt_worker *w, uint64_t k);
 void rt_inject_main_failures_every(rt_worker *w, uint64_t every);
 
 /* Collections on demand (worker 0 / the owner only). */
-void rt_gc_local(rt_worker *w);
+uint64_t rt_gc_local(rt_worker *w);     /* returns the bytes it made usable */
 void rt_gc_major(rt_worker *w0);
 
 /* Printed forms and buffered output (rt_print.c). */

@@ -207,9 +207,21 @@ class SelfTestResult:
 def selftest(name: str = "all", workers: int = 2, scale: int = 1) -> SelfTestResult:
     """Run a built-in self-test (rt_selftest.c) in this process."""
     lib = load()
+    failures = None
+
+    def write(path: bytes) -> None:
+        nonlocal failures
+        failures = lib.rt_selftest_to(name.encode(), workers, scale, path)
+    report = _captured(write)
+    return SelfTestResult(failures, report)
+
+
+def _captured(write) -> str:
+    """The text a C function writes to the file whose path it is given
+    (ctypes has no FILE *)."""
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as f:
-        failures = lib.rt_selftest_to(name.encode(), workers, scale, f.name.encode())
-        return SelfTestResult(failures, open(f.name).read())
+        write(f.name.encode())
+        return f.read()
 
 
 class Context:
@@ -267,9 +279,7 @@ class Context:
 
     def stats_text(self) -> str:
         """The summary `--stats` prints (rt_stats_print)."""
-        with tempfile.NamedTemporaryFile("r", suffix=".txt") as f:
-            self._lib.rt_stats_print_path(self._ctx, f.name.encode())
-            return open(f.name).read()
+        return _captured(lambda path: self._lib.rt_stats_print_path(self._ctx, path))
 
     def run_toplevel(self, n: int, fn_address: int, fd: int) -> int:
         """Evaluate and print a program's n top-level values to file descriptor

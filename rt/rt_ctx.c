@@ -170,7 +170,6 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
             ctx->main_stack_len = len;
         }   /* else: no room for it (ulimit -v); steps use the caller's stack */
     }
-    ctx->cycle_atom = rt_atom(ctx, "cycle", 5);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, cfg.helper_stack_bytes);
@@ -241,18 +240,10 @@ uint64_t rt_heap_limit(rt_ctx *ctx) { return ctx->limit_regions * RT_REGION_BYTE
 
 /* ---- stopping the helpers (the writer side of Note [Safepoints]) ---------- */
 
-void rt_stop_helpers(rt_ctx *ctx)
+static void interrupt_helpers(rt_ctx *ctx)
 {
-    atomic_store(&ctx->gc_pending, 1);
     for (uint32_t i = 1; i < ctx->nworkers; i++)
         atomic_store_explicit(&ctx->workers[i]->interrupt, 1, memory_order_relaxed);
-    uint64_t spins = 0;
-    while (atomic_load(&ctx->busy) > 0) {
-        if (++spins < 1000)
-            cpu_relax();
-        else
-            sched_yield();
-    }
 }
 
 static int helpers_running(rt_ctx *ctx)
@@ -263,24 +254,36 @@ static int helpers_running(rt_ctx *ctx)
     return 0;
 }
 
-/* End of a step: helpers abandon speculative work at their next safepoint,
- * releasing their claims; wait until none is busy or holds spark work (a
- * helper waiting for a compaction is not busy but may hold claims). */
-static void quiesce_helpers(rt_ctx *ctx)
+/* Wait until no helper is busy and, with also_running, none holds spark work
+ * (a helper waiting for a compaction is not busy but may hold claims). */
+static void wait_for_helpers(rt_ctx *ctx, int also_running)
 {
-    atomic_store(&ctx->step_active, 0);
-    for (uint32_t i = 1; i < ctx->nworkers; i++)
-        atomic_store_explicit(&ctx->workers[i]->interrupt, 1, memory_order_relaxed);
-    pthread_mutex_lock(&ctx->gc_lock);
-    pthread_cond_broadcast(&ctx->gc_cv);      /* helpers waiting for a compaction */
-    pthread_mutex_unlock(&ctx->gc_lock);
     uint64_t spins = 0;
-    while (atomic_load(&ctx->busy) > 0 || helpers_running(ctx)) {
+    while (atomic_load(&ctx->busy) > 0 || (also_running && helpers_running(ctx))) {
         if (++spins < 1000)
             cpu_relax();
         else
             sched_yield();
     }
+}
+
+void rt_stop_helpers(rt_ctx *ctx)
+{
+    atomic_store(&ctx->gc_pending, 1);
+    interrupt_helpers(ctx);
+    wait_for_helpers(ctx, 0);
+}
+
+/* End of a step: helpers abandon speculative work at their next safepoint,
+ * releasing their claims. */
+static void quiesce_helpers(rt_ctx *ctx)
+{
+    atomic_store(&ctx->step_active, 0);
+    interrupt_helpers(ctx);
+    pthread_mutex_lock(&ctx->gc_lock);
+    pthread_cond_broadcast(&ctx->gc_cv);      /* helpers waiting for a compaction */
+    pthread_mutex_unlock(&ctx->gc_lock);
+    wait_for_helpers(ctx, 1);
 }
 
 /* ---- evaluation steps ------------------------------------------------------ */
@@ -394,14 +397,7 @@ void rt_request_interrupt(rt_ctx *ctx)
 
 uint32_t rt_global_new(rt_ctx *ctx, rt_val v)
 {
-    if (ctx->nglobals == ctx->globals_cap) {
-        size_t cap = ctx->globals_cap ? ctx->globals_cap * 2 : 256;
-        rt_val *g = realloc(ctx->globals, cap * sizeof *g);
-        if (!g)
-            rt_fatal("out of process memory (globals)");
-        ctx->globals = g;
-        ctx->globals_cap = cap;
-    }
+    RT_GROW(ctx->globals, ctx->nglobals, ctx->globals_cap, 256, "globals");
     ctx->globals[ctx->nglobals] = v;
     return (uint32_t)ctx->nglobals++;
 }

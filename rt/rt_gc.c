@@ -22,14 +22,7 @@
 
 static void mark_push(rt_worker *w, size_t *n, rt_val v)
 {
-    if (*n == w->mark_cap) {
-        size_t cap = w->mark_cap ? w->mark_cap * 2 : 4096;
-        rt_val *m = realloc(w->mark_stack, cap * sizeof *m);
-        if (!m)
-            rt_fatal("out of process memory (mark stack)");
-        w->mark_stack = m;
-        w->mark_cap = cap;
-    }
+    RT_GROW(w->mark_stack, *n, w->mark_cap, 4096, "mark stack");
     w->mark_stack[(*n)++] = v;
 }
 
@@ -73,14 +66,7 @@ static void trace_local(rt_worker *w, size_t *n, rt_obj *o)
 
 static void add_extent(rt_worker *w, uint8_t *start, uint8_t *end)
 {
-    if (w->nfree == w->free_cap) {
-        size_t cap = w->free_cap ? w->free_cap * 2 : 256;
-        rt_extent *e = realloc(w->free_extents, cap * sizeof *e);
-        if (!e)
-            rt_fatal("out of process memory (free extents)");
-        w->free_extents = e;
-        w->free_cap = cap;
-    }
+    RT_GROW(w->free_extents, w->nfree, w->free_cap, 256, "free extents");
     w->free_extents[w->nfree++] = (rt_extent){start, end};
 }
 
@@ -120,7 +106,7 @@ static uint64_t sweep_region(rt_worker *w, uint32_t r)
     return freed;
 }
 
-uint64_t rt_gc_local_collect(rt_worker *w)
+uint64_t rt_gc_local(rt_worker *w)
 {
     rt_ctx *ctx = w->ctx;
     uint64_t t0 = rt_now_ns();
@@ -176,11 +162,6 @@ uint64_t rt_gc_local_collect(rt_worker *w)
     return freed;
 }
 
-void rt_gc_local(rt_worker *w)
-{
-    rt_gc_local_collect(w);
-}
-
 /* Promotion: all local regions become old space, in place. */
 void rt_gc_local_promote(rt_worker *w)
 {
@@ -213,12 +194,7 @@ static void copier_new_region(copier *cp)
     uint32_t r = rt_heap_region_take(ctx, RT_OWNER_TOSPACE, 1);
     if (r == RT_NO_REGION)
         rt_fatal("address space reservation exhausted during compaction");
-    if (cp->n == cp->cap) {
-        cp->cap = cp->cap ? cp->cap * 2 : 64;
-        cp->regions = realloc(cp->regions, cp->cap * sizeof *cp->regions);
-        if (!cp->regions)
-            rt_fatal("out of process memory (compaction)");
-    }
+    RT_GROW(cp->regions, cp->n, cp->cap, 64, "compaction");
     cp->regions[cp->n++] = r;
     cp->hp = rt_heap_region_base(ctx, r);
     cp->limit = cp->hp + RT_REGION_BYTES;
@@ -422,12 +398,7 @@ static void check_push(rt_ctx *ctx, ptrset *seen, rt_val **stack, size_t *n, siz
     }
     if (!ptrset_add(seen, (uintptr_t)v))
         return;
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 1024;
-        *stack = realloc(*stack, *cap * sizeof **stack);
-        if (!*stack)
-            rt_fatal("out of process memory (heap check)");
-    }
+    RT_GROW(*stack, *n, *cap, 1024, "heap check");
     (*stack)[(*n)++] = v;
 }
 

@@ -51,6 +51,16 @@ _Noreturn void rt_fatal(const char *fmt, ...)
     abort();
 }
 
+void rt_grow_slow(void **array, size_t *cap, size_t elem, size_t first, const char *what)
+{
+    size_t c = *cap ? *cap * 2 : first;
+    void *p = realloc(*array, c * elem);
+    if (!p)
+        rt_fatal("out of process memory (%s)", what);
+    *array = p;
+    *cap = c;
+}
+
 /* ---- the reservation and the region pool ---------------------------------- */
 
 int rt_heap_init(rt_ctx *ctx)
@@ -161,14 +171,7 @@ static void set_extent(rt_worker *w, uint8_t *start, uint8_t *end)
 
 static void region_list_push(rt_worker *w, uint32_t r)
 {
-    if (w->nregions == w->regions_cap) {
-        size_t cap = w->regions_cap ? w->regions_cap * 2 : 16;
-        uint32_t *n = realloc(w->regions, cap * sizeof *n);
-        if (!n)
-            rt_fatal("out of process memory (region list)");
-        w->regions = n;
-        w->regions_cap = cap;
-    }
+    RT_GROW(w->regions, w->nregions, w->regions_cap, 16, "region list");
     w->regions[w->nregions++] = r;
 }
 
@@ -256,15 +259,11 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
                        ctx->cfg.gc_stress || over_major_threshold(ctx)))
         rt_gc_major(w);
 
-    uint8_t *extent_end = w->limit;
-    if (injecting && w->hp && w->extent_start) {
-        /* while injecting, limit is the end of the last reservation and the
-         * extent's real end is kept in inject_extent_end */
-        extent_end = (uint8_t *)w->inject_extent_end;
-        if (w->hp && (size_t)(extent_end - w->hp) >= bytes) {
-            w->limit = w->hp + bytes;
-            return w->hp;
-        }
+    /* While injecting, limit is the end of the last reservation and the
+     * extent's real end is kept in inject_extent_end. */
+    if (injecting && w->hp && (size_t)((uint8_t *)w->inject_extent_end - w->hp) >= bytes) {
+        w->limit = w->hp + bytes;
+        return w->hp;
     }
 
     rt_heap_retire_extent(w);
@@ -272,7 +271,7 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
     if (!ok) {
         uint64_t local_bytes = (uint64_t)w->nregions * RT_REGION_BYTES;
         if (w->nregions) {
-            uint64_t reclaimed = rt_gc_local_collect(w);
+            uint64_t reclaimed = rt_gc_local(w);
             /* Too little room back, or a remembered set so big that every
              * collection re-marks it: promote, and start afresh. */
             if (reclaimed * 4 < local_bytes || w->nremset > RT_REMSET_PROMOTE)
@@ -322,14 +321,7 @@ void rt_inject_main_failure(rt_worker *w, uint64_t k)
 
 void rt_remset_push(rt_worker *w, rt_val v)
 {
-    if (w->nremset == w->remset_cap) {
-        size_t cap = w->remset_cap ? w->remset_cap * 2 : 1024;
-        rt_val *n = realloc(w->remset, cap * sizeof *n);
-        if (!n)
-            rt_fatal("out of process memory (remembered set)");
-        w->remset = n;
-        w->remset_cap = cap;
-    }
+    RT_GROW(w->remset, w->nremset, w->remset_cap, 1024, "remembered set");
     w->remset[w->nremset++] = v;
 }
 
@@ -422,6 +414,32 @@ rt_val rt_float(rt_worker *w, double d)
     return rt_val_of(o);
 }
 
+/* An object whose words from `at` on are copied from vals.  The caller's
+ * array may point into the root stack or hold unrooted heap values, so when
+ * the reservation can reach a safepoint the values are rooted across it and
+ * copied back from the root stack. */
+static rt_obj *alloc_with_values(rt_worker *w, uint64_t header, uint32_t at, uint32_t n,
+                                 const rt_val *vals)
+{
+    size_t bytes = 8 * (1 + (size_t)rt_hdr_size(header));
+    if ((size_t)(w->limit - w->hp) >= bytes) {
+        rt_obj *o = rt_alloc_nogc(w, header);
+        if (n)
+            memcpy(&o->field[at], vals, 8 * (size_t)n);
+        return o;
+    }
+    rt_val *mark = w->sp;
+    for (uint32_t i = 0; i < n; i++)
+        rt_push_root(w, vals[i]);
+    rt_reserve_slow(w, bytes);
+    rt_obj *o = rt_alloc_nogc(w, header);
+    if (n)
+        memcpy(&o->field[at], mark, 8 * (size_t)n);
+    w->sp = mark;
+    return o;
+}
+
+/* The cell is the hottest allocation of C code: two stores, no copying. */
 rt_val rt_cons(rt_worker *w, rt_val head, rt_val tail)
 {
     if ((size_t)(w->limit - w->hp) < 24) {
@@ -439,28 +457,26 @@ rt_val rt_cons(rt_worker *w, rt_val head, rt_val tail)
 
 rt_val rt_susp_new(rt_worker *w, rt_susp_code code, uint32_t nenv, const rt_val *env)
 {
-    size_t bytes = 8 * (size_t)(1 + 3 + nenv);
-    if ((size_t)(w->limit - w->hp) < bytes) {
-        /* env may point into the root stack or the heap: root its values. */
-        rt_val *mark = w->sp;
-        for (uint32_t i = 0; i < nenv; i++)
-            rt_push_root(w, env[i]);
-        rt_reserve_slow(w, bytes);
-        rt_obj *o = rt_alloc_nogc(w, RT_HDR(RT_T_SUSP, 0, 2, 3 + nenv));
-        o->field[RT_SUSP_STATE] = RT_SUSP_UNEVALUATED;
-        o->field[RT_SUSP_CODE] = (rt_val)(uintptr_t)code;
-        o->field[RT_SUSP_VALUE] = RT_NULL;
-        memcpy(&o->field[RT_SUSP_ENV], mark, 8 * (size_t)nenv);
-        w->sp = mark;
-        return rt_val_of(o);
-    }
-    rt_obj *o = rt_alloc_nogc(w, RT_HDR(RT_T_SUSP, 0, 2, 3 + nenv));
+    rt_obj *o = alloc_with_values(w, RT_HDR(RT_T_SUSP, 0, 2, 3 + nenv), RT_SUSP_ENV, nenv, env);
     o->field[RT_SUSP_STATE] = RT_SUSP_UNEVALUATED;
     o->field[RT_SUSP_CODE] = (rt_val)(uintptr_t)code;
     o->field[RT_SUSP_VALUE] = RT_NULL;
-    if (nenv)
-        memcpy(&o->field[RT_SUSP_ENV], env, 8 * (size_t)nenv);
     return rt_val_of(o);
+}
+
+rt_val rt_closure_new(rt_worker *w, rt_closure_code code, uint32_t arity, uint32_t nfree,
+                      const rt_val *free_vars)
+{
+    rt_obj *o = alloc_with_values(w, RT_HDR(RT_T_CLOSURE, arity, 1, 1 + nfree), RT_CLOSURE_FREE,
+                                  nfree, free_vars);
+    o->field[RT_CLOSURE_CODE] = (rt_val)(uintptr_t)code;
+    return rt_val_of(o);
+}
+
+rt_val rt_form_new(rt_worker *w, uint32_t kind, uint32_t nfields, const rt_val *fields)
+{
+    return rt_val_of(alloc_with_values(w, RT_HDR(RT_T_FORM, kind, 0, nfields), 0, nfields,
+                                       fields));
 }
 
 rt_val rt_error_new(rt_worker *w, const char *message)
@@ -472,33 +488,3 @@ rt_val rt_error_new(rt_worker *w, const char *message)
 }
 
 int rt_is_error(rt_val v) { return rt_is_type(v, RT_T_ERROR); }
-
-/* Objects whose payload is copied from an array the caller holds, which may
- * point into the root stack or be unrooted: root the values across the
- * reservation, then copy them from the root stack. */
-static rt_obj *alloc_with_values(rt_worker *w, uint64_t header, uint32_t nraw, uint32_t n,
-                                 const rt_val *vals)
-{
-    rt_val *mark = w->sp;
-    for (uint32_t i = 0; i < n; i++)
-        rt_push_root(w, vals[i]);
-    rt_obj *o = rt_alloc(w, header);
-    memcpy(&o->field[nraw], mark, 8 * (size_t)n);
-    w->sp = mark;
-    return o;
-}
-
-rt_val rt_closure_new(rt_worker *w, rt_closure_code code, uint32_t arity, uint32_t nfree,
-                      const rt_val *free_vars)
-{
-    rt_obj *o = alloc_with_values(w, RT_HDR(RT_T_CLOSURE, arity, 1, 1 + nfree), 1, nfree,
-                                  free_vars);
-    o->field[RT_CLOSURE_CODE] = (rt_val)(uintptr_t)code;
-    return rt_val_of(o);
-}
-
-rt_val rt_form_new(rt_worker *w, uint32_t kind, uint32_t nfields, const rt_val *fields)
-{
-    return rt_val_of(alloc_with_values(w, RT_HDR(RT_T_FORM, kind, 0, nfields), 0, nfields,
-                                       fields));
-}

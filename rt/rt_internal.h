@@ -90,9 +90,20 @@ struct rt_ctx {
     /* ---- statistics ---- */
     uint64_t major_gcs, major_pause_ns, major_pause_max_ns;
     uint64_t sparks_gcd, sparks_fizzled_gc, steps;
-    uint64_t unwinds_retired;
-    rt_val cycle_atom, stack_atom;
 };
+
+/* Make room for one more element in a malloc'd array of *cap elements, holding
+ * *n: doubles the capacity (first to `first`).  The runtime's own bookkeeping
+ * lives outside the heap; running out of process memory for it is fatal. */
+void rt_grow_slow(void **array, size_t *cap, size_t elem, size_t first, const char *what);
+static inline void rt_grow(void **array, size_t n, size_t *cap, size_t elem, size_t first,
+                           const char *what)
+{
+    if (n == *cap)
+        rt_grow_slow(array, cap, elem, first, what);
+}
+#define RT_GROW(arr, n, cap, first, what) \
+    rt_grow((void **)&(arr), (n), &(cap), sizeof *(arr), (first), (what))
 
 /* rt_heap.c */
 int rt_heap_init(rt_ctx *ctx);
@@ -121,7 +132,6 @@ static inline uint16_t rt_heap_owner_of(rt_ctx *ctx, rt_val v)
 void rt_remset_push(rt_worker *w, rt_val v);
 
 /* rt_gc.c */
-uint64_t rt_gc_local_collect(rt_worker *w);   /* returns reclaimed bytes */
 void rt_gc_local_promote(rt_worker *w);
 
 /* rt_spark.c */

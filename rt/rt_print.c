@@ -163,14 +163,7 @@ void rt_format_float(double d, char *buf, size_t n)
 void rt_code_name_set(rt_ctx *ctx, const void *code, rt_val name_atom)
 {
     pthread_mutex_lock(&ctx->atom_lock);
-    if (ctx->ncode_names == ctx->code_names_cap) {
-        size_t cap = ctx->code_names_cap ? ctx->code_names_cap * 2 : 64;
-        rt_code_name *c = realloc(ctx->code_names, cap * sizeof *c);
-        if (!c)
-            rt_fatal("out of process memory (code names)");
-        ctx->code_names = c;
-        ctx->code_names_cap = cap;
-    }
+    RT_GROW(ctx->code_names, ctx->ncode_names, ctx->code_names_cap, 64, "code names");
     ctx->code_names[ctx->ncode_names++] = (rt_code_name){code, name_atom};
     pthread_mutex_unlock(&ctx->atom_lock);
 }

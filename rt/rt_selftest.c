@@ -271,7 +271,7 @@ static void test_local_gc(uint32_t nw, uint64_t scale)
     }
     uint64_t before = w->stats.local_gcs;
     for (int round = 0; round < 5; round++) {
-        uint64_t freed = rt_gc_local_collect(w);
+        uint64_t freed = rt_gc_local(w);
         CHECK(freed > 0, "round %d reclaimed nothing", round);
         /* allocate into the gaps */
         for (int64_t i = 0; i < n; i++)
@@ -749,92 +749,66 @@ static void test_inbox(uint32_t nw, uint64_t scale)
     rt_ctx_free(ctx);
 }
 
-/* The printer forces a lazy list as it prints it, under compaction at every
- * slow path: everything it holds must be on the root stack. */
-static rt_out *print_test_out;
-static rt_val print_step(rt_worker *w, rt_val arg)
+/* Print the lazy list [0 .. n-1] with rt_print_step (worker 0 failing every
+ * fail_every-th reservation, if nonzero) and check the text is exactly
+ * "[0 1 ... n-1]\n".  Returns the failures injected. */
+static uint64_t print_iota_checked(rt_ctx *ctx, int64_t n, uint64_t fail_every, const char *what)
 {
-    rt_print(w, arg, print_test_out, 1);
-    rt_print_newline(print_test_out);
-    return RT_NIL;
-}
-
-static void test_print(uint32_t nw, uint64_t scale)
-{
-    rt_ctx *ctx = make_ctx(nw, 0, 1, 0);
-    if (!ctx)
-        return;
-    int64_t n = 100000 * (int64_t)scale;
+    rt_worker *w = rt_ctx_main(ctx);
     FILE *tmp = tmpfile();
     rt_out *o = malloc(sizeof *o);
     rt_out_init(o, fileno(tmp));
-    print_test_out = o;
+    rt_set_print_target(ctx, o);
+    uint64_t failures_before = w->stats.alloc_failures;
     rt_val env[2] = {rt_fix(0), rt_fix(n)};
-    rt_val r;
-    int st = rt_step(ctx, print_step, rt_susp_new(rt_ctx_main(ctx), rt_test_iota_code, 2, env), &r);
+    rt_val l = rt_susp_new(w, rt_test_iota_code, 2, env), r;
+    if (fail_every)
+        rt_inject_main_failures_every(w, fail_every);
+    int st = rt_step(ctx, rt_print_step, l, &r);
+    rt_inject_main_failure(w, 0);
     rt_out_flush(o);
-    CHECK(st == RT_STEP_OK && o->error == 0, "print step");
+    CHECK(st == RT_STEP_OK && o->error == 0, "%s: status %d", what, st);
+    rt_set_print_target(ctx, NULL);
     free(o);
     fflush(tmp);
     rewind(tmp);
     int64_t expect = 0, bad = 0;
-    int c = fgetc(tmp);
-    CHECK(c == '[', "opens with [");
+    CHECK(fgetc(tmp) == '[', "%s: opens with [", what);
     for (;;) {
         long long v;
         if (fscanf(tmp, "%lld", &v) != 1)
             break;
         bad += v != expect++;
     }
-    CHECK(expect == n && bad == 0, "printed %lld numbers, %lld wrong", (long long)expect,
-          (long long)bad);
-    CHECK(fgetc(tmp) == ']' && fgetc(tmp) == '\n', "closes with ] and a newline");
+    CHECK(expect == n && bad == 0, "%s: printed %lld numbers, %lld out of place", what,
+          (long long)expect, (long long)bad);
+    CHECK(fgetc(tmp) == ']' && fgetc(tmp) == '\n' && fgetc(tmp) == EOF,
+          "%s: closes with ] and one newline", what);
     fclose(tmp);
+    return w->stats.alloc_failures - failures_before;
+}
+
+static void test_print(uint32_t nw, uint64_t scale)
+{
+    /* The printer forces the list as it prints it, under compaction at every
+     * slow path: everything it holds must be on the root stack. */
+    rt_ctx *ctx = make_ctx(nw, 0, 1, 0);
+    if (!ctx)
+        return;
+    print_iota_checked(ctx, 100000 * (int64_t)scale, 0, "print under compaction");
     rt_stats s;
     rt_stats_get(ctx, &s);
     CHECK(s.major_gcs > 0, "compactions happened while printing");
-
     rt_ctx_free(ctx);
 
-    /* Printing as a committed step (Note [Committed progress]) while worker 0
-     * fails every 97th reservation (each failure compacts): every token is
-     * written exactly once. */
+    /* Worker 0 fails every 97th reservation (each failure compacts): with its
+     * commits (Note [Committed progress]) every token is written exactly once. */
     ctx = make_ctx(nw, 0, 0, 0);
     if (!ctx)
         return;
-    tmp = tmpfile();
-    o = malloc(sizeof *o);
-    rt_out_init(o, fileno(tmp));
-    rt_set_print_target(ctx, o);
-    rt_worker *w = rt_ctx_main(ctx);
-    uint64_t failures_before = w->stats.alloc_failures;
-    n = 20000 * (int64_t)scale;
-    env[1] = rt_fix(n);
-    rt_val l = rt_susp_new(w, rt_test_iota_code, 2, env);
-    rt_inject_main_failures_every(w, 97);
-    st = rt_step(ctx, rt_print_step, l, &r);
-    rt_inject_main_failure(w, 0);
-    rt_out_flush(o);
-    CHECK(st == RT_STEP_OK && o->error == 0, "print step under failures: status %d", st);
-    uint64_t failures = w->stats.alloc_failures - failures_before;
+    int64_t n = 20000 * (int64_t)scale;
+    uint64_t failures = print_iota_checked(ctx, n, 97, "print under failures");
     CHECK(failures > (uint64_t)n / 100, "only %llu failures injected", (unsigned long long)failures);
-    free(o);
-    fflush(tmp);
-    rewind(tmp);
-    expect = 0;
-    bad = 0;
-    CHECK(fgetc(tmp) == '[', "opens with [");
-    for (;;) {
-        long long v;
-        if (fscanf(tmp, "%lld", &v) != 1)
-            break;
-        bad += v != expect++;
-    }
-    CHECK(expect == n && bad == 0, "printed %lld numbers, %lld out of place, under %llu failures",
-          (long long)expect, (long long)bad, (unsigned long long)failures);
-    CHECK(fgetc(tmp) == ']' && fgetc(tmp) == '\n' && fgetc(tmp) == EOF,
-          "closes with ] and one newline");
-    fclose(tmp);
     fprintf(out, "print: %u workers, %lld elements printed once under %llu failures\n", nw,
             (long long)n, (unsigned long long)failures);
     rt_ctx_free(ctx);

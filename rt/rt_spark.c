@@ -114,14 +114,7 @@ static rt_obj *steal_from(rt_worker *victim)
     rt_obj *x = steal(victim->deque);
     if (x && rt_heap_owner_of(victim->ctx, rt_val_of(x)) == victim->id) {
         pthread_mutex_lock(&victim->inbox_lock);
-        if (victim->ninbox == victim->inbox_cap) {
-            size_t cap = victim->inbox_cap ? victim->inbox_cap * 2 : 256;
-            rt_val *n = realloc(victim->inbox, cap * sizeof *n);
-            if (!n)
-                rt_fatal("out of process memory (steal inbox)");
-            victim->inbox = n;
-            victim->inbox_cap = cap;
-        }
+        RT_GROW(victim->inbox, victim->ninbox, victim->inbox_cap, 256, "steal inbox");
         victim->inbox[victim->ninbox++] = rt_val_of(x);
         pthread_mutex_unlock(&victim->inbox_lock);
     }
@@ -191,14 +184,7 @@ void rt_spark(rt_worker *w, rt_val v)
 
 void rt_claims_push(rt_worker *w, rt_obj *s)
 {
-    if (w->nclaims == w->claims_cap) {
-        size_t cap = w->claims_cap ? w->claims_cap * 2 : 1024;
-        rt_obj **c = realloc(w->claims, cap * sizeof *c);
-        if (!c)
-            rt_fatal("out of process memory (claim stack)");
-        w->claims = c;
-        w->claims_cap = cap;
-    }
+    RT_GROW(w->claims, w->nclaims, w->claims_cap, 1024, "claim stack");
     w->claims[w->nclaims++] = s;
     atomic_store_explicit(&w->top_claim, s, memory_order_relaxed);
 }

@@ -20,7 +20,7 @@ from daisy.jit import abi
 from daisy.jit.engine import Engine
 from daisy.rt import native
 
-from test_jit_abi import build_list_module, walk  # noqa: F401  (same generated list builder)
+from test_jit_abi import build_list_module  # the same generated list builder
 
 BIG = 1_000_000
 EXPECTED = ("[" + " ".join(map(str, range(10))) + "]\n"
@@ -28,15 +28,12 @@ EXPECTED = ("[" + " ".join(map(str, range(10))) + "]\n"
 
 
 def program_module() -> str:
-    m = llvm.parse_assembly(build_list_module())
-    text = str(m)
     extra = ir.Module(name="toplevel")
-    fn_ty = abi.STEP_FN
-    build = ir.Function(extra, fn_ty, "build_list")
+    build = ir.Function(extra, abi.STEP_FN, "build_list")
     n = ir.GlobalVariable(extra, abi.I32, "daisy_ntoplevel")
     n.initializer = ir.Constant(abi.I32, 3)
     n.global_constant = True
-    top = ir.Function(extra, fn_ty, "daisy_toplevel")
+    top = ir.Function(extra, abi.STEP_FN, "daisy_toplevel")
     w, i = top.args
     b = ir.IRBuilder(top.append_basic_block("entry"))
     idx = b.ashr(i, ir.Constant(abi.I64, 1))
@@ -51,7 +48,7 @@ def program_module() -> str:
         b.ret(b.call(build, [w, ir.Constant(abi.I64, abi.fix(count))]))
     b.position_at_end(const)
     b.ret(ir.Constant(abi.I64, abi.fix(42)))
-    linked = llvm.parse_assembly(text)
+    linked = llvm.parse_assembly(build_list_module())
     linked.link_in(llvm.parse_assembly(str(extra)))
     return str(linked)
 
