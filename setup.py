@@ -17,9 +17,12 @@ RT_SOURCES = [
     "rt/rt_spark.c",
     "rt/rt_ctx.c",
     "rt/rt_print.c",
+    "rt/rt_prims.c",
+    "rt/rt_streams.c",
     "rt/rt_program.c",
     "rt/rt_selftest.c",
     "rt/rt_bench.c",
+    "rt/rt_jit.c",
 ]
 
 

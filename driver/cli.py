@@ -34,13 +34,36 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a program file, printing each top-level value")
     run.add_argument("file", help="the program (.dsy); '-' reads standard input")
     run.add_argument("--interp", action="store_true",
-                     help="use the reference interpreter (the only engine until the JIT lands)")
+                     help="use the reference interpreter instead of the JIT")
+    _engine_flags(run)
+    run.add_argument("--threads", type=int, default=0, metavar="N",
+                     help="workers, including the main one (default: the number of cores)")
+    run.add_argument("--heap", default=None, metavar="SIZE",
+                     help="heap limit such as 512M or 2G (default: 3/4 of physical memory)")
+    run.add_argument("--stats", action="store_true",
+                     help="print what the runtime did (allocation, collections, sparks) to stderr")
+    run.add_argument("--emit-llvm", action="store_true",
+                     help="print the optimised LLVM IR to stdout instead of running")
+    run.add_argument("--emit-asm", action="store_true",
+                     help="print the generated assembly to stdout instead of running")
+    run.add_argument("--no-cache", action="store_true",
+                     help="compile afresh, neither reading nor writing the compile cache")
     run.add_argument("--dump-after", action="append", default=[], metavar="PASS",
                      choices=PASS_NAMES + ["all"],
                      help=f"print the IR to stderr after PASS ({', '.join(PASS_NAMES)}, all)")
     run.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="N",
                      help="evaluation depth at which a demand becomes the error "
                           "'stack exhausted' (default %(default)s)")
+
+    comp = sub.add_parser("compile", help="compile a program ahead of time: an object file "
+                                           "(-o prog.o) or an executable (-o prog)")
+    comp.add_argument("file", help="the program (.dsy)")
+    comp.add_argument("-o", dest="output", required=True, metavar="OUT",
+                      help="OUT.o: a relocatable object; anything else: an executable "
+                           "linked with the runtime by the system C compiler")
+    _engine_flags(comp)
+    comp.add_argument("--cc", default=None, metavar="CC",
+                      help="the C compiler that links executables (default: $CC, else cc)")
 
     repl = sub.add_parser("repl", help="the Daisy top level: & prompt, definitions, expressions")
     repl.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="N")
@@ -56,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--scale", type=int, default=1, metavar="K",
                     help="multiply the work of each test by K (default 1)")
     return ap
+
+
+def _engine_flags(p) -> None:
+    p.add_argument("-O", dest="opt", type=int, default=2, choices=range(4), metavar="N",
+                   help="LLVM optimisation level 0-3 (-O0 .. -O3, default -O2)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +138,9 @@ def _main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "compile":
+        from .jit.aot import compile_command
+        return compile_command(args)
     if args.command == "repl":
         return _repl(args.max_depth)
     if args.command == "selftest":
@@ -174,6 +205,10 @@ def _run(args) -> int:
         return EXIT_SOURCE
     for w in state.warnings:
         print(w.render(filename, source), file=sys.stderr)
+
+    if not args.interp:
+        from .jit.run import run_jit
+        return run_jit(state, args)
 
     from .interp.interpreter import Interpreter
     from .output import Output

@@ -46,6 +46,10 @@ class Engine:
         pb = llvm.create_pass_builder(self.target_machine, pto)
         pb.getModulePassManager().run(module, pb)
 
+    def prepare(self, ir_text: str) -> llvm.ModuleRef:
+        """Parse, verify and optimise (what --emit-llvm prints)."""
+        return self._prepare(ir_text)
+
     def _prepare(self, ir_text: str) -> llvm.ModuleRef:
         module = llvm.parse_assembly(ir_text)
         module.verify()

@@ -613,6 +613,68 @@ void rt_format_float(double d, char *buf, size_t n);
 /* Name a function for printing: key is a code address or a primitive value. */
 void rt_code_name_set(rt_ctx *ctx, const void *key, rt_val name_atom);
 
+/* ------------------------------------------------------------------------
+ * Primitives (rt_prims.c)
+ *
+ * Every primitive is an immediate rt_prim_val(i), i its index in the table,
+ * which is sorted by name in byte order (Python's sorted() of
+ * frontend/primitives.py PRIMITIVES).  A primitive receives its operand
+ * exactly as interp/prims.py Prim.call does: possibly a suspension; the
+ * one-operand `strict` primitives force it themselves.  Primitives answer in
+ * weak head normal form.  Functions that primitives make (map:f, smap:f,
+ * fc:fs) are closures of arity 1 whose code is C; they print as <function>.
+ * Error texts are byte for byte those of interp/prims.py and eval.py
+ * `describe`, with every '>' written '}'.
+ * ------------------------------------------------------------------------ */
+typedef rt_val (*rt_prim_fn)(rt_worker *w, rt_val arg);
+uint32_t rt_prim_count(void);
+const char *rt_prim_name(uint32_t i);          /* NULL if out of range */
+int rt_prim_lookup(const char *name);           /* index or -1 */
+/* rt_code_name_set for every primitive value, so each prints <function NAME>. */
+void rt_prims_register_names(rt_ctx *ctx);
+/* f:arg.  f may be a suspension (forced first).  A closure runs its code (the
+ * result may be an unevaluated suspension: force it when WHNF is needed); a
+ * primitive runs rt_prim_call; an error is the answer itself; anything else
+ * is the error "not a function: ...". */
+rt_val rt_apply(rt_worker *w, rt_val f, rt_val arg);
+rt_val rt_prim_call(rt_worker *w, uint32_t prim, rt_val arg);
+/* Field 0 (head) or 1 (tail) of src without forcing anything (Note [Lazy
+ * patterns] in interp/eval.py): evaluated suspensions are looked through; an
+ * unevaluated one gives a new suspension that selects when forced; an error
+ * gives itself; any other value the error "pattern mismatch: ...". */
+rt_val rt_select(rt_worker *w, rt_val src, int which);
+/* `#`: v forced to normal form, left to right, once round any cycle; returns
+ * v's value (WHNF of the top).  No C recursion over long or deep lists. */
+rt_val rt_deep_force(rt_worker *w, rt_val v);
+/* The error "PREFIX" + describe(v), e.g. prefix "not a function: ". */
+rt_val rt_describe_error(rt_worker *w, const char *prefix, rt_val v);
+rt_val rt_stack_exhausted(rt_worker *w);        /* the error value "stack exhausted" */
+static inline int rt_truthy(rt_val v) { return v != RT_NIL; }
+/* Token values (rt_streams.c): eq? compares them by identity and describe
+ * calls them "a token".  rt_prims.c holds a weak default (nothing is a token)
+ * that a strong definition in rt_streams.c replaces. */
+int rt_is_token(rt_val v);
+
+/* `val` and `evlst` in the top-level environment.  A top-level definition is
+ * registered under its name (an identifier atom) with the global root that
+ * holds its binding; a later definition of the same name replaces the earlier
+ * one.  rt_toplevel_lookup gives the binding forced, else a predefined name
+ * (a primitive, true, nil), else the error "unbound identifier NAME".  Forms
+ * (application, function, annotation, definition) are evaluated by the eval
+ * hook, which the JIT installs; without one `val` of a form is an error. */
+void rt_toplevel_define(rt_ctx *ctx, rt_val name_atom, uint32_t global_index);
+rt_val rt_toplevel_lookup(rt_worker *w, rt_val name_atom);
+typedef rt_val (*rt_eval_hook)(rt_worker *w, rt_val form);
+void rt_set_eval_hook(rt_ctx *ctx, rt_eval_hook hook);
+
+/* The device primitives, in rt_streams.c. */
+rt_val rt_prim_console(rt_worker *w, rt_val arg);
+rt_val rt_prim_screen(rt_worker *w, rt_val arg);
+rt_val rt_prim_scnis(rt_worker *w, rt_val arg);
+rt_val rt_prim_prsis(rt_worker *w, rt_val arg);
+rt_val rt_prim_prsos(rt_worker *w, rt_val arg);
+rt_val rt_prim_scnos(rt_worker *w, rt_val arg);
+
 /* Whole programs (rt_program.c): evaluate and print n top-level values. */
 enum { RT_EXIT_OK = 0, RT_EXIT_IO = 1, RT_EXIT_HEAP = 3, RT_EXIT_INTERRUPT = 130,
        RT_EXIT_PIPE = 141 };
@@ -649,8 +711,58 @@ const rt_layout_entry *rt_layout_table(void);
  * writes a report to f. */
 int rt_selftest(const char *name, uint32_t nworkers, uint64_t scale, FILE *f);
 
+/* For generated code (rt_jit.c): Note [Forms with code] in jit/lower.py. */
+void rt_form_code_register(rt_ctx *ctx, uint32_t global, rt_closure_code code);
+rt_closure_code rt_form_code_find(rt_ctx *ctx, rt_val form);
+void rt_sigint_install(rt_ctx *ctx);      /* Ctrl-C interrupts ctx; NULL: default */
+
 /* Monotonic clock in nanoseconds. */
 uint64_t rt_now_ns(void);
+
+/* ---- Devices and streams (rt_streams.c) ----------------------------------------
+ * The devices and stream stages of LANGUAGE.md section 6 (interp/streams.py).  Each
+ * rt_prim_* takes its argument possibly unforced and returns a value or a suspension.
+ *
+ * Token values (docs/language.md, streams) are the tokens that are neither numbers
+ * nor identifiers: punctuation, prefixes, the end-of-line mark, string literals and
+ * printed text such as `<function f>`.  A token is an immediate constant word,
+ *     (index << 8) | RT_TOKEN_TAG
+ * indexing the context's token table {text, spacing kind RT_PK_*, value}.  Tokens
+ * without a value are interned by (text, kind), so eq? is word equality; a string
+ * literal token carries its decoded atom as value and is never interned.  The low
+ * byte RT_MARKER_TAG is reserved for markers the runtime keeps on its own stacks
+ * (rt_print.c): no Daisy value has it. */
+#define RT_TOKEN_TAG   ((rt_val)0x16)
+#define RT_MARKER_TAG  ((rt_val)0x1e)
+/* rt_is_token(v) (declared with the primitives) is (v & 0xff) == RT_TOKEN_TAG. */
+rt_val rt_token(rt_ctx *ctx, const char *text, size_t n, int kind, rt_val value);
+/* A token's text (not NUL-terminated; stable for the context's life), its spacing
+ * kind and value atom (RT_NULL for none); NULL if tok is not a token. */
+const char *rt_token_text(rt_ctx *ctx, rt_val tok, size_t *len, int *kind, rt_val *value);
+
+rt_val rt_prim_console(rt_worker *w, rt_val arg);
+rt_val rt_prim_screen(rt_worker *w, rt_val arg);
+rt_val rt_prim_scnis(rt_worker *w, rt_val arg);
+rt_val rt_prim_prsis(rt_worker *w, rt_val arg);
+rt_val rt_prim_prsos(rt_worker *w, rt_val arg);
+rt_val rt_prim_scnos(rt_worker *w, rt_val arg);
+/* The value of the predefined name `stdin`: one shared lazy stream per context,
+ * kept as a global root.  The first call creates it and must be on worker 0 (it
+ * calls rt_global_new); rt_streams_init does that ahead of time. */
+rt_val rt_stdin_stream(rt_worker *w);
+void rt_streams_init(rt_ctx *ctx);
+/* A step that writes the stream arg as screen:arg does, to ctx's print target,
+ * committing after each write (Note [Committed progress]): under allocation
+ * failures every character is written exactly once.  rt_prim_screen called from
+ * generated code cannot commit, so a step that is retried writes again. */
+rt_val rt_screen_step(rt_worker *w, rt_val arg);
+
+static_assert((RT_TOKEN_TAG & RT_TAG_MASK) == RT_TAG_CONST, "tokens are constants");
+static_assert((RT_MARKER_TAG & RT_TAG_MASK) == RT_TAG_CONST, "markers are constants");
+static_assert(RT_TOKEN_TAG != RT_NIL && RT_TOKEN_TAG != RT_UNIT && RT_MARKER_TAG != RT_NIL &&
+              RT_MARKER_TAG != RT_UNIT && RT_TOKEN_TAG != RT_MARKER_TAG,
+              "token and marker words differ from [] and unit");
+static_assert(RT_NIL < 0x100 && RT_UNIT < 0x100, "[] and unit are one-byte words");
 
 /* ---- layout assumptions ---- */
 static_assert(sizeof(rt_val) == 8, "values are one word");

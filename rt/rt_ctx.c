@@ -211,6 +211,7 @@ void rt_ctx_free(rt_ctx *ctx)
     if (ctx->main_stack)
         munmap(ctx->main_stack, ctx->main_stack_len);
     rt_heap_fini(ctx);
+    rt_streams_fini(ctx);
     if (ctx->atom_chunks) {
         uint32_t n = atomic_load(&ctx->natoms);
         for (uint32_t i = 0; i < n; i++)
@@ -219,8 +220,10 @@ void rt_ctx_free(rt_ctx *ctx)
             free(ctx->atom_chunks[c]);
         free(ctx->atom_chunks);
     }
+    rt_prims_ctx_fini(ctx);
     free(ctx->atom_hash);
     free(ctx->code_names);
+    free(ctx->form_codes);
     free(ctx->globals);
     pthread_mutex_destroy(&ctx->gc_lock);
     pthread_cond_destroy(&ctx->gc_cv);

@@ -84,12 +84,23 @@ struct rt_ctx {
     uint32_t *atom_hash;            /* open addressing: index + 1, 0 = empty */
     size_t atom_hash_cap;
     rt_out *print_out;              /* rt_print_step's target */
+    _Atomic(struct rt_streams *) streams;   /* rt_streams.c: tokens, input, scratch */
     rt_code_name *code_names;       /* under atom_lock */
     size_t ncode_names, code_names_cap;
+    /* forms compiled with the program: Note [Forms with code] in jit/lower.py */
+    struct rt_form_code { uint32_t global; rt_closure_code code; } *form_codes;
+    size_t nform_codes, form_codes_cap;
 
     /* ---- statistics ---- */
     uint64_t major_gcs, major_pause_ns, major_pause_max_ns;
     uint64_t sparks_gcd, sparks_fizzled_gc, steps;
+
+    /* ---- primitives (rt_prims.c) ---- */
+    _Atomic rt_val atom_true;                 /* the atom `true`, once interned */
+    rt_eval_hook eval_hook;                   /* `val` of a form; NULL: none */
+    struct rt_toplevel_entry *toplevel;       /* under atom_lock: name -> global */
+    size_t ntoplevel, toplevel_cap;
+    _Atomic(struct rt_deep_state *) deep_states;   /* per worker: rt_deep_force */
 };
 
 /* Make room for one more element in a malloc'd array of *cap elements, holding
@@ -146,6 +157,19 @@ void rt_spark_leave_busy(rt_worker *w);
 void rt_spark_wake(rt_ctx *ctx);
 void rt_spark_thieves_exclude(rt_worker *w);
 void rt_spark_thieves_readmit(rt_worker *w);
+
+/* rt_prims.c */
+void rt_prims_ctx_fini(rt_ctx *ctx);
+
+/* rt_print.c */
+int rt_print_needs_space(int prev, int kind);
+/* The printer's loop over the work on the root stack above base_off. */
+void rt_print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int commit);
+/* `<function NAME>` for a closure or primitive f; returns the length. */
+size_t rt_print_function_text(rt_ctx *ctx, rt_val f, char *buf, size_t cap);
+
+/* rt_streams.c */
+void rt_streams_fini(rt_ctx *ctx);
 
 /* rt_ctx.c */
 void rt_claims_push(rt_worker *w, rt_obj *s);

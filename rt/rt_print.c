@@ -77,7 +77,7 @@ void rt_out_write(rt_out *o, const char *s, size_t n)
 
 /* ---- spelling -------------------------------------------------------------------- */
 
-static int needs_space(int prev, int kind)
+int rt_print_needs_space(int prev, int kind)
 {
     if (prev == RT_PK_NONE || prev == RT_PK_NEWLINE || kind == RT_PK_NEWLINE)
         return 0;
@@ -90,7 +90,7 @@ static int needs_space(int prev, int kind)
 
 static void token(rt_out *o, int kind, const char *text, size_t n)
 {
-    if (needs_space(o->prev_kind, kind))
+    if (rt_print_needs_space(o->prev_kind, kind))
         rt_out_write(o, " ", 1);
     rt_out_write(o, text, n);
     o->prev_kind = kind;
@@ -130,7 +130,7 @@ static void print_atom(rt_ctx *ctx, rt_out *o, rt_val a)
         return;
     }
     /* quoted, with backquote escapes: `` `" `n `t */
-    if (needs_space(o->prev_kind, RT_PK_WORD))
+    if (rt_print_needs_space(o->prev_kind, RT_PK_WORD))
         rt_out_write(o, " ", 1);
     rt_out_write(o, "\"", 1);
     for (size_t i = 0; i < n; i++) {
@@ -181,32 +181,47 @@ static rt_val code_name(rt_ctx *ctx, const void *code)
     return r;
 }
 
-static void print_function(rt_ctx *ctx, rt_out *o, rt_val name)
+static size_t function_text(rt_ctx *ctx, rt_val name, char *buf, size_t cap)
 {
     size_t n = 0;
     const char *s = name ? rt_atom_name(ctx, name, &n) : NULL;
+    int k = s ? snprintf(buf, cap, "<function %.*s>", (int)(n > 200 ? 200 : n), s)
+              : snprintf(buf, cap, "<function>");
+    return k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
+}
+
+static void print_function(rt_ctx *ctx, rt_out *o, rt_val name)
+{
     char buf[256];
-    int k = s ? snprintf(buf, sizeof buf, "<function %.*s>", (int)(n > 200 ? 200 : n), s)
-              : snprintf(buf, sizeof buf, "<function>");
-    token(o, RT_PK_WORD, buf, (size_t)k);
+    size_t k = function_text(ctx, name, buf, sizeof buf);
+    token(o, RT_PK_WORD, buf, k);
+}
+
+size_t rt_print_function_text(rt_ctx *ctx, rt_val f, char *buf, size_t cap)
+{
+    const void *key = rt_is_prim(f) ? (const void *)(uintptr_t)f
+                                    : (const void *)(uintptr_t)rt_obj_of(f)->field[RT_CLOSURE_CODE];
+    return function_text(ctx, code_name(ctx, key), buf, cap);
 }
 
 /* ---- the printer ----------------------------------------------------------------------- */
 
-/* Stack markers: constant words no value uses (Note [Value tags]). */
-#define MARK(k) ((rt_val)(((uint64_t)(k) << 3) | RT_TAG_CONST))
+/* Stack markers: constant words no value uses (Note [Value tags]): the low
+ * byte RT_MARKER_TAG is kept for the runtime's own markers. */
+#define MARK(k) ((rt_val)(((uint64_t)(k) << 8) | RT_MARKER_TAG))
+#define MARK_KIND(v) ((v) >> 8)
 enum { M_REST = 64, M_RBRACK, M_LPAREN, M_RPAREN, M_COLON, M_DOT, M_EQ, M_BACKSLASH,
        M_AT, M_DOLLAR, M_HASH, M_CARET, M_NEWLINE };
 static int is_marker(rt_val v)
 {
-    return (v & RT_TAG_MASK) == RT_TAG_CONST && (v >> 3) >= M_REST;
+    return (v & 0xff) == RT_MARKER_TAG && MARK_KIND(v) >= M_REST;
 }
 
 static int is_form(rt_val v) { return rt_is_type(v, RT_T_FORM); }
 
 static void emit_marker(rt_out *o, rt_val m)
 {
-    switch (m >> 3) {
+    switch (MARK_KIND(m)) {
     case M_RBRACK: token(o, RT_PK_CLOSE, "]", 1); break;
     case M_LPAREN: token(o, RT_PK_OPEN, "(", 1); break;
     case M_RPAREN: token(o, RT_PK_CLOSE, ")", 1); break;
@@ -239,7 +254,7 @@ static rt_val prefix_marker(rt_ctx *ctx, rt_val op)
 /* The printer's loop over the work on the root stack above base_off.  Each
  * item is forced where it lies, then popped and printed, so that after a
  * commit (Note [Committed progress]) the stack is exactly the work left. */
-static void print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int commit)
+void rt_print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int commit)
 {
     rt_ctx *ctx = w->ctx;
     char buf[64];
@@ -248,7 +263,7 @@ static void print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int co
             break;                          /* the reader went away: stop forcing */
         rt_val x = w->sp[-1];
         if (is_marker(x)) {
-            if ((x >> 3) == M_REST) {
+            if (MARK_KIND(x) == M_REST) {
                 /* the cell below: continue with its tail */
                 rt_val tail = rt_force(w, rt_obj_of(w->sp[-2])->field[1]);
                 w->sp -= 2;
@@ -290,6 +305,14 @@ static void print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int co
                 token(o, RT_PK_WORD, "<screen>", 8);
             else if (w->sp - w->sp_base > (ptrdiff_t)base_off && w->sp[-1] == MARK(M_NEWLINE))
                 w->sp--;                /* a top-level unit prints no line at all */
+        } else if ((x & 0xff) == RT_TOKEN_TAG) {   /* a token value: its text */
+            size_t n = 0;
+            int kind = RT_PK_WORD;
+            const char *t = rt_token_text(ctx, x, &n, &kind, NULL);
+            if (t)
+                token(o, kind, t, n);
+            else
+                token(o, RT_PK_WORD, "<token?>", 8);
         } else if (rt_is_prim(x)) {
             print_function(ctx, o, code_name(ctx, (const void *)(uintptr_t)x));
         } else if (rt_is_ptr(x)) {
@@ -318,7 +341,7 @@ static void print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int co
             case RT_T_ERROR: {
                 size_t n = 0;
                 const char *m = rt_atom_name(ctx, ob->field[0], &n);
-                if (needs_space(o->prev_kind, RT_PK_WORD))
+                if (rt_print_needs_space(o->prev_kind, RT_PK_WORD))
                     rt_out_write(o, " ", 1);
                 rt_out_write(o, "<error: ", 8);
                 rt_out_write(o, m ? m : "?", m ? n : 1);
@@ -377,7 +400,7 @@ void rt_print(rt_worker *w, rt_val v, rt_out *o, int top)
 {
     size_t base_off = (size_t)(w->sp - w->sp_base);
     rt_push_root(w, v);
-    print_loop(w, o, base_off, top, 0);
+    rt_print_loop(w, o, base_off, top, 0);
     w->sp = w->sp_base + base_off;
 }
 
@@ -393,7 +416,7 @@ rt_val rt_print_step(rt_worker *w, rt_val arg)
         rt_push_root(w, arg);
         rt_step_commit(w);
     }
-    print_loop(w, o, w->step_base, 1, 1);
+    rt_print_loop(w, o, w->step_base, 1, 1);
     return RT_UNIT;
 }
 

@@ -885,6 +885,891 @@ static void test_deque(uint32_t nw, uint64_t scale)
     CHECK(bad == 0, "deque: %d items lost or duplicated", bad);
 }
 
+/* ---- primitives (rt_prims.c) ------------------------------------------------------------
+ * Every primitive against the interpreter's answers and its exact error texts
+ * (interp/prims.py, eval.py describe), with compaction at every slow path of
+ * worker 0 (gc_stress), so whatever a primitive holds across a safepoint
+ * without rooting it shows up as a wrong answer or a malformed heap. */
+
+static rt_ctx *pctx;        /* the context of the running prims test */
+static int flag_forced;     /* how often flag_code ran */
+
+static const char *err_text(rt_val v)
+{
+    return rt_is_error(v) ? rt_atom_name(pctx, rt_obj_of(v)->field[0], NULL) : NULL;
+}
+
+static const char *show(rt_val v, char *buf, size_t n)
+{
+    int64_t i;
+    if (rt_int_get(v, &i)) {
+        snprintf(buf, n, "%lld%s", (long long)i, rt_is_fix(v) ? "" : " (boxed)");
+    } else if (rt_is_type(v, RT_T_FLOAT)) {
+        double d;
+        memcpy(&d, &rt_obj_of(v)->field[0], 8);
+        snprintf(buf, n, "%g", d);
+    } else if (v == RT_NIL) {
+        snprintf(buf, n, "[]");
+    } else if (rt_is_atom(v)) {
+        snprintf(buf, n, "the atom %s", rt_atom_name(pctx, v, NULL));
+    } else if (rt_is_error(v)) {
+        snprintf(buf, n, "<error: %s>", err_text(v));
+    } else if (rt_is_type(v, RT_T_CONS)) {
+        snprintf(buf, n, "a cell");
+    } else if (rt_is_type(v, RT_T_SUSP)) {
+        snprintf(buf, n, "a suspension");
+    } else {
+        snprintf(buf, n, "the word %#llx", (unsigned long long)v);
+    }
+    return buf;
+}
+
+#define EXPECT_INT(expr, want)                                                            \
+    do {                                                                                  \
+        rt_val v_ = (expr);                                                               \
+        int64_t g_ = 0;                                                                   \
+        char b_[256];                                                                     \
+        CHECK(rt_int_get(v_, &g_) && g_ == (int64_t)(want), "got %s, want %lld",          \
+              show(v_, b_, sizeof b_), (long long)(want));                                \
+    } while (0)
+#define EXPECT_ERR(expr, msg)                                                             \
+    do {                                                                                  \
+        rt_val v_ = (expr);                                                               \
+        const char *m_ = err_text(v_);                                                    \
+        char b_[256];                                                                     \
+        CHECK(m_ && strcmp(m_, (msg)) == 0, "got %s, want <error: %s>",                   \
+              show(v_, b_, sizeof b_), (msg));                                            \
+    } while (0)
+#define EXPECT_FLOAT(expr, want)                                                          \
+    do {                                                                                  \
+        rt_val v_ = (expr);                                                               \
+        double w_ = (want), g_ = 0;                                                       \
+        char b_[256];                                                                     \
+        int ok_ = rt_is_type(v_, RT_T_FLOAT);                                             \
+        if (ok_)                                                                          \
+            memcpy(&g_, &rt_obj_of(v_)->field[0], 8);                                     \
+        CHECK(ok_ && ((isnan(w_) && isnan(g_)) ||                                         \
+                      (g_ == w_ && signbit(g_) == signbit(w_))),                          \
+              "got %s, want %g", show(v_, b_, sizeof b_), w_);                            \
+    } while (0)
+#define EXPECT_WORD(expr, want)                                                           \
+    do {                                                                                  \
+        rt_val v_ = (expr), x_ = (want);                                                  \
+        char b_[256], c_[256];                                                            \
+        CHECK(v_ == x_, "got %s, want %s", show(v_, b_, sizeof b_), show(x_, c_, sizeof c_)); \
+    } while (0)
+#define TRUE_ATOM rt_atom(pctx, "true", 4)
+#define EXPECT_TRUE(expr) EXPECT_WORD(expr, TRUE_ATOM)
+#define EXPECT_NIL(expr) EXPECT_WORD(expr, RT_NIL)
+
+/* One operand described by spec: i int, I int64_t, f double, a atom name,
+ * e error text, n [], v an rt_val (immediate), r a root-stack offset. */
+static rt_val operand(rt_worker *w, char spec, va_list *ap)
+{
+    switch (spec) {
+    case 'i': return rt_int(w, va_arg(*ap, int));
+    case 'I': return rt_int(w, va_arg(*ap, int64_t));
+    case 'f': return rt_float(w, va_arg(*ap, double));
+    case 'a': {
+        const char *s = va_arg(*ap, const char *);
+        return rt_atom(pctx, s, strlen(s));
+    }
+    case 'e': return rt_error_new(w, va_arg(*ap, const char *));
+    case 'n': return RT_NIL;
+    case 'r': return w->sp_base[va_arg(*ap, size_t)];
+    default: return va_arg(*ap, rt_val);
+    }
+}
+
+/* The list fmt describes; a '!' makes the next operand the tail. */
+static rt_val vmklist(rt_worker *w, const char *fmt, va_list *ap)
+{
+    size_t mark = (size_t)(w->sp - w->sp_base);
+    int tail = 0;
+    for (const char *p = fmt; *p; p++) {
+        if (*p == '!') {
+            tail = 1;
+            continue;
+        }
+        rt_push_root(w, operand(w, *p, ap));
+    }
+    if (!tail)
+        rt_push_root(w, RT_NIL);
+    while ((size_t)(w->sp - w->sp_base) > mark + 1) {
+        rt_val c = rt_cons(w, w->sp[-2], w->sp[-1]);
+        w->sp--;
+        w->sp[-1] = c;
+    }
+    return rt_pop_root(w);
+}
+
+static rt_val mklist(rt_worker *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rt_val l = vmklist(w, fmt, &ap);
+    va_end(ap);
+    return l;
+}
+
+static rt_val prim_val_of(const char *name)
+{
+    int i = rt_prim_lookup(name);
+    if (i < 0) {
+        fprintf(out, "FAIL: no primitive %s\n", name);
+        failures++;
+        i = 0;
+    }
+    return rt_prim_val((uint32_t)i);
+}
+
+/* name:[operands...] */
+static rt_val prim_on(rt_worker *w, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rt_val l = vmklist(w, fmt, &ap);
+    va_end(ap);
+    return rt_force(w, rt_apply(w, prim_val_of(name), l));
+}
+
+/* name:operand, the operand described by one spec */
+static rt_val prim1(rt_worker *w, const char *name, const char *spec, ...)
+{
+    va_list ap;
+    va_start(ap, spec);
+    rt_val x = operand(w, spec[0], &ap);
+    va_end(ap);
+    return rt_force(w, rt_apply(w, prim_val_of(name), x));
+}
+
+/* Apply the function below the top of the root stack to the top (popped); the
+ * result is forced.  (Both are read from the root stack at the call, after
+ * everything that allocates.) */
+static rt_val apply_top(rt_worker *w)
+{
+    rt_val r = rt_force(w, rt_apply(w, w->sp[-2], w->sp[-1]));
+    w->sp--;
+    return r;
+}
+
+static rt_val susp_of(rt_worker *w, rt_val v) { return rt_susp_new(w, const_code, 1, &v); }
+
+static rt_val flag_code(rt_worker *w, rt_val self)
+{
+    (void)w;
+    (void)self;
+    flag_forced++;
+    return rt_fix(1);
+}
+
+/* Sum and length of a list whose heads are integers, forcing everything. */
+static int64_t sum_forced(rt_worker *w, rt_val l, int64_t *count)
+{
+    int64_t acc = 0, n = 0;
+    rt_push_root(w, l);
+    for (;;) {
+        rt_val v = rt_force(w, w->sp[-1]);
+        if (v == RT_NIL)
+            break;
+        if (!rt_is_type(v, RT_T_CONS)) {
+            n = -1;
+            break;
+        }
+        w->sp[-1] = v;
+        rt_val h = rt_force(w, rt_obj_of(w->sp[-1])->field[0]);
+        int64_t i;
+        if (!rt_int_get(h, &i)) {
+            n = -1;
+            break;
+        }
+        acc += i;
+        n++;
+        w->sp[-1] = rt_obj_of(w->sp[-1])->field[1];
+    }
+    w->sp--;
+    *count = n;
+    return acc;
+}
+
+static rt_val iota(rt_worker *w, int64_t lo, int64_t hi)
+{
+    rt_val env[2] = {rt_fix(lo), rt_fix(hi)};
+    return rt_susp_new(w, rt_test_iota_code, 2, env);
+}
+
+/* [x x ... x] (k times), lazily */
+static rt_val repeat_code(rt_worker *w, rt_val self)
+{
+    rt_val x = rt_obj_of(self)->field[RT_SUSP_ENV];
+    int64_t k = env_int(self, 1);
+    if (k == 0)
+        return RT_NIL;
+    rt_push_root(w, x);
+    rt_val env[2] = {x, rt_fix(k - 1)};
+    rt_val rest = rt_susp_new(w, repeat_code, 2, env);
+    return rt_cons(w, rt_pop_root(w), rest);
+}
+
+/* [lo .. hi-1] with every head and tail a suspension */
+static rt_val iota2_code(rt_worker *w, rt_val self)
+{
+    int64_t lo = env_int(self, 0), hi = env_int(self, 1);
+    if (lo >= hi)
+        return RT_NIL;
+    rt_push_root(w, susp_of(w, rt_fix(lo)));
+    rt_val env[2] = {rt_fix(lo + 1), rt_fix(hi)};
+    rt_val rest = rt_susp_new(w, iota2_code, 2, env);
+    return rt_cons(w, rt_pop_root(w), rest);
+}
+
+/* [[[...[]...]]] nested k deep through heads, lazily */
+static rt_val nest_code(rt_worker *w, rt_val self)
+{
+    int64_t k = env_int(self, 0);
+    if (k == 0)
+        return RT_NIL;
+    rt_val env[1] = {rt_fix(k - 1)};
+    return rt_cons(w, rt_susp_new(w, nest_code, 1, env), RT_NIL);
+}
+
+/* x = [7 ! x],  x = [x],  x = [0 1 ! x] */
+static rt_val cyc_tail_code(rt_worker *w, rt_val self) { return rt_cons(w, rt_fix(7), self); }
+static rt_val cyc_head_code(rt_worker *w, rt_val self) { return rt_cons(w, self, RT_NIL); }
+static rt_val cyc3_code(rt_worker *w, rt_val self)
+{
+    rt_val c1 = rt_cons(w, rt_fix(1), self);
+    return rt_cons(w, rt_fix(0), c1);
+}
+
+/* Is everything reachable from l, through heads and tails, a value already
+ * (no suspension left unevaluated)?  Counts the cells; no safepoints. */
+static int all_evaluated(rt_val l, int64_t limit, int64_t *cells)
+{
+    int64_t n = 0;
+    rt_val todo[64];
+    int ntodo = 0;
+    todo[ntodo++] = l;
+    while (ntodo) {
+        rt_val v = todo[--ntodo];
+        for (int64_t k = 0; k < limit; k++) {
+            if (rt_is_type(v, RT_T_SUSP)) {
+                if (atomic_load((_Atomic uint64_t *)&rt_obj_of(v)->field[RT_SUSP_STATE]) !=
+                    RT_SUSP_EVALUATED)
+                    return 0;
+                v = rt_obj_of(v)->field[RT_SUSP_VALUE];
+            }
+            if (!rt_is_type(v, RT_T_CONS))
+                break;
+            n++;
+            rt_val h = rt_obj_of(v)->field[0];
+            if (rt_is_type(h, RT_T_SUSP) &&
+                atomic_load((_Atomic uint64_t *)&rt_obj_of(h)->field[RT_SUSP_STATE]) !=
+                    RT_SUSP_EVALUATED)
+                return 0;
+            v = rt_obj_of(v)->field[1];
+        }
+    }
+    *cells = n;
+    return 1;
+}
+
+static uint64_t susp_state_of(rt_val s)
+{
+    return atomic_load((_Atomic uint64_t *)&rt_obj_of(s)->field[RT_SUSP_STATE]);
+}
+
+static void expect_printed(rt_worker *w, rt_val v, const char *want)
+{
+    FILE *tmp = tmpfile();
+    rt_out *o = malloc(sizeof *o);
+    rt_out_init(o, fileno(tmp));
+    rt_print(w, v, o, 0);
+    rt_out_flush(o);
+    free(o);
+    char buf[256] = {0};
+    rewind(tmp);
+    size_t n = fread(buf, 1, sizeof buf - 1, tmp);
+    buf[n] = 0;
+    fclose(tmp);
+    CHECK(strcmp(buf, want) == 0, "printed %s, want %s", buf, want);
+}
+
+static rt_val prims_numbers_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    /* add, mpy: folds; overflow after every step; floats contagious */
+    EXPECT_INT(prim_on(w, "add", "iii", 1, 2, 3), 6);
+    EXPECT_INT(prim_on(w, "add", ""), 0);
+    EXPECT_INT(prim_on(w, "mpy", ""), 1);
+    rt_val b = prim_on(w, "add", "Ii", RT_FIX_MAX, 1);
+    EXPECT_INT(b, RT_FIX_MAX + 1);
+    CHECK(rt_is_type(b, RT_T_BOXINT), "FIX_MAX+1 is boxed");
+    b = prim_on(w, "add", "Ii", RT_FIX_MIN, -1);
+    EXPECT_INT(b, RT_FIX_MIN - 1);
+    CHECK(rt_is_type(b, RT_T_BOXINT), "FIX_MIN-1 is boxed");
+    b = prim_on(w, "add", "Ii", RT_FIX_MAX + 1, -1);
+    CHECK(b == rt_fix(RT_FIX_MAX), "back in range is a fixnum again");
+    EXPECT_ERR(prim_on(w, "add", "Ii", INT64_MAX, 1), "integer overflow in add");
+    EXPECT_ERR(prim_on(w, "add", "Iii", INT64_MAX, 1, -1), "integer overflow in add");
+    EXPECT_INT(prim_on(w, "add", "Iii", INT64_MAX, -1, 1), INT64_MAX);
+    EXPECT_ERR(prim_on(w, "mpy", "Ii", (int64_t)1 << 62, 2), "integer overflow in mpy");
+    EXPECT_INT(prim_on(w, "mpy", "Ii", (int64_t)1 << 61, -4), INT64_MIN);
+    EXPECT_FLOAT(prim_on(w, "add", "if", 1, 2.5), 3.5);
+    EXPECT_FLOAT(prim_on(w, "mpy", "ifi", 2, 0.5, 3), 3.0);
+    EXPECT_ERR(prim_on(w, "add", "ai", "foo", 1), "add: non-numeric operand (the atom foo)");
+    EXPECT_ERR(prim_on(w, "add", "fa", 1.5, "foo"), "add: non-numeric operand (the atom foo)");
+    EXPECT_ERR(prim_on(w, "add", "iea", 1, "boom", "foo"), "boom");
+    EXPECT_ERR(prim1(w, "add", "i", 3), "add expects a list");
+    EXPECT_ERR(prim_on(w, "add", "i!i", 1, 2), "add expects a list");
+    EXPECT_ERR(prim_on(w, "mpy", "i!e", 1, "tail"), "tail");
+    /* sub div rem */
+    EXPECT_INT(prim_on(w, "sub", "ii", 5, 7), -2);
+    EXPECT_ERR(prim_on(w, "sub", "i", 1), "sub expects [a b]");
+    EXPECT_ERR(prim_on(w, "sub", "iii", 1, 2, 3), "sub expects [a b]");
+    EXPECT_ERR(prim1(w, "sub", "i", 3), "sub expects [a b]");
+    EXPECT_ERR(prim_on(w, "div", "i!i", 1, 3), "div expects [a b]");
+    EXPECT_ERR(prim_on(w, "sub", "Ii", INT64_MIN, 1), "integer overflow in sub");
+    EXPECT_FLOAT(prim_on(w, "sub", "if", 1, 0.5), 0.5);
+    EXPECT_ERR(prim_on(w, "sub", "ia", 1, "x"), "sub: non-numeric operand (the atom x)");
+    EXPECT_INT(prim_on(w, "div", "ii", 7, -2), -3);
+    EXPECT_INT(prim_on(w, "div", "ii", -7, 2), -3);
+    EXPECT_INT(prim_on(w, "div", "ii", -7, -2), 3);
+    EXPECT_INT(prim_on(w, "rem", "ii", -7, 2), -1);
+    EXPECT_INT(prim_on(w, "rem", "ii", 7, -2), 1);
+    EXPECT_INT(prim_on(w, "rem", "ii", -7, -2), -1);
+    EXPECT_ERR(prim_on(w, "div", "ii", 1, 0), "division by zero in div");
+    EXPECT_ERR(prim_on(w, "rem", "ii", 1, 0), "division by zero in rem");
+    EXPECT_ERR(prim_on(w, "div", "Ii", INT64_MIN, -1), "integer overflow in div");
+    EXPECT_INT(prim_on(w, "rem", "Ii", INT64_MIN, -1), 0);
+    EXPECT_INT(prim_on(w, "div", "Ii", INT64_MIN, 2), INT64_MIN / 2);
+    EXPECT_FLOAT(prim_on(w, "div", "fi", 1.0, 0), INFINITY);
+    EXPECT_FLOAT(prim_on(w, "div", "if", -1, 0.0), -INFINITY);
+    EXPECT_FLOAT(prim_on(w, "div", "if", 0, 0.0), NAN);
+    EXPECT_FLOAT(prim_on(w, "div", "if", 1, -0.0), -INFINITY);
+    EXPECT_FLOAT(prim_on(w, "div", "if", 7, 2.0), 3.5);
+    EXPECT_FLOAT(prim_on(w, "rem", "fi", 5.5, 2), 1.5);
+    EXPECT_FLOAT(prim_on(w, "rem", "fi", -5.5, 2), -1.5);
+    EXPECT_FLOAT(prim_on(w, "rem", "fi", 1.0, 0), NAN);
+    EXPECT_FLOAT(prim_on(w, "rem", "ff", INFINITY, 2.0), NAN);
+    EXPECT_FLOAT(prim_on(w, "rem", "ff", 2.5, INFINITY), 2.5);
+    /* one-operand arithmetic */
+    EXPECT_ERR(prim1(w, "neg", "I", INT64_MIN), "integer overflow in neg");
+    EXPECT_ERR(prim1(w, "inc", "I", INT64_MAX), "integer overflow in inc");
+    EXPECT_ERR(prim1(w, "dcr", "I", INT64_MIN), "integer overflow in dcr");
+    b = prim1(w, "inc", "I", RT_FIX_MAX);
+    CHECK(rt_is_type(b, RT_T_BOXINT), "inc:FIX_MAX is boxed");
+    CHECK(prim1(w, "dcr", "I", RT_FIX_MAX + 1) == rt_fix(RT_FIX_MAX), "dcr back to a fixnum");
+    EXPECT_INT(prim1(w, "neg", "I", INT64_MAX), -INT64_MAX);
+    EXPECT_FLOAT(prim1(w, "neg", "f", 2.5), -2.5);
+    EXPECT_FLOAT(prim1(w, "inc", "f", 2.5), 3.5);
+    EXPECT_FLOAT(prim1(w, "inv", "i", 0), INFINITY);
+    EXPECT_FLOAT(prim1(w, "inv", "i", 4), 0.25);
+    EXPECT_FLOAT(prim1(w, "inv", "f", -0.0), -INFINITY);
+    EXPECT_ERR(prim1(w, "inv", "a", "a"), "inv: non-numeric operand (the atom a)");
+    EXPECT_ERR(prim1(w, "neg", "e", "err"), "err");
+    EXPECT_INT(prim1(w, "not", "i", 5), -6);
+    EXPECT_ERR(prim1(w, "not", "f", 1.5), "not: operand is not an integer (the number 1.500000e+00)");
+    /* a strict primitive forces its operand */
+    rt_push_root(w, susp_of(w, rt_fix(41)));
+    EXPECT_INT(rt_force(w, rt_apply(w, prim_val_of("inc"), rt_pop_root(w))), 42);
+    /* tests and orderings */
+    EXPECT_TRUE(prim1(w, "zero?", "i", 0));
+    EXPECT_TRUE(prim1(w, "zero?", "f", -0.0));
+    EXPECT_TRUE(prim1(w, "one?", "f", 1.0));
+    EXPECT_NIL(prim1(w, "one?", "i", 2));
+    EXPECT_TRUE(prim1(w, "neg?", "i", -1));
+    EXPECT_TRUE(prim1(w, "pos?", "i", 0));
+    EXPECT_NIL(prim1(w, "pos?", "f", NAN));
+    EXPECT_ERR(prim1(w, "pos?", "a", "x"), "pos?: non-numeric operand (the atom x)");
+    EXPECT_TRUE(prim_on(w, "lt?", "ii", 1, 2));
+    EXPECT_NIL(prim_on(w, "lt?", "if", 2, 1.5));
+    EXPECT_TRUE(prim_on(w, "ge?", "if", 2, 2.0));
+    EXPECT_TRUE(prim_on(w, "le?", "II", INT64_MAX - 1, INT64_MAX));
+    EXPECT_NIL(prim_on(w, "gt?", "fi", NAN, 1));
+    EXPECT_ERR(prim_on(w, "lt?", "ia", 1, "a"), "lt?: non-numeric operand (the atom a)");
+    EXPECT_ERR(prim_on(w, "gt?", "i", 1), "gt? expects [a b]");
+    /* eq? ne? */
+    EXPECT_TRUE(prim_on(w, "eq?", "if", 1, 1.0));
+    EXPECT_TRUE(prim_on(w, "eq?", "II", INT64_MIN, INT64_MIN));
+    EXPECT_TRUE(prim_on(w, "eq?", "aa", "a", "a"));
+    EXPECT_NIL(prim_on(w, "eq?", "aa", "a", "b"));
+    EXPECT_NIL(prim_on(w, "eq?", "an", "a"));
+    EXPECT_NIL(prim_on(w, "ne?", "nn"));
+    EXPECT_TRUE(prim_on(w, "ne?", "ii", 1, 2));
+    EXPECT_NIL(prim_on(w, "eq?", "ff", NAN, NAN));
+    rt_push_root(w, mklist(w, "i", 1));
+    EXPECT_ERR(prim_on(w, "eq?", "ir", 1, (size_t)(w->sp - w->sp_base - 1)),
+               "not comparable: the number 1 and a list");
+    w->sp--;
+    EXPECT_ERR(prim_on(w, "eq?", "ia", 1, "a b"), "not comparable: the number 1 and the atom (a string)");
+    EXPECT_ERR(prim_on(w, "eq?", "fa", 2.5, "x>y"),
+               "not comparable: the number 2.500000e+00 and the atom x}y");
+    EXPECT_ERR(prim_on(w, "eq?", "vv", prim_val_of("add"), prim_val_of("add")),
+               "not comparable: a function and a function");
+    EXPECT_ERR(prim_on(w, "eq?", "ia", 1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+               "not comparable: the number 1 and the atom aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    EXPECT_ERR(prim_on(w, "eq?", "ia", 1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+               "not comparable: the number 1 and the atom (a string)");
+    EXPECT_ERR(prim_on(w, "eq?", "vf", RT_UNIT, INFINITY), "not comparable: a unit and the number inf");
+    EXPECT_ERR(prim_on(w, "eq?", "ea", "first", "x"), "first");
+    EXPECT_ERR(prim_on(w, "ne?", "ie", 1, "second"), "second");
+    /* bits */
+    EXPECT_INT(prim_on(w, "and", "ii", 12, 10), 8);
+    EXPECT_INT(prim_on(w, "or", "ii", 12, 10), 14);
+    EXPECT_INT(prim_on(w, "xor", "ii", 12, 10), 6);
+    EXPECT_INT(prim_on(w, "lsh", "ii", 1, 63), INT64_MIN);
+    EXPECT_INT(prim_on(w, "lsh", "ii", 3, 62), RT_FIX_MIN);
+    EXPECT_INT(prim_on(w, "lsh", "ii", 5, 0), 5);
+    EXPECT_ERR(prim_on(w, "lsh", "ii", 1, 64), "shift count out of range: 64");
+    EXPECT_ERR(prim_on(w, "lsh", "ii", 1, -1), "shift count out of range: -1");
+    EXPECT_ERR(prim_on(w, "arsh", "iI", 1, INT64_MIN), "shift count out of range: -9223372036854775808");
+    EXPECT_INT(prim_on(w, "rsh", "ii", -1, 60), 15);
+    EXPECT_INT(prim_on(w, "rsh", "ii", -16, 2), INT64_C(4611686018427387900));
+    EXPECT_INT(prim_on(w, "arsh", "ii", -16, 2), -4);
+    EXPECT_INT(prim_on(w, "arsh", "Ii", INT64_MIN, 63), -1);
+    EXPECT_ERR(prim_on(w, "and", "fi", 1.5, 1), "and: operand is not an integer (the number 1.500000e+00)");
+    EXPECT_ERR(prim_on(w, "xor", "ia", 1, "a"), "xor: operand is not an integer (the atom a)");
+    EXPECT_ERR(prim_on(w, "or", "i", 1), "or expects [a b]");
+    return RT_NIL;
+}
+
+static rt_val test_hook(rt_worker *w, rt_val form)
+{
+    (void)w;
+    return rt_is_type(form, RT_T_FORM) ? rt_fix(99) : RT_NIL;
+}
+
+static rt_val prims_misc_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    rt_ctx *ctx = pctx;
+    /* type tests */
+    EXPECT_TRUE(prim1(w, "nil?", "n"));
+    EXPECT_TRUE(prim1(w, "list?", "n"));
+    rt_push_root(w, mklist(w, "i", 1));
+    size_t lslot = (size_t)(w->sp - w->sp_base - 1);
+    EXPECT_TRUE(prim1(w, "list?", "r", lslot));
+    EXPECT_TRUE(prim1(w, "isLST?", "r", lslot));
+    EXPECT_NIL(prim1(w, "isLST?", "i", 5));
+    EXPECT_TRUE(prim1(w, "isNML?", "f", 2.5));
+    EXPECT_TRUE(prim1(w, "isNML?", "I", INT64_MIN));
+    EXPECT_NIL(prim1(w, "isNML?", "a", "x"));
+    EXPECT_TRUE(prim1(w, "isIDE?", "a", "x"));
+    EXPECT_TRUE(prim1(w, "isIDE?", "a", "a b"));
+    EXPECT_TRUE(prim1(w, "isFTN?", "v", prim_val_of("add")));
+    EXPECT_NIL(prim1(w, "isFTN?", "i", 5));
+    EXPECT_TRUE(prim1(w, "isERR?", "e", "x"));
+    EXPECT_NIL(prim1(w, "isERR?", "r", lslot));
+    rt_val ff[2] = {rt_atom(ctx, "f", 1), rt_fix(1)};
+    rt_push_root(w, rt_form_new(w, RT_FORM_APPLY, 2, ff));
+    size_t fslot = (size_t)(w->sp - w->sp_base - 1);
+    rt_push_root(w, rt_form_new(w, RT_FORM_FUNCTION, 2, ff));
+    size_t fnslot = (size_t)(w->sp - w->sp_base - 1);
+    EXPECT_TRUE(prim1(w, "isAPL?", "r", fslot));
+    EXPECT_NIL(prim1(w, "isAPL?", "r", fnslot));
+    EXPECT_NIL(prim1(w, "isFTN?", "r", fnslot));
+    rt_push_root(w, susp_of(w, rt_error_new(w, "late")));
+    EXPECT_TRUE(rt_force(w, rt_apply(w, prim_val_of("isERR?"), rt_pop_root(w))));
+
+    /* applying and describing */
+    EXPECT_ERR(rt_apply(w, rt_fix(3), RT_NIL), "not a function: the number 3");
+    EXPECT_ERR(rt_apply(w, rt_atom(ctx, "foo", 3), RT_NIL), "not a function: the atom foo");
+    EXPECT_ERR(rt_apply(w, rt_atom(ctx, "a->b", 4), RT_NIL), "not a function: the atom a-}b");
+    EXPECT_ERR(rt_apply(w, RT_NIL, RT_NIL), "not a function: []");
+    EXPECT_ERR(rt_apply(w, RT_UNIT, RT_NIL), "not a function: a unit");
+    EXPECT_ERR(rt_apply(w, w->sp_base[lslot], RT_NIL), "not a function: a list");
+    EXPECT_ERR(rt_apply(w, w->sp_base[fslot], RT_NIL), "not a function: a apl");
+    EXPECT_ERR(rt_apply(w, w->sp_base[fnslot], RT_NIL), "not a function: a fnform");
+    rt_val af[2] = {rt_atom(ctx, "@", 1), rt_fix(1)};
+    EXPECT_ERR(rt_apply(w, rt_form_new(w, RT_FORM_ANNOTATION, 2, af), RT_NIL), "not a function: a annform");
+    EXPECT_ERR(rt_apply(w, rt_form_new(w, RT_FORM_DEFINE, 2, ff), RT_NIL), "not a function: a defform");
+    EXPECT_ERR(rt_apply(w, rt_float(w, 2.5), RT_NIL), "not a function: the number 2.500000e+00");
+    EXPECT_ERR(rt_apply(w, rt_float(w, -INFINITY), RT_NIL), "not a function: the number -inf");
+    EXPECT_ERR(rt_apply(w, rt_float(w, NAN), RT_NIL), "not a function: the number nan");
+    EXPECT_ERR(rt_apply(w, rt_int(w, INT64_MIN), RT_NIL), "not a function: the number -9223372036854775808");
+    rt_val e = rt_error_new(w, "itself");
+    CHECK(rt_apply(w, e, RT_NIL) == e, "applying an error gives that error");
+    EXPECT_INT(rt_force(w, rt_apply(w, prim_val_of("inc"), rt_fix(4))), 5);
+    rt_push_root(w, susp_of(w, prim_val_of("dcr")));
+    EXPECT_INT(rt_force(w, rt_apply(w, rt_pop_root(w), rt_fix(4))), 3);
+    EXPECT_ERR(rt_describe_error(w, "x: ", rt_atom(ctx, "a>b", 3)), "x: the atom a}b");
+    EXPECT_ERR(rt_stack_exhausted(w), "stack exhausted");
+    CHECK(rt_truthy(rt_fix(0)) && !rt_truthy(RT_NIL), "truthy");
+
+    /* printed names */
+    rt_prims_register_names(ctx);
+    expect_printed(w, prim_val_of("add"), "<function add>");
+    expect_printed(w, prim_val_of("%SpnHd?"), "<function %SpnHd?>");
+    expect_printed(w, prim1(w, "map", "v", prim_val_of("inc")), "<function>");
+
+    /* %SpnHd? %SpnTl? */
+    rt_push_root(w, susp_of(w, rt_fix(1)));
+    rt_val cell = rt_cons(w, w->sp[-1], rt_fix(2));
+    w->sp[-1] = cell;
+    size_t cslot = (size_t)(w->sp - w->sp_base - 1);
+    EXPECT_TRUE(prim1(w, "%SpnHd?", "r", cslot));
+    EXPECT_NIL(prim1(w, "%SpnTl?", "r", cslot));
+    rt_force(w, rt_obj_of(w->sp_base[cslot])->field[0]);
+    EXPECT_NIL(prim1(w, "%SpnHd?", "r", cslot));
+    EXPECT_ERR(prim1(w, "%SpnHd?", "i", 5), "%SpnHd? expects a list, not the number 5");
+    EXPECT_ERR(prim1(w, "%SpnTl?", "n"), "%SpnTl? expects a list, not []");
+
+    /* seq: left to right, stops at the first error */
+    EXPECT_INT(prim_on(w, "seq", "iii", 1, 2, 3), 3);
+    EXPECT_NIL(prim_on(w, "seq", ""));
+    flag_forced = 0;
+    rt_push_root(w, rt_susp_new(w, flag_code, 0, NULL));
+    EXPECT_ERR(prim_on(w, "seq", "ier", 1, "stop", (size_t)(w->sp - w->sp_base - 1)), "stop");
+    CHECK(flag_forced == 0, "seq forced past the error");
+    EXPECT_INT(prim_on(w, "seq", "ir", 1, (size_t)(w->sp - w->sp_base - 1)), 1);
+    CHECK(flag_forced == 1, "seq forced its last element once");
+    w->sp--;
+    EXPECT_ERR(prim1(w, "seq", "i", 5), "seq expects a list, not the number 5");
+    EXPECT_ERR(prim_on(w, "seq", "i!i", 1, 5), "seq expects a list, not the number 5");
+
+    /* pcoerce: forces every element, returns the list itself, errors included */
+    rt_push_root(w, susp_of(w, rt_fix(1)));
+    rt_push_root(w, susp_of(w, rt_error_new(w, "elem")));
+    size_t s0 = (size_t)(w->sp - w->sp_base - 2);
+    rt_push_root(w, mklist(w, "rri", s0, s0 + 1, 3));
+    rt_push_root(w, susp_of(w, w->sp[-1]));    /* the list behind a suspension */
+    rt_val r = prim1(w, "pcoerce", "r", (size_t)(w->sp - w->sp_base - 1));
+    CHECK(r == w->sp[-2], "pcoerce returns the list itself");
+    CHECK(susp_state_of(w->sp_base[s0]) == RT_SUSP_EVALUATED &&
+              susp_state_of(w->sp_base[s0 + 1]) == RT_SUSP_EVALUATED,
+          "pcoerce forced every element");
+    w->sp -= 4;
+    EXPECT_ERR(prim1(w, "pcoerce", "i", 5), "pcoerce expects a list, not the number 5");
+    EXPECT_ERR(prim_on(w, "pcoerce", "i!e", 1, "spine"), "spine");
+
+    /* select: never forces */
+    flag_forced = 0;
+    rt_push_root(w, rt_susp_new(w, flag_code, 0, NULL));
+    rt_push_root(w, rt_cons(w, w->sp[-1], rt_fix(2)));
+    rt_push_root(w, susp_of(w, w->sp[-1]));              /* S: a suspension of [flag ! 2] */
+    size_t sslot = (size_t)(w->sp - w->sp_base - 1);
+    rt_val sel = rt_select(w, w->sp_base[sslot], 0);
+    CHECK(rt_is_type(sel, RT_T_SUSP), "selecting from a suspension makes a suspension");
+    CHECK(susp_state_of(w->sp_base[sslot]) == RT_SUSP_UNEVALUATED, "select forced its source");
+    rt_push_root(w, sel);
+    rt_push_root(w, rt_select(w, w->sp_base[sslot], 1));
+    CHECK(flag_forced == 0, "select forced something");
+    EXPECT_INT(rt_force(w, w->sp[-1]), 2);
+    CHECK(flag_forced == 0, "selecting the tail forced the head");
+    EXPECT_INT(rt_force(w, w->sp[-2]), 1);
+    CHECK(flag_forced == 1, "the head was forced once");
+    EXPECT_INT(rt_select(w, w->sp_base[sslot], 0), 1);   /* evaluated: looked through */
+    EXPECT_INT(rt_select(w, w->sp_base[sslot], 1), 2);
+    w->sp -= 5;
+    rt_push_root(w, rt_susp_new(w, flag_code, 0, NULL));
+    rt_val c2 = rt_cons(w, w->sp[-1], RT_NIL);
+    CHECK(rt_select(w, c2, 0) == rt_obj_of(c2)->field[0], "an unevaluated field is handed over as it is");
+    w->sp--;
+    EXPECT_ERR(rt_select(w, rt_fix(5), 0), "pattern mismatch: head of the number 5");
+    EXPECT_ERR(rt_select(w, RT_NIL, 1), "pattern mismatch: tail of []");
+    e = rt_error_new(w, "sel");
+    CHECK(rt_select(w, e, 1) == e, "selecting from an error gives it");
+    rt_push_root(w, rt_select(w, susp_of(w, rt_fix(5)), 1));
+    CHECK(rt_is_type(w->sp[-1], RT_T_SUSP), "mismatch is lazy");
+    EXPECT_ERR(rt_force(w, rt_pop_root(w)), "pattern mismatch: tail of the number 5");
+
+    /* val and evlst */
+    uint32_t gx = rt_global_new(ctx, rt_fix(42));
+    rt_toplevel_define(ctx, rt_atom(ctx, "x", 1), gx);
+    EXPECT_INT(prim1(w, "val", "a", "x"), 42);
+    uint32_t gy = rt_global_new(ctx, susp_of(w, rt_fix(43)));
+    rt_toplevel_define(ctx, rt_atom(ctx, "y", 1), gy);
+    EXPECT_INT(prim1(w, "val", "a", "y"), 43);
+    uint32_t gx2 = rt_global_new(ctx, rt_fix(44));
+    rt_toplevel_define(ctx, rt_atom(ctx, "x", 1), gx2);
+    EXPECT_INT(prim1(w, "val", "a", "x"), 44);
+    for (int i = 0; i < 200; i++) {            /* the table grows */
+        char nm[16];
+        int n = snprintf(nm, sizeof nm, "name%d", i);
+        rt_toplevel_define(ctx, rt_atom(ctx, nm, (size_t)n), gy);
+    }
+    EXPECT_INT(prim1(w, "val", "a", "name150"), 43);
+    EXPECT_INT(prim1(w, "val", "a", "x"), 44);
+    EXPECT_ERR(prim1(w, "val", "a", "nope"), "unbound identifier nope");
+    EXPECT_ERR(prim1(w, "val", "a", "no>pe"), "unbound identifier no}pe");
+    EXPECT_WORD(prim1(w, "val", "a", "a b"), rt_atom(ctx, "a b", 3));
+    EXPECT_INT(prim1(w, "val", "i", 5), 5);
+    EXPECT_WORD(prim1(w, "val", "a", "add"), prim_val_of("add"));
+    EXPECT_TRUE(prim1(w, "val", "a", "true"));
+    EXPECT_NIL(prim1(w, "val", "a", "nil"));
+    /* val of a list: a list of vals, lazily */
+    rt_push_root(w, mklist(w, "aia", "x", 3, "y"));
+    rt_push_root(w, prim1(w, "val", "r", (size_t)(w->sp - w->sp_base - 1)));
+    CHECK(rt_is_type(w->sp[-1], RT_T_CONS) &&
+              rt_is_type(rt_obj_of(w->sp[-1])->field[0], RT_T_SUSP),
+          "val of a list is lazy");
+    int64_t cnt = 0;
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), 44 + 3 + 43);
+    CHECK(cnt == 3, "val of a list: %lld elements", (long long)cnt);
+    rt_push_root(w, prim1(w, "evlst", "r", (size_t)(w->sp - w->sp_base - 2)));
+    CHECK(rt_is_type(rt_obj_of(w->sp[-1])->field[1], RT_T_SUSP), "evlst is lazy");
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), 44 + 3 + 43);
+    CHECK(cnt == 3, "evlst: %lld elements", (long long)cnt);
+    w->sp -= 3;
+    EXPECT_NIL(prim1(w, "evlst", "n"));
+    EXPECT_ERR(prim1(w, "evlst", "i", 5), "evlst expects a list, not the number 5");
+    EXPECT_ERR(prim1(w, "val", "r", fslot),
+               "val: this program cannot compile new code (no compiler in an ahead-of-time executable)");
+    rt_set_eval_hook(ctx, test_hook);
+    EXPECT_INT(prim1(w, "val", "r", fslot), 99);
+    rt_set_eval_hook(ctx, NULL);
+    w->sp = w->sp_base + lslot;
+    return RT_NIL;
+}
+
+/* map, smap, fc over n elements, checked in closed form; laziness kept. */
+static rt_val prims_lists_step(rt_worker *w, rt_val arg)
+{
+    int64_t n = rt_fix_value(arg), cnt = 0;
+    int64_t want = n * (n - 1) / 2 + n;             /* sum of i+1 for i < n */
+    size_t base = (size_t)(w->sp - w->sp_base);
+    rt_push_root(w, prim1(w, "map", "v", prim_val_of("inc")));
+    rt_push_root(w, iota(w, 0, n));
+    rt_push_root(w, apply_top(w));
+    EXPECT_TRUE(prim1(w, "%SpnHd?", "r", base + 1));
+    EXPECT_TRUE(prim1(w, "%SpnTl?", "r", base + 1));
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), want);
+    CHECK(cnt == n, "map: %lld elements", (long long)cnt);
+    w->sp = w->sp_base + base;
+
+    rt_push_root(w, prim1(w, "smap", "v", prim_val_of("inc")));
+    rt_push_root(w, iota(w, 0, n));
+    rt_push_root(w, apply_top(w));
+    EXPECT_NIL(prim1(w, "%SpnHd?", "r", base + 1));     /* evaluated as the cell was made */
+    EXPECT_TRUE(prim1(w, "%SpnTl?", "r", base + 1));
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), want);
+    CHECK(cnt == n, "smap: %lld elements", (long long)cnt);
+    w->sp = w->sp_base + base;
+
+    rt_val env[2] = {prim_val_of("inc"), rt_fix(n)};
+    rt_push_root(w, prim1(w, "fc", "v", rt_susp_new(w, repeat_code, 2, env)));
+    rt_push_root(w, iota(w, 0, 2 * n));
+    rt_push_root(w, apply_top(w));
+    EXPECT_TRUE(prim1(w, "%SpnHd?", "r", base + 1));
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), want);
+    CHECK(cnt == n, "fc stops at the shorter list: %lld elements", (long long)cnt);
+    w->sp = w->sp_base + base;
+
+    /* improper lists: the last tail is the error */
+    rt_push_root(w, prim1(w, "map", "v", prim_val_of("inc")));
+    rt_push_root(w, mklist(w, "i!i", 1, 2));
+    rt_push_root(w, apply_top(w));
+    EXPECT_INT(rt_force(w, rt_obj_of(w->sp[-1])->field[0]), 2);
+    EXPECT_ERR(rt_force(w, rt_obj_of(w->sp[-1])->field[1]), "map expects a list, not the number 2");
+    w->sp = w->sp_base + base;
+    rt_push_root(w, prim1(w, "smap", "v", prim_val_of("inc")));
+    rt_push_root(w, mklist(w, "i!a", 1, "z"));
+    rt_push_root(w, apply_top(w));
+    EXPECT_ERR(rt_force(w, rt_obj_of(w->sp[-1])->field[1]), "smap expects a list, not the atom z");
+    w->sp = w->sp_base + base;
+    rt_push_root(w, prim_on(w, "fc", "v!i", prim_val_of("inc"), 5));
+    rt_push_root(w, mklist(w, "ii", 1, 2));
+    rt_push_root(w, apply_top(w));
+    EXPECT_INT(rt_force(w, rt_obj_of(w->sp[-1])->field[0]), 2);
+    EXPECT_ERR(rt_force(w, rt_obj_of(w->sp[-1])->field[1]), "fc expects a list, not the number 5");
+    w->sp = w->sp_base + base;
+    rt_push_root(w, prim_on(w, "fc", "vv", prim_val_of("inc"), prim_val_of("dcr")));
+    EXPECT_ERR(rt_force(w, rt_apply(w, w->sp[-1], rt_fix(3))), "fc expects a list, not the number 3");
+    EXPECT_NIL(rt_force(w, rt_apply(w, w->sp[-1], RT_NIL)));
+    w->sp = w->sp_base + base;
+    rt_push_root(w, prim1(w, "map", "v", prim_val_of("inc")));
+    EXPECT_ERR(rt_force(w, rt_apply(w, w->sp[-1], rt_fix(3))), "map expects a list, not the number 3");
+    EXPECT_NIL(rt_force(w, rt_apply(w, w->sp[-1], RT_NIL)));
+    w->sp = w->sp_base + base;
+    rt_push_root(w, prim1(w, "map", "i", 3));            /* map:3 is a function ... */
+    rt_push_root(w, mklist(w, "i", 1));
+    rt_push_root(w, apply_top(w));
+    EXPECT_ERR(rt_force(w, rt_obj_of(w->sp[-1])->field[0]), "not a function: the number 3");
+    w->sp = w->sp_base + base;
+    return RT_NIL;
+}
+
+/* `#`: a long list, a deep one, and cyclic ones. */
+static rt_val prims_deep_step(rt_worker *w, rt_val arg)
+{
+    int64_t n = rt_fix_value(arg), cells = 0;
+    size_t base = (size_t)(w->sp - w->sp_base);
+    rt_val env[2] = {rt_fix(0), rt_fix(n)};
+    rt_push_root(w, rt_susp_new(w, iota2_code, 2, env));
+    rt_push_root(w, rt_deep_force(w, w->sp[-1]));
+    CHECK(rt_is_type(w->sp[-1], RT_T_CONS), "deep force returns the list");
+    CHECK(all_evaluated(w->sp[-1], INT64_MAX, &cells) && cells == n,
+          "deep force of %lld cells left something unevaluated (%lld cells)", (long long)n,
+          (long long)cells);
+    int64_t s = sum_forced(w, w->sp[-1], &cells);
+    CHECK(cells == n && s == n * (n - 1) / 2, "deep-forced list intact");
+    /* again: a list already in normal form */
+    rt_val again = rt_deep_force(w, w->sp[-1]);
+    CHECK(again == w->sp[-1], "deep force of a normal form");
+    w->sp = w->sp_base + base;
+
+    /* nested through heads */
+    int64_t depth = n / 10 > 100000 ? 100000 : n / 10;
+    rt_val ne[1] = {rt_fix(depth)};
+    rt_push_root(w, rt_deep_force(w, rt_susp_new(w, nest_code, 1, ne)));
+    int64_t d = 0;
+    for (rt_val v = w->sp[-1];; d++) {
+        if (rt_is_type(v, RT_T_SUSP)) {
+            if (susp_state_of(v) != RT_SUSP_EVALUATED)
+                break;
+            v = rt_obj_of(v)->field[RT_SUSP_VALUE];
+        }
+        if (!rt_is_type(v, RT_T_CONS))
+            break;
+        v = rt_obj_of(v)->field[0];
+    }
+    CHECK(d == depth, "deep force of a %lld-deep nest reached %lld", (long long)depth, (long long)d);
+    w->sp = w->sp_base + base;
+
+    /* cycles: once round */
+    rt_val c = rt_deep_force(w, rt_susp_new(w, cyc_tail_code, 0, NULL));
+    CHECK(rt_is_type(c, RT_T_CONS) && rt_obj_of(c)->field[0] == rt_fix(7), "x = [7 ! x]");
+    rt_val t = rt_obj_of(c)->field[1];
+    if (rt_is_type(t, RT_T_SUSP))
+        t = rt_obj_of(t)->field[RT_SUSP_VALUE];
+    CHECK(t == c, "x = [7 ! x] is its own tail");
+    c = rt_deep_force(w, rt_susp_new(w, cyc_head_code, 0, NULL));
+    CHECK(rt_is_type(c, RT_T_CONS), "x = [x]");
+    rt_push_root(w, rt_deep_force(w, rt_susp_new(w, cyc3_code, 0, NULL)));
+    CHECK(all_evaluated(w->sp[-1], 10, &cells) && cells == 10, "x = [0 1 ! x] forced round");
+    w->sp--;
+    /* the cycle through a list of several deep-forced values */
+    rt_push_root(w, rt_susp_new(w, cyc_tail_code, 0, NULL));
+    rt_push_root(w, mklist(w, "rrr", base, base, base));
+    rt_push_root(w, rt_deep_force(w, w->sp[-1]));
+    CHECK(all_evaluated(w->sp[-1], 3, &cells), "shared cycle forced");
+    w->sp = w->sp_base + base;
+    EXPECT_INT(rt_deep_force(w, rt_fix(5)), 5);
+    EXPECT_ERR(rt_deep_force(w, susp_of(w, rt_error_new(w, "deep"))), "deep");
+    return RT_NIL;
+}
+
+/* sum:[lo, hi) as a suspension, for set members */
+static rt_val range_code(rt_worker *w, rt_val self)
+{
+    int64_t lo = env_int(self, 0), hi = env_int(self, 1);
+    rt_val env[2] = {rt_fix(lo), rt_fix(hi)};
+    return sum_list(w, rt_susp_new(w, rt_test_iota_code, 2, env));
+}
+
+static rt_val prims_race_step(rt_worker *w, rt_val arg)
+{
+    int64_t k = rt_fix_value(arg), cnt = 0;
+    size_t base = (size_t)(w->sp - w->sp_base);
+    uint32_t nw = rt_ctx_nworkers(pctx);
+    /* values come out at once, in list order */
+    rt_push_root(w, prim_on(w, "set", "iii", 1, 2, 3));
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), 6);
+    CHECK(cnt == 3, "set of values: %lld elements", (long long)cnt);
+    EXPECT_INT(rt_obj_of(w->sp[-1])->field[0], 1);
+    w->sp = w->sp_base + base;
+    rt_push_root(w, susp_of(w, rt_fix(1)));
+    rt_push_root(w, susp_of(w, rt_fix(3)));
+    rt_push_root(w, prim_on(w, "set", "rir", base, 2, base + 1));
+    EXPECT_INT(rt_obj_of(w->sp[-1])->field[0], 2);       /* the value first */
+    CHECK(rt_is_type(rt_obj_of(w->sp[-1])->field[1], RT_T_SUSP), "the rest of a set is lazy");
+    rt_val second = rt_force(w, rt_obj_of(w->sp[-1])->field[1]);
+    if (nw == 1)
+        EXPECT_INT(rt_obj_of(second)->field[0], 1);      /* one worker: list order */
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), 6);
+    CHECK(cnt == 3, "set: %lld elements", (long long)cnt);
+    w->sp = w->sp_base + base;
+    EXPECT_NIL(prim_on(w, "set", ""));
+    EXPECT_ERR(prim1(w, "set", "i", 5), "set expects a list, not the number 5");
+    EXPECT_ERR(prim_on(w, "set", "i!i", 1, 5), "set expects a list, not the number 5");
+    rt_push_root(w, prim_on(w, "set", "ie", 1, "member"));   /* errors are elements */
+    EXPECT_ERR(rt_force(w, rt_obj_of(rt_force(w, rt_obj_of(w->sp[-1])->field[1]))->field[0]), "member");
+    w->sp = w->sp_base + base;
+
+    /* many members racing: every value exactly once */
+    for (int64_t i = 0; i < k; i++) {
+        rt_val env[2] = {rt_fix(i * 1000), rt_fix((i + 1) * 1000)};
+        rt_push_root(w, rt_susp_new(w, range_code, 2, env));
+    }
+    rt_push_root(w, RT_NIL);
+    while ((size_t)(w->sp - w->sp_base) > base + 1) {
+        rt_val l = rt_cons(w, w->sp[-2], w->sp[-1]);
+        w->sp--;
+        w->sp[-1] = l;
+    }
+    rt_push_root(w, rt_force(w, rt_apply(w, prim_val_of("set"), w->sp[-1])));
+    int64_t s = sum_forced(w, w->sp[-1], &cnt);
+    CHECK(cnt == k && s == (k * 1000 - 1) * k * 1000 / 2, "set of %lld sums: %lld elements, sum %lld",
+          (long long)k, (long long)cnt, (long long)s);
+    /* the same members again, all evaluated now: list order */
+    rt_push_root(w, rt_force(w, rt_apply(w, prim_val_of("set"), w->sp[-2])));
+    EXPECT_INT(rt_obj_of(w->sp[-1])->field[0], 999 * 1000 / 2);
+    w->sp = w->sp_base + base;
+
+    /* any? */
+    EXPECT_TRUE(prim_on(w, "any?", "nei", "e", 5));
+    EXPECT_ERR(prim_on(w, "any?", "ne", "e"), "e");
+    EXPECT_ERR(prim_on(w, "any?", "enen", "e1", "e2"), "e1");
+    EXPECT_NIL(prim_on(w, "any?", ""));
+    EXPECT_NIL(prim_on(w, "any?", "nn"));
+    EXPECT_ERR(prim1(w, "any?", "i", 5), "any? expects a list, not the number 5");
+    rt_push_root(w, susp_of(w, RT_NIL));
+    rt_push_root(w, susp_of(w, rt_fix(7)));
+    EXPECT_TRUE(prim_on(w, "any?", "rr", base, base + 1));
+    w->sp = w->sp_base + base;
+    rt_push_root(w, susp_of(w, RT_NIL));
+    rt_push_root(w, susp_of(w, rt_error_new(w, "late")));
+    rt_push_root(w, susp_of(w, rt_error_new(w, "later")));
+    EXPECT_ERR(prim_on(w, "any?", "rrr", base, base + 2, base + 1), "later");
+    w->sp = w->sp_base + base;
+    return RT_NIL;
+}
+
+static void run_prims_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, const char *what)
+{
+    rt_val r = RT_NULL;
+    uint64_t t0 = rt_now_ns();
+    int st = rt_step(ctx, fn, arg, &r);
+    CHECK(st == RT_STEP_OK, "%s: step status %d", what, st);
+    verify_clean(ctx, what);
+    if (getenv("DAISY_SELFTEST_VERBOSE"))
+        fprintf(out, "prims: %s %.1f ms\n", what, (rt_now_ns() - t0) / 1e6);
+}
+
+static void test_prims(uint32_t nw, uint64_t scale)
+{
+    /* the table: sorted by name in byte order, and found by name */
+    uint32_t n = rt_prim_count();
+    CHECK(n == 51, "%u primitives", n);
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK(rt_prim_lookup(rt_prim_name(i)) == (int)i, "lookup of %s", rt_prim_name(i));
+        if (i)
+            CHECK(strcmp(rt_prim_name(i - 1), rt_prim_name(i)) < 0, "order at %s", rt_prim_name(i));
+    }
+    CHECK(rt_prim_name(n) == NULL && rt_prim_lookup("nope") == -1 && rt_prim_lookup("") == -1,
+          "out of range");
+    CHECK(strcmp(rt_prim_name(0), "%SpnHd?") == 0 && strcmp(rt_prim_name(n - 1), "zero?") == 0,
+          "first and last");
+
+    rt_ctx *ctx = make_ctx(nw, 0, 1, 0);          /* compaction at every slow path */
+    if (!ctx)
+        return;
+    pctx = ctx;
+    run_prims_step(ctx, prims_numbers_step, RT_NIL, "numbers");
+    run_prims_step(ctx, prims_misc_step, RT_NIL, "misc");
+    run_prims_step(ctx, prims_lists_step, rt_fix(10000 * (int64_t)scale), "lists");
+    run_prims_step(ctx, prims_deep_step, rt_fix(1000000 * (int64_t)scale), "deep");
+    run_prims_step(ctx, prims_race_step, rt_fix(200 * (int64_t)scale), "race");
+    rt_stats st;
+    rt_stats_get(ctx, &st);
+    CHECK(st.major_gcs > 10, "only %llu compactions", (unsigned long long)st.major_gcs);
+    fprintf(out, "prims: %u workers, %llu compactions, %llu sparks converted\n", nw,
+            (unsigned long long)st.major_gcs, (unsigned long long)st.sparks_converted);
+    pctx = NULL;
+    rt_ctx_free(ctx);
+}
+
 typedef struct { const char *name; void (*fn)(uint32_t, uint64_t); } test_entry;
 static const test_entry tests[] = {
     {"values", test_values},     {"local_gc", test_local_gc},   {"major_gc", test_major_gc},
@@ -892,7 +1777,7 @@ static const test_entry tests[] = {
     {"sparks", test_sparks},     {"inject", test_inject},       {"main_fail", test_main_fail},
     {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
     {"barrier", test_barrier},   {"inbox", test_inbox},     {"print", test_print},
-    {"deep", test_deep},
+    {"deep", test_deep},         {"prims", test_prims},
     {NULL, NULL},
 };
 

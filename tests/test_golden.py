@@ -15,10 +15,14 @@ def test_there_are_enough_golden_programs():
     assert len(PROGRAMS) >= 40
 
 
+ENGINES = {"interp": ["--interp"], "jit": [], "jit-threads-4": ["--threads", "4"]}
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.stem)
-def test_golden_program(program):
+def test_golden_program(program, engine):
     expected = program.with_suffix(".out").read_text().splitlines()
-    done = daisy("run", "--interp", program, timeout=300)
+    done = daisy("run", *ENGINES[engine], program, timeout=300)
     assert done.returncode == 0, done.stderr
     got = done.stdout.splitlines()
     for i, want in enumerate(expected):

@@ -1,0 +1,92 @@
+"""`daisy compile`: ahead-of-time objects and executables.
+
+    daisy compile prog.dsy -o prog.o    a relocatable object (ELF here) defining
+                                        daisy_toplevel and daisy_ntoplevel
+    daisy compile prog.dsy -o prog      that object linked with rt_main.c and the
+                                        runtime by the system C compiler
+
+The executable takes the flags `daisy run` takes for the runtime (--threads N,
+--heap SIZE, --stats) and prints exactly what `daisy run` prints: both go through
+rt_run_toplevel (rt/rt_program.c). It has no compiler inside: `val` works on every
+form the program quotes (Note [Forms with code] in jit/lower.py), and a form made at
+run time evaluates to an error value saying so.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import llvmlite.binding as llvm
+
+from ..rt import native
+
+EXIT_USAGE, EXIT_TOOL = 2, 1
+
+
+def object_code(state, opt: int) -> bytes:
+    """The program as a relocatable object for this machine."""
+    from .engine import _initialise
+    from .lower import lower_program
+    from .program import program_prefix
+    _initialise()
+    low = lower_program(state.module, program_prefix(state.source), aot=True)
+    target = llvm.Target.from_default_triple()
+    tm = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                      features=llvm.get_host_cpu_features().flatten(),
+                                      opt=opt, reloc="pic", codemodel="default")
+    mod = llvm.parse_assembly(str(low.ir))
+    mod.triple = llvm.get_process_triple()
+    mod.verify()
+    if opt:
+        pto = llvm.create_pipeline_tuning_options(speed_level=opt)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+    return tm.emit_object(mod)
+
+
+def link(obj_path: str, out: str, cc: str) -> subprocess.CompletedProcess:
+    """obj + rt_main.c + the runtime (libdaisyrt.a, else its C sources) -> out."""
+    rt_dir = os.path.dirname(native.__file__)
+    lib = native.static_library_path()
+    runtime = [lib] if os.path.exists(lib) else native.source_files()
+    cmd = [cc, "-O2", "-pthread", "-std=c11", f"-I{rt_dir}", obj_path,
+           os.path.join(rt_dir, "rt_main.c"), *runtime, "-lm", "-o", out]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def compile_command(args) -> int:
+    from ..cli import _read
+    from ..frontend.diagnostics import SourceError
+    from ..pipeline import compile_source
+    source = _read(args.file)
+    if source is None:
+        return EXIT_USAGE
+    try:
+        state = compile_source(source, args.file)
+    except SourceError as e:
+        print(e.render(args.file, source), file=sys.stderr)
+        return EXIT_USAGE
+    for w in state.warnings:
+        print(w.render(args.file, source), file=sys.stderr)
+    obj = object_code(state, args.opt)
+    if args.output.endswith(".o"):
+        with open(args.output, "wb") as f:
+            f.write(obj)
+        return 0
+    cc = args.cc or os.environ.get("CC") or "cc"
+    if shutil.which(cc) is None:
+        print(f"daisy: compile: no C compiler '{cc}' to link with (set --cc or $CC, "
+              "or write an object with -o prog.o)", file=sys.stderr)
+        return EXIT_TOOL
+    with tempfile.TemporaryDirectory() as tmp:
+        obj_path = os.path.join(tmp, "prog.o")
+        with open(obj_path, "wb") as f:
+            f.write(obj)
+        done = link(obj_path, args.output, cc)
+    if done.returncode != 0:
+        print(f"daisy: compile: linking failed:\n{done.stderr.strip()}", file=sys.stderr)
+        return EXIT_TOOL
+    return 0

@@ -1,0 +1,1361 @@
+"""Pass `lower`: core IR (frontend/core.py) to LLVM IR over the runtime's ABI.
+
+Every lambda body, every suspended expression and every top-level expression becomes
+one LLVM function with the *code signature* `i64 (ptr w, i64 self, i64 arg)`
+(Note [Code signature]). Values are `i64` words tagged as in Note [Value tags]
+(rt/daisy_rt.h); heap fields are reached with `inttoptr` of the word, never by
+re-deriving an address from another pointer.
+
+Note [Code signature]
+~~~~~~~~~~~~~~~~~~~~~
+Closure code, suspension code and `rt_apply` share one C-callable signature,
+`rt_val code(rt_worker *w, rt_val self, rt_val arg)`, so any of them can `musttail`
+call any other: a Daisy call in tail position is a jump and tail recursion runs in
+constant stack. The runtime calls suspension code as `code(w, self)`; the third
+register is then garbage and suspension code never reads it (x86-64 SysV and AArch64
+pass the first arguments in registers, so the extra parameter costs nothing).
+
+Note [Lazy returns]
+~~~~~~~~~~~~~~~~~~~
+Code may return an unevaluated suspension: a variable reached in tail position is
+returned as it is (docs/language.md section 4, Note [Shallow evaluation] in
+interp/eval.py). Whoever needs a value forces what a call returns; `$E` in a suspended
+position keeps it as it is; `rt_force_slow` forces what a suspension's code returns.
+So shallow evaluation costs nothing and every call in tail position can be a jump.
+
+Note [Root frames]
+~~~~~~~~~~~~~~~~~~
+Compaction moves objects at any safepoint (an allocation slow path, a poll, any call
+that can reach one). Each function therefore keeps every heap value it needs across a
+safepoint in a *root frame*: a block of slots it pushes on the worker's root stack at
+entry (Note [Roots]) and pops before it returns or jumps. Binders and captured values
+live in slots; an SSA value is used only until the next safepoint and re-read from its
+slot afterwards. Immediate values (small integers, atoms, primitives, constants) need
+no slot. Entry checks the C stack against `w->stack_limit` and the root stack against
+`sp_limit`: past either, the call's value is the error `stack exhausted`.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ..frontend import core as C
+from ..frontend.parse import deep_recursion
+from ..interp.forms import form_of_syntax
+from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES, VARIADIC
+from ..rt import native
+from .abi import I8, I32, I64, PTR, VOID, W_HP, W_INTERRUPT, W_LIMIT, W_SP, W_SP_LIMIT, header
+from .closures import Closures
+
+VAL = I64
+CODE_TY = ir.FunctionType(VAL, [PTR, VAL, VAL])
+STEP_TY = ir.FunctionType(VAL, [PTR, VAL])
+
+NIL = native.NIL
+UNIT = native.UNIT
+W_CTX = native.Worker.ctx.offset
+W_STACK_LIMIT = native.Worker.stack_limit.offset
+
+T_CONS, T_SUSP, T_CLOSURE = native.TYPES["cons"], native.TYPES["susp"], native.TYPES["closure"]
+T_ERROR, T_FORM = native.TYPES["error"], native.TYPES["form"]
+HDR_CONS = header("cons", 2)
+FORM_KIND = {"apply": 1, "function": 2, "annotation": 3, "define": 4}
+
+FIX_MIN, FIX_MAX = -(1 << 62), (1 << 62) - 1
+ROOT_RESERVE = 4096       # root-stack words kept free below sp_limit for C callers
+
+#: primitive values: index in the runtime's table (rt_prim_name), which is sorted
+PRIM_INDEX = {name: i for i, name in enumerate(sorted(PRIMITIVES))}
+
+
+def prim_value(name: str) -> int:
+    return (PRIM_INDEX[name] << 3) | 4
+
+
+def fix(i: int) -> int:
+    return ((i << 1) | 1) & (2**64 - 1)
+
+
+def _c(v: int) -> ir.Constant:
+    if v >= 2**63:
+        v -= 2**64
+    return ir.Constant(I64, v)
+
+
+@dataclass(frozen=True)
+class Imm:
+    """An operand known at compile time (an immediate word)."""
+    word: int
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An operand held in a root-frame slot."""
+    index: int
+
+
+TAIL, LAZY, WHNF = "tail", "lazy", "whnf"
+
+SIMPLE = (C.Const, C.Local, C.Global, C.PrimRef, C.Lam)
+CHECKED = set(LIST_ARITY) | {"add", "mpy"}     # PrimCalls whose operands are all forced
+ARITH = {"add", "sub", "mpy"}
+COMPARE = {"lt?": "<", "le?": "<=", "gt?": ">", "ge?": ">=", "eq?": "==", "ne?": "!="}
+UNARY_FIX = {"inc", "dcr", "neg", "zero?", "one?", "pos?", "neg?"}
+
+
+class Runtime:
+    """Declarations of the runtime entry points one module calls."""
+
+    SIGS = {
+        "rt_reserve_slow": (PTR, [PTR, I64]),
+        "rt_safepoint_slow": (VOID, [PTR]),
+        "rt_force_slow": (VAL, [PTR, VAL]),
+        "rt_apply": (VAL, [PTR, VAL, VAL]),
+        "rt_prim_call": (VAL, [PTR, I32, VAL]),
+        "rt_select": (VAL, [PTR, VAL, I32]),
+        "rt_deep_force": (VAL, [PTR, VAL]),
+        "rt_spark": (VOID, [PTR, VAL]),
+        "rt_stack_exhausted": (VAL, [PTR]),
+        "rt_error_new": (VAL, [PTR, PTR]),
+        "rt_int": (VAL, [PTR, I64]),
+        "rt_float": (VAL, [PTR, ir.DoubleType()]),
+        "rt_global_new": (I32, [PTR, VAL]),
+        "rt_global_get": (VAL, [PTR, I32]),
+        "rt_global_set": (VOID, [PTR, I32, VAL]),
+        "rt_atom": (VAL, [PTR, PTR, I64]),
+        "rt_toplevel_define": (VOID, [PTR, VAL, I32]),
+        "rt_toplevel_lookup": (VAL, [PTR, VAL]),
+        "rt_code_name_set": (VOID, [PTR, PTR, VAL]),
+        "rt_prims_register_names": (VOID, [PTR]),
+        "rt_stdin_stream": (VAL, [PTR]),
+        "rt_form_code_register": (VOID, [PTR, I32, PTR]),
+    }
+
+    def __init__(self, module: ir.Module):
+        self.module = module
+        self._fns: dict[str, ir.Function] = {}
+
+    def __getattr__(self, name: str) -> ir.Function:
+        fn = self._fns.get(name)
+        if fn is None:
+            ret, args = self.SIGS[name]
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
+            fn.attributes.add("nounwind")
+            self._fns[name] = fn
+        return fn
+
+
+class ModuleGen:
+    """One LLVM module: a program (static names) or a `val` expression (dynamic)."""
+
+    def __init__(self, prefix: str, closures: Closures, defs: dict[str, C.Def] | None,
+                 main: bool):
+        self.prefix = prefix
+        self.m = ir.Module(name=prefix)
+        self.rt = Runtime(self.m)
+        self.cl = closures
+        self.main = main
+        self.defs = defs or {}
+        self.def_index = {name: k for k, name in enumerate(self.defs)}
+        self.direct: dict[str, ir.Function] = {}     # top-level lambdas: called directly
+        self.atoms: dict[str, ir.GlobalVariable] = {}
+        self.strings: dict[bytes, ir.GlobalVariable] = {}
+        self.quotes: list[tuple[ir.GlobalVariable, object]] = []   # (slot global, form)
+        self.form_codes: list[tuple[ir.GlobalVariable, int, ir.Function]] = []
+        self.code_names: list[tuple[ir.Function, str]] = []
+        self.nfn = 0
+        self.nglobals = len(self.defs)         # global slots: definitions, then forms
+        self._quote_off: dict = {}
+        self._selectors: dict = {}
+        self.gbase = self._global("gbase", I32, 0)
+        self.init_state = self._global("init_state", I32, 0)
+        self.atom("true")
+
+    # ---- module-level data ----
+    def _global(self, name, ty, init):
+        g = ir.GlobalVariable(self.m, ty, f"{self.prefix}_{name}")
+        g.linkage = "internal"
+        g.initializer = ir.Constant(ty, init)
+        return g
+
+    def atom(self, name: str) -> ir.GlobalVariable:
+        g = self.atoms.get(name)
+        if g is None:
+            g = self._global(f"atom{len(self.atoms)}", I64, 0)
+            self.atoms[name] = g
+        return g
+
+    def cstring(self, text: str) -> ir.GlobalVariable:
+        data = text.encode("utf-8")
+        g = self.strings.get(data)
+        if g is None:
+            arr = ir.ArrayType(I8, len(data) + 1)
+            g = ir.GlobalVariable(self.m, arr, f"{self.prefix}_str{len(self.strings)}")
+            g.linkage = "internal"
+            g.global_constant = True
+            g.initializer = ir.Constant(arr, bytearray(data + b"\0"))
+            self.strings[data] = g
+        return g
+
+    def new_function(self, hint: str, ty=CODE_TY) -> ir.Function:
+        self.nfn += 1
+        safe = "".join(ch if ch.isalnum() else "_" for ch in hint)[:24]
+        fn = ir.Function(self.m, ty, f"{self.prefix}_{self.nfn}_{safe}")
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        return fn
+
+    # ---- code for expressions ----
+    def code_for(self, body: C.Expr, free: list, param: C.Pattern | None, hint: str,
+                 kind: str) -> ir.Function:
+        """A function evaluating `body` in tail position. kind 'closure' reads free
+        values from closure fields 1.., 'susp' from suspension fields 3.."""
+        fn = self.new_function(hint)
+        g = FnGen(self, fn, kind)
+        g.prologue(free, param)
+        g.ev(body, TAIL)
+        g.finish()
+        return fn
+
+    # ---- quoted forms (built at initialisation; Note [Forms with code]) ----
+    def quote_offset(self, e: C.Quote):
+        """The global slot (offset from gbase) of a quotation's form, or an error text."""
+        key = id(e)
+        off = self._quote_off.get(key)
+        if off is None:
+            try:
+                with deep_recursion():
+                    form = form_of_syntax(e.form)
+            except RecursionError:
+                off = "quotation nested too deeply"
+            else:
+                off = self.nglobals
+                self.nglobals += 1
+                self.quotes.append((off, form))
+            self._quote_off[key] = off
+        return off
+
+    def selector(self, which: int) -> ir.Function:
+        """Suspension code selecting field `which` of env[0] (recursive patterns)."""
+        fn = self._selectors.get(which)
+        if fn is None:
+            fn = self._selectors[which] = self.new_function("head" if which == 0 else "tail")
+            g = FnGen(self, fn, "susp")
+            b = g.b
+            obj = b.inttoptr(g.self_, PTR)
+            src = b.load(b.gep(obj, [ir.Constant(I64, 32)], source_etype=I8), typ=VAL)
+            sop = g.spill(src)
+            g.poll()
+            v = g.force(g.load(sop))
+            vop = g.spill(v)
+            g.ret(g.select(vop, which))
+            g.finish()
+        return fn
+
+    def lam_code(self, lam: C.Lam, hint: str | None = None) -> ir.Function:
+        fn = self.code_for(lam.body, self.cl.free(lam), lam.param, hint or lam.name or "lambda",
+                           "closure")
+        if lam.name:
+            self.code_names.append((fn, lam.name))
+        return fn
+
+
+class FnGen:
+    """Emits one function: its root frame, its body, its returns."""
+
+    def __init__(self, mg: ModuleGen, fn: ir.Function, kind: str):
+        self.mg = mg
+        self.rt = mg.rt
+        self.fn = fn
+        self.kind = kind
+        self.w, self.self_, self.arg = fn.args[0], fn.args[1], (fn.args[2] if len(fn.args) > 2 else None)
+        entry = fn.append_basic_block("entry")
+        self.frame_bb = fn.append_basic_block("frame")
+        body = self.body_bb = fn.append_basic_block("body")
+        self.b = ir.IRBuilder(entry)
+        # C stack check first: nothing is pushed yet, so an early return is clean
+        fa = self.b.call(self._intrinsic("llvm.frameaddress.p0", PTR, [I32]), [ir.Constant(I32, 0)])
+        lim = self.b.load(self.wfield(W_STACK_LIMIT), typ=I64)
+        deep = self.b.icmp_unsigned("<", self.b.ptrtoint(fa, I64), lim)
+        exhausted = fn.append_basic_block("exhausted")
+        self.b.cbranch(deep, exhausted, self.frame_bb)
+        self.b.position_at_end(exhausted)
+        self.b.ret(self.b.call(self.rt.rt_stack_exhausted, [self.w]))
+        self.b.position_at_end(self.frame_bb)
+        self.base = self.b.load(self.wfield(W_SP), typ=PTR)
+        self.b = ir.IRBuilder(body)
+        self.nslots = 0
+        self.free_slots: list[int] = []
+        self.slot_of: dict[int, int] = {}       # id(binder) -> slot
+
+    def _intrinsic(self, name, ret, args):
+        m = self.mg.m
+        try:
+            return m.get_global(name)
+        except KeyError:
+            return ir.Function(m, ir.FunctionType(ret, args), name)
+
+    # ---- worker fields and slots ----
+    def wfield(self, off):
+        return self.b.gep(self.w, [ir.Constant(I64, off)], source_etype=I8)
+
+    def ctx(self):
+        return self.b.load(self.wfield(W_CTX), typ=PTR)
+
+    def new_slot(self) -> int:
+        if self.free_slots:
+            return self.free_slots.pop()
+        self.nslots += 1
+        return self.nslots - 1
+
+    def release(self, op) -> None:
+        """Give a temporary slot back (binder slots are never given back)."""
+        if (isinstance(op, Slot) and op.index not in self.free_slots
+                and op.index not in self.slot_of.values()):
+            self.free_slots.append(op.index)
+
+    def slot_addr(self, k: int):
+        return self.b.gep(self.base, [ir.Constant(I64, 8 * k)], source_etype=I8)
+
+    def store_slot(self, k: int, v) -> None:
+        self.b.store(v, self.slot_addr(k))
+
+    def spill(self, v) -> Slot:
+        k = self.new_slot()
+        self.store_slot(k, v)
+        return Slot(k)
+
+    def load(self, op):
+        if isinstance(op, Imm):
+            return _c(op.word)
+        if isinstance(op, _AtomOp):
+            return self.b.load(op.g, typ=I64)
+        return self.b.load(self.slot_addr(op.index), typ=VAL)
+
+    def bind_slot(self, binder) -> int:
+        k = self.slot_of.get(id(binder))
+        if k is None:
+            k = self.new_slot()
+            self.slot_of[id(binder)] = k
+        return k
+
+    # ---- prologue / epilogue ----
+    def prologue(self, free: list, param) -> None:
+        """Copy captured values and the argument into slots, then poll."""
+        b = self.b
+        env0 = 1 if self.kind == "closure" else 3
+        if free:
+            obj = b.inttoptr(self.self_, PTR)
+            for i, binder in enumerate(free):
+                v = b.load(b.gep(obj, [ir.Constant(I64, 8 * (1 + env0 + i))], source_etype=I8), typ=VAL)
+                self.store_slot(self.bind_slot(binder), v)
+        argop = None
+        if param is not None:
+            if type(param) is C.PVar:
+                k = self.bind_slot(param)
+                self.store_slot(k, self.arg)
+                argop = None
+            else:
+                argop = self.spill(self.arg)
+        self.poll()
+        if param is not None and argop is not None:
+            self.bind(param, argop)
+
+    def poll(self) -> None:
+        b = self.b
+        flag = b.load_atomic(self.wfield(W_INTERRUPT), "monotonic", 4, typ=I32)
+        with b.if_then(b.icmp_unsigned("!=", flag, ir.Constant(I32, 0)), likely=False):
+            b.call(self.rt.rt_safepoint_slow, [self.w])
+
+    def finish(self) -> None:
+        """Emit the frame push now that the slot count is known."""
+        b = ir.IRBuilder(self.frame_bb)
+        n = self.nslots
+        newsp = b.gep(self.base, [ir.Constant(I64, 8 * n)], source_etype=I8)
+        limit = b.load(b.gep(self.w, [ir.Constant(I64, W_SP_LIMIT)], source_etype=I8), typ=PTR)
+        room = b.sub(b.ptrtoint(limit, I64), b.ptrtoint(newsp, I64))
+        short = b.icmp_signed("<", room, ir.Constant(I64, 8 * ROOT_RESERVE))
+        full = self.fn.append_basic_block("rootfull")
+        ok = self.fn.append_basic_block("push")
+        b.cbranch(short, full, ok)
+        b.position_at_end(full)
+        b.ret(b.call(self.rt.rt_stack_exhausted, [self.w]))
+        b.position_at_end(ok)
+        for k in range(n):
+            b.store(_c(NIL), b.gep(self.base, [ir.Constant(I64, 8 * k)], source_etype=I8))
+        b.store(newsp, b.gep(self.w, [ir.Constant(I64, W_SP)], source_etype=I8))
+        b.branch(self.body_bb)
+
+    def pop_frame(self) -> None:
+        self.b.store(self.base, self.wfield(W_SP))
+
+    def ret(self, v) -> None:
+        self.pop_frame()
+        self.b.ret(v)
+
+    def finish_value(self, v, ctx):
+        """Deliver v (already in the form ctx asks for) to ctx."""
+        if ctx == TAIL:
+            self.ret(v)
+            return None
+        return v
+
+    # ---- value tests ----
+    def is_ptr(self, v):
+        b = self.b
+        low = b.and_(v, _c(7))
+        return b.and_(b.icmp_unsigned("==", low, _c(0)), b.icmp_unsigned("!=", v, _c(0)))
+
+    def hdr_type(self, v):
+        b = self.b
+        h = b.load(b.inttoptr(v, PTR), typ=I64)
+        return b.and_(b.lshr(h, _c(1)), _c(0x7F))
+
+    def is_type(self, v, t: int):
+        """i1: v is a pointer to an object of type t (two blocks, no phi needed by callers)."""
+        b = self.b
+        start = b.block
+        isp = self.is_ptr(v)
+        check = b.append_basic_block("ty")
+        done = b.append_basic_block("tydone")
+        b.cbranch(isp, check, done)
+        b.position_at_end(check)
+        r = b.icmp_unsigned("==", self.hdr_type(v), _c(t))
+        check_end = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(ir.IntType(1))
+        phi.add_incoming(ir.Constant(ir.IntType(1), 0), start)
+        phi.add_incoming(r, check_end)
+        return phi
+
+    def field(self, v, i):
+        b = self.b
+        return b.load(b.gep(b.inttoptr(v, PTR), [ir.Constant(I64, 8 * (1 + i))], source_etype=I8), typ=VAL)
+
+    def force(self, v):
+        """v's value: the inline probe of Note [Suspension states], else rt_force_slow."""
+        b = self.b
+        start = b.block
+        issusp = self.is_type(v, T_SUSP)
+        probe = b.append_basic_block("probe")
+        slow = b.append_basic_block("slowforce")
+        done = b.append_basic_block("forced")
+        b.cbranch(issusp, probe, done)
+        pre = b.block
+        b.position_at_end(probe)
+        obj = b.inttoptr(v, PTR)
+        st = b.load_atomic(b.gep(obj, [ir.Constant(I64, 8)], source_etype=I8), "acquire", 8, typ=I64)
+        evald = b.append_basic_block("evaluated")
+        b.cbranch(b.icmp_unsigned("==", st, _c(1)), evald, slow)
+        b.position_at_end(evald)
+        val = b.load(b.gep(obj, [ir.Constant(I64, 24)], source_etype=I8), typ=VAL)
+        b.branch(done)
+        b.position_at_end(slow)
+        sv = b.call(self.rt.rt_force_slow, [self.w, v])
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(VAL)
+        phi.add_incoming(v, pre)
+        phi.add_incoming(val, evald)
+        phi.add_incoming(sv, slow)
+        del start
+        return phi
+
+    # ---- allocation ----
+    def reserve(self, nbytes: int) -> None:
+        b = self.b
+        hp = b.load(self.wfield(W_HP), typ=PTR)
+        limit = b.load(self.wfield(W_LIMIT), typ=PTR)
+        room = b.sub(b.ptrtoint(limit, I64), b.ptrtoint(hp, I64))
+        with b.if_then(b.icmp_unsigned("<", room, _c(nbytes)), likely=False):
+            b.call(self.rt.rt_reserve_slow, [self.w, _c(nbytes)])
+
+    def alloc(self, hdr: int, words: list):
+        """Bump-allocate after a reserve: header then words (SSA values); returns the
+        object's word."""
+        b = self.b
+        slot = self.wfield(W_HP)
+        hp = b.load(slot, typ=PTR)
+        b.store(_c(hdr), hp)
+        for i, wv in enumerate(words):
+            b.store(wv, b.gep(hp, [ir.Constant(I64, 8 * (1 + i))], source_etype=I8))
+        b.store(b.gep(hp, [ir.Constant(I64, 8 * (1 + len(words)))], source_etype=I8), slot)
+        return b.ptrtoint(hp, I64)
+
+    def make_object(self, hdr: int, parts: list) -> Slot:
+        """Allocate an object whose fields are operands (Imm, Slot, or raw SSA consts)."""
+        self.reserve(8 * (1 + len(parts)))
+        words = [p if isinstance(p, ir.Value) else self.load(p) for p in parts]
+        return self.spill(self.alloc(hdr, words))
+
+    def code_word(self, fn):
+        return self.b.ptrtoint(fn, I64)
+
+    def make_susp(self, e: C.Expr, hint: str = "susp") -> Slot:
+        free = self.mg.cl.free(e)
+        fn = self.mg.code_for(e, free, None, hint, "susp")
+        parts = [_c(0), self.code_word(fn), _c(0)] + [Slot(self.slot_of[id(x)]) for x in free]
+        return self.make_object(header("susp", 3 + len(free), nraw=2), parts)
+
+    def make_closure(self, lam: C.Lam) -> Slot:
+        free = self.mg.cl.free(lam)
+        fn = self.mg.lam_code(lam)
+        parts = [self.code_word(fn)] + [Slot(self.slot_of[id(x)]) for x in free]
+        return self.make_object(header("closure", 1 + len(free), nraw=1, aux=1), parts)
+
+    def error(self, msg: str):
+        g = self.mg.cstring(msg)
+        return self.b.call(self.rt.rt_error_new, [self.w, self.b.gep(g, [_c(0), _c(0)])])
+
+    # ---- constants and names ----
+    def const(self, value):
+        """An operand for a constant."""
+        if type(value) is str:
+            return self.atom_op(value)
+        if type(value) is int:
+            if FIX_MIN <= value <= FIX_MAX:
+                return Imm(fix(value))
+            return self.spill(self.b.call(self.rt.rt_int, [self.w, _c(value)]))
+        return self.spill(self.b.call(self.rt.rt_float, [self.w, ir.Constant(ir.DoubleType(), value)]))
+
+    def atom_op(self, name: str):
+        """Atoms are immediates but only known at run time: loaded from a module global."""
+        return _AtomOp(self.mg.atom(name))
+
+    opval = load
+
+    def global_value(self, name: str):
+        """The binding of a top-level name (may be an unevaluated suspension)."""
+        mg = self.mg
+        b = self.b
+        k = mg.def_index.get(name)
+        if k is not None:
+            return self.global_slot(k)
+        return b.call(self.rt.rt_toplevel_lookup, [self.w, b.load(mg.atom(name), typ=I64)])
+
+    def primref(self, name: str):
+        if name == "true":
+            return self.atom_op("true")
+        if name == "nil":
+            return Imm(NIL)
+        if name == "stdin":
+            return self.spill(self.b.call(self.rt.rt_stdin_stream, [self.w]))
+        return Imm(prim_value(name))
+
+    # ---- suspended positions: Note [Suspended positions] in interp/eval.py ----
+    def delay(self, e: C.Expr, allow_now: bool = True):
+        """An operand for e in a suspended position. `$E`/`#E` are evaluated now (or,
+        with allow_now False, suspended whole, which gives the same value later)."""
+        t = type(e)
+        if t is C.Local:
+            return Slot(self.slot_of[id(self.mg.cl.binder[id(e)])])
+        if t is C.Const:
+            return self.const(e.value)
+        if t is C.Lam:
+            return self.make_closure(e)
+        if t is C.Global:
+            return self.spill(self.global_value(e.name))
+        if t is C.PrimRef:
+            return self.primref(e.name)
+        if t is C.Quote:
+            return self.spill(self.quote(e))
+        if t is C.Ann:
+            if e.op == "@":
+                inner = e.expr
+                if type(inner) in SIMPLE or type(inner) is C.Quote:
+                    return self.delay(inner, allow_now)
+                s = self.make_susp(inner, "spark")
+                self.b.call(self.rt.rt_spark, [self.w, self.load(s)])
+                return s
+            if not allow_now:
+                return self.make_susp(e, "demand")
+            return self.spill(self.now(e))
+        if t is C.ListCons:
+            return self.build_list_delayed(e)
+        return self.make_susp(e)
+
+    def now(self, e: C.Ann):
+        """`$E` / `#E` in a suspended position, evaluated where it stands."""
+        if e.op == "#":
+            return self.ev(e, WHNF)
+        inner = e.expr
+        if type(inner) in (C.Local, C.Global):
+            return self.ev(inner, WHNF)
+        return self.ev(inner, LAZY)
+
+    def build_list_delayed(self, e: C.ListCons):
+        parts = ([] if e.tail is None else [e.tail]) + list(e.items)
+        for p in parts:
+            if type(p) is C.Ann and p.op in "$#":
+                return self.make_susp(e, "list")
+        tail = Imm(NIL) if e.tail is None else self._delay_flat(e.tail)
+        ops = [self._delay_flat(item) for item in reversed(e.items)]
+        r = self.cons_chain(list(reversed(ops)), tail)
+        for op in ops + [tail]:
+            self.release(op)
+        return r
+
+    def _delay_flat(self, e):
+        return self.make_susp(e, "list") if type(e) is C.ListCons else self.delay(e)
+
+    def cons_chain(self, items: list, tail) -> Slot:
+        """[items ! tail] from operands, in one reservation."""
+        n = len(items)
+        if n == 0:
+            return tail if isinstance(tail, Slot) else self.spill(self.opval(tail))
+        self.reserve(24 * n)
+        lst = self.opval(tail)
+        for op in reversed(items):
+            lst = self.alloc(HDR_CONS, [self.opval(op), lst])
+        return self.spill(lst)
+
+    # ---- patterns: Note [Lazy patterns] in interp/eval.py ----
+    def select(self, src: Slot, which: int):
+        """Field `which` of the value in src, selected without forcing."""
+        b = self.b
+        v = self.load(src)
+        iscons = self.is_type(v, T_CONS)
+        fast = b.append_basic_block("selfast")
+        slow = b.append_basic_block("selslow")
+        done = b.append_basic_block("seldone")
+        b.cbranch(iscons, fast, slow)
+        b.position_at_end(fast)
+        fv = self.field(v, which)
+        b.branch(done)
+        b.position_at_end(slow)
+        sv = b.call(self.rt.rt_select, [self.w, self.load(src), ir.Constant(I32, which)])
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(VAL)
+        phi.add_incoming(fv, fast)
+        phi.add_incoming(sv, slow)
+        return phi
+
+    def bind(self, p: C.Pattern, src: Slot) -> None:
+        t = type(p)
+        if t is C.PVar:
+            self.store_slot(self.bind_slot(p), self.load(src))
+        elif t is C.PAs:
+            self.store_slot(self.bind_slot(p), self.load(src))
+            self.bind(p.pattern, src)
+        else:
+            cur = src
+            for item in p.items:
+                head = self.spill(self.select(cur, 0))
+                self.bind(item, head)
+                self.release(head)
+                nxt = self.spill(self.select(cur, 1))
+                if cur is not src:
+                    self.release(cur)
+                cur = nxt
+            if p.rest is not None:
+                self.bind(p.rest, cur)
+            if cur is not src:
+                self.release(cur)
+
+    # ---- evaluation ----
+    def ev(self, e: C.Expr, ctx: str):
+        """Evaluate e. WHNF: its value; LAZY: its value or a suspension of it
+        (Note [Lazy returns]); TAIL: return it from this function (returns None)."""
+        t = type(e)
+        m = getattr(self, "ev_" + t.__name__)
+        return m(e, ctx)
+
+    def _deliver(self, v, ctx, lazy: bool):
+        """v may be lazy (a suspension) when `lazy`; force it for WHNF."""
+        if ctx == WHNF and lazy:
+            v = self.force(v)
+        return self.finish_value(v, ctx)
+
+    def ev_Local(self, e, ctx):
+        return self._deliver(self.load(self.delay(e)), ctx, True)
+
+    def ev_Global(self, e, ctx):
+        return self._deliver(self.global_value(e.name), ctx, True)
+
+    def ev_Const(self, e, ctx):
+        op = self.const(e.value)
+        v = self.opval(op)
+        self.release(op)
+        return self.finish_value(v, ctx)
+
+    def ev_PrimRef(self, e, ctx):
+        op = self.primref(e.name)
+        v = self.opval(op)
+        self.release(op)
+        return self.finish_value(v, ctx)
+
+    def ev_Lam(self, e, ctx):
+        op = self.make_closure(e)
+        v = self.load(op)
+        self.release(op)
+        return self.finish_value(v, ctx)
+
+    def ev_Quote(self, e, ctx):
+        return self.finish_value(self.quote(e), ctx)
+
+    def quote(self, e: C.Quote):
+        """A quoted form is built once, at initialisation, and kept as a global root."""
+        off = self.mg.quote_offset(e)
+        if isinstance(off, str):          # the quotation could not be made
+            return self.error(off)
+        return self.global_slot(off)
+
+    def global_slot(self, off: int):
+        b = self.b
+        idx = b.add(b.load(self.mg.gbase, typ=I32), ir.Constant(I32, off))
+        return b.call(self.rt.rt_global_get, [self.ctx(), idx])
+
+    def ev_Ann(self, e, ctx):
+        if e.op == "#":
+            v = self.ev(e.expr, WHNF)
+            return self.finish_value(self.b.call(self.rt.rt_deep_force, [self.w, v]), ctx)
+        if e.op == "$" and type(e.expr) in (C.Local, C.Global):
+            return self.finish_value(self.ev(e.expr, WHNF), ctx)
+        return self.ev(e.expr, ctx)
+
+    def ev_Let(self, e, ctx):
+        if e.rec and type(e.value) is not C.Const:
+            self.bind_rec(e)
+        else:
+            if type(e.value) is C.Ann and e.value.op in "$#":
+                val = self.spill(self.now(e.value))
+            else:
+                val = self.delay(e.value)
+            if not isinstance(val, Slot):
+                val = self.spill(self.opval(val))
+            self.bind(e.pattern, val)
+        return self.ev(e.body, ctx)
+
+    def bind_rec(self, e: C.Let) -> None:
+        """A recursive binding: the value's object (closure or suspension) and the
+        selections the pattern makes from it are allocated in one group, then the
+        captured values that name the group are filled in before anything can see it
+        (no safepoint in between, so no write barrier is needed)."""
+        value = e.value
+        free = self.mg.cl.free(value)
+        if type(value) is C.Lam:
+            fn = self.mg.lam_code(value)
+            env0, hdr = 1, header("closure", 1 + len(free), nraw=1, aux=1)
+            fixed = [self.code_word(fn)]
+        else:
+            fn = self.mg.code_for(value, free, None, "rec", "susp")
+            env0, hdr = 3, header("susp", 3 + len(free), nraw=2)
+            fixed = [_c(0), self.code_word(fn), _c(0)]
+        # the selections: (binder, path of 0/1 steps from the value)
+        selections = []
+
+        def walk(p, path):
+            if type(p) is C.PVar:
+                selections.append((p, path))
+            elif type(p) is C.PAs:
+                selections.append((p, path))
+                walk(p.pattern, path)
+            else:
+                cur = path
+                for item in p.items:
+                    walk(item, cur + (0,))
+                    cur = cur + (1,)
+                if p.rest is not None:
+                    walk(p.rest, cur)
+        walk(e.pattern, ())
+        paths = sorted({path[:i] for _, path in selections for i in range(1, len(path) + 1)},
+                       key=lambda q: (len(q), q))
+        sel_code = {0: self.mg.selector(0), 1: self.mg.selector(1)}
+        sel_hdr = header("susp", 4, nraw=2)
+        for binder in free:
+            self.bind_slot(binder)           # rec binders get their slots now
+        self.reserve(8 * (1 + len(fixed) + len(free)) + 40 * len(paths))
+        # slots of the group's own binders hold NIL until filled below
+        own = {id(b) for b, _ in selections}
+        words = fixed + [(_c(NIL) if id(x) in own else self.load(Slot(self.slot_of[id(x)]))) for x in free]
+        obj = self.alloc(hdr, words)
+        made = {(): obj}
+        for path in paths:
+            src = made[path[:-1]]
+            made[path] = self.alloc(sel_hdr, [_c(0), self.code_word(sel_code[path[-1]]), _c(0), src])
+        for binder, path in selections:
+            self.store_slot(self.bind_slot(binder), made[path])
+        ptr = self.b.inttoptr(obj, PTR)
+        for i, x in enumerate(free):
+            if id(x) in own:
+                v = self.load(Slot(self.slot_of[id(x)]))
+                self.b.store(v, self.b.gep(ptr, [ir.Constant(I64, 8 * (1 + env0 + i))], source_etype=I8))
+
+    def ev_If(self, e, ctx):
+        b = self.b
+        results = []           # (value, block) for non-tail contexts
+        done = b.append_basic_block("ifdone") if ctx != TAIL else None
+        for test, branch in e.arms:
+            v = self.ev(test, WHNF)
+            then = b.append_basic_block("then")
+            other = b.append_basic_block("else")
+            chk = b.append_basic_block("iferr")
+            b.cbranch(b.icmp_unsigned("!=", v, _c(NIL)), chk, other)
+            b.position_at_end(chk)
+            iserr = self.is_type(v, T_ERROR)
+            errb = b.append_basic_block("testerror")
+            b.cbranch(iserr, errb, then)
+            b.position_at_end(errb)
+            if ctx == TAIL:
+                self.ret(v)
+            else:
+                results.append((v, b.block))
+                b.branch(done)
+            b.position_at_end(then)
+            saved = list(self.free_slots)
+            r = self.ev(branch, ctx)
+            self.free_slots = saved
+            if ctx != TAIL:
+                results.append((r, b.block))
+                b.branch(done)
+            b.position_at_end(other)
+        if e.otherwise is None:
+            r = self.finish_value(_c(NIL), ctx)
+        else:
+            r = self.ev(e.otherwise, ctx)
+        if ctx == TAIL:
+            return None
+        results.append((r, b.block))
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(VAL)
+        for v, blk in results:
+            phi.add_incoming(v, blk)
+        return phi
+
+    def ev_ListCons(self, e, ctx):
+        tail = Imm(NIL) if e.tail is None else self.delay(e.tail)
+        ops = []
+        for item in reversed(e.items):
+            ops.append(self.delay(item))
+        op = self.cons_chain(list(reversed(ops)), tail)
+        v = self.load(op)
+        for o in ops + [tail, op]:
+            self.release(o)
+        if not e.items:
+            return self._deliver(v, ctx, True)
+        return self.finish_value(v, ctx)
+
+    def ev_App(self, e, ctx):
+        b = self.b
+        fe = e.fn
+        direct = None
+        if type(fe) is C.Global and fe.name in self.mg.direct:
+            direct = self.mg.direct[fe.name]
+            fop = None
+        else:
+            f = self.ev(fe, WHNF)
+            fop = self.spill(f)
+        argop = self.delay(e.arg)
+        if direct is not None:
+            args = [self.w, _c(NIL), self.opval(argop)]
+            return self.call(direct, args, ctx)
+        f = self.load(fop)
+        arg = self.opval(argop)
+        isclo = self.is_type(f, T_CLOSURE)
+        clo = b.append_basic_block("closure")
+        other = b.append_basic_block("apply")
+        b.cbranch(isclo, clo, other)
+        b.position_at_end(clo)
+        code = b.inttoptr(self.field(f, 0), CODE_TY.as_pointer())
+        r1 = self.call(code, [self.w, f, arg], ctx)
+        b1 = b.block
+        b.position_at_end(other)
+        r2 = self.call(self.rt.rt_apply, [self.w, f, arg], ctx)
+        b2 = b.block
+        if ctx == TAIL:
+            return None
+        done = b.append_basic_block("applied")
+        b.position_at_end(b1)
+        b.branch(done)
+        b.position_at_end(b2)
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(VAL)
+        phi.add_incoming(r1, b1)
+        phi.add_incoming(r2, b2)
+        return phi
+
+    def call(self, fn, args, ctx):
+        """A call with the code signature; in TAIL a jump (musttail)."""
+        b = self.b
+        if ctx == TAIL:
+            self.pop_frame()
+            r = b.call(fn, args, tail="musttail")
+            b.ret(r)
+            return None
+        r = b.call(fn, args)
+        if ctx == WHNF:
+            r = self.force(r)
+        return r
+
+    # ---- primitives ----
+    def ev_PrimCall(self, e, ctx):
+        name = e.name
+        if name in CHECKED:
+            return self.finish_value(self.checked_prim(e), ctx)
+        if name in UNARY_FIX or name in ("nil?", "list?", "isLST?"):
+            return self.finish_value(self.unary_fast(e), ctx)
+        if name in LIST_TAKERS:
+            ops = [self.delay(a) for a in reversed(e.args)]
+            lst = self.cons_chain(list(reversed(ops)), Imm(NIL))
+            arg = self.load(lst)
+            for o in ops + [lst]:
+                self.release(o)
+        else:
+            a = e.args[0]
+            op = self.delay(a)
+            arg = self.opval(op)
+        r = self.b.call(self.rt.rt_prim_call, [self.w, ir.Constant(I32, PRIM_INDEX[name]), arg])
+        return self._deliver(r, ctx, True)
+
+    def prim_slow(self, name, forced: list, rest: list):
+        """rt_prim_call with [forced values ! operands still suspended]."""
+        ops = [self.delay(a, allow_now=False) for a in reversed(rest)]
+        lst = self.cons_chain(forced + list(reversed(ops)), Imm(NIL))
+        r = self.b.call(self.rt.rt_prim_call, [self.w, ir.Constant(I32, PRIM_INDEX[name]),
+                                               self.load(lst)])
+        for o in ops + [lst]:
+            self.release(o)
+        return self.force(r)
+
+    def checked_prim(self, e):
+        """Operands forced left to right; small integers take the inline path, anything
+        else (or an overflow) hands the operands to the runtime's primitive, which
+        checks them in the same order (docs/language.md section 3)."""
+        b = self.b
+        name = e.name
+        args = e.args
+        if name not in ARITH and name not in COMPARE:
+            # div, rem and the bitwise operators: the runtime forces and checks
+            return self.prim_slow(name, [], args)
+        fast_ok = True
+        done = b.append_basic_block(f"{name}done")
+        results = []
+        forced: list[Slot] = []
+        acc = None
+        for i, a in enumerate(args):
+            v = self.ev(a, WHNF)
+            op = self.spill(v)
+            forced.append(op)
+            if not fast_ok:
+                continue
+            isfix = b.icmp_unsigned("==", b.and_(v, _c(1)), _c(1))
+            nxt = b.append_basic_block("fix")
+            slowb = b.append_basic_block("slow")
+            b.cbranch(isfix, nxt, slowb)
+            b.position_at_end(slowb)
+            results.append((self.prim_slow(name, list(forced), args[i + 1:]), b.block))
+            b.branch(done)
+            b.position_at_end(nxt)
+            if name in ARITH and i > 0:
+                acc = self.arith_step(name, acc, self.load(op), forced, args[i + 1:], results, done)
+            elif i == 0:
+                acc = self.load(op) if name in ARITH else None
+        if not fast_ok:
+            r = self.prim_slow(name, forced, [])
+            for op in forced:
+                self.release(op)
+            return r
+        if name in COMPARE:
+            x, y = self.load(forced[0]), self.load(forced[1])
+            c = b.icmp_signed(COMPARE[name], x, y)
+            r = b.select(c, b.load(self.mg.atom("true"), typ=I64), _c(NIL))
+        elif not args:
+            r = _c(fix(0 if name == "add" else 1))
+        else:
+            r = acc
+        results.append((r, b.block))
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(VAL)
+        for v, blk in results:
+            phi.add_incoming(v, blk)
+        for op in forced:
+            self.release(op)
+        return phi
+
+    def arith_step(self, name, acc, y, forced, rest, results, done):
+        """acc (op) y on tagged small integers with an overflow check."""
+        b = self.b
+        if name == "add":
+            fn = self._intrinsic("llvm.sadd.with.overflow.i64", ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64])
+            res = b.call(fn, [b.sub(acc, _c(1)), y])
+        elif name == "sub":
+            fn = self._intrinsic("llvm.ssub.with.overflow.i64", ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64])
+            res = b.call(fn, [acc, b.sub(y, _c(1))])
+        else:
+            fn = self._intrinsic("llvm.smul.with.overflow.i64", ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64])
+            res = b.call(fn, [b.ashr(acc, _c(1)), b.sub(y, _c(1))])
+        val = b.extract_value(res, 0)
+        ovf = b.extract_value(res, 1)
+        okb = b.append_basic_block("noovf")
+        slowb = b.append_basic_block("ovf")
+        b.cbranch(ovf, slowb, okb)
+        b.position_at_end(slowb)
+        results.append((self.prim_slow(name, list(forced), rest), b.block))
+        b.branch(done)
+        b.position_at_end(okb)
+        if name == "mpy":
+            val = b.or_(val, _c(1))
+        return val
+
+    def unary_fast(self, e):
+        b = self.b
+        name = e.name
+        v = self.ev(e.args[0], WHNF)
+        true = b.load(self.mg.atom("true"), typ=I64)
+        if name == "nil?":
+            return b.select(b.icmp_unsigned("==", v, _c(NIL)), true, _c(NIL))
+        if name in ("list?", "isLST?"):
+            isnil = b.icmp_unsigned("==", v, _c(NIL))
+            iscons = self.is_type(v, T_CONS)
+            return b.select(b.or_(isnil, iscons), b.load(self.mg.atom("true"), typ=I64), _c(NIL))
+        op = self.spill(v)
+        isfix = b.icmp_unsigned("==", b.and_(v, _c(1)), _c(1))
+        fast = b.append_basic_block("fix")
+        slow = b.append_basic_block("slow")
+        done = b.append_basic_block(f"{name}done")
+        b.cbranch(isfix, fast, slow)
+        results = []
+        b.position_at_end(slow)
+        r = b.call(self.rt.rt_prim_call, [self.w, ir.Constant(I32, PRIM_INDEX[name]), self.load(op)])
+        results.append((self.force(r), b.block))
+        b.branch(done)
+        b.position_at_end(fast)
+        x = self.load(op)
+        if name in ("zero?", "one?", "pos?", "neg?"):
+            cmp = {"zero?": ("==", fix(0)), "one?": ("==", fix(1)), "pos?": (">=", fix(0)),
+                   "neg?": ("<", fix(0))}[name]
+            r = b.select(b.icmp_signed(cmp[0], x, _c(cmp[1])), b.load(self.mg.atom("true"), typ=I64), _c(NIL))
+            results.append((r, b.block))
+        else:
+            if name == "inc":
+                fn, args = "llvm.sadd.with.overflow.i64", [x, _c(2)]
+            elif name == "dcr":
+                fn, args = "llvm.ssub.with.overflow.i64", [x, _c(2)]
+            else:   # neg: -(2n+1) + 2 = 2(-n)+1
+                fn, args = "llvm.ssub.with.overflow.i64", [_c(2), x]
+            f = self._intrinsic(fn, ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64])
+            res = b.call(f, args)
+            okb = b.append_basic_block("noovf")
+            b.cbranch(b.extract_value(res, 1), slow, okb)
+            b.position_at_end(okb)
+            results.append((b.extract_value(res, 0), b.block))
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(VAL)
+        for val, blk in results:
+            phi.add_incoming(val, blk)
+        self.release(op)
+        return phi
+
+
+class _AtomOp:
+    """An atom operand: an immediate word read from the module's atom table."""
+    __slots__ = ("g",)
+
+    def __init__(self, g):
+        self.g = g
+
+
+def double_bits(d: float) -> int:
+    return struct.unpack("<q", struct.pack("<d", d))[0]
+
+
+# --- whole modules ---------------------------------------------------------------------
+#
+# Note [Module initialisation]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# A module's atoms are interned, and its global slots made, when its entry point first
+# runs (inside a step, so allocation is allowed): `init_atoms` fills the atom table;
+# `init_values` (state 0 -> 1) takes one run of consecutive global slots (`gbase`):
+# the definitions in order, then every quoted form and each of its compound parts;
+# then (state 1 -> 2) it stores each definition's value (a closure, a constant, or a
+# suspension of the defining expression: definitions are lazy) and builds the forms.
+# A step that fails part-way re-runs from state 1, which only stores again.
+#
+# Note [Forms with code]
+# ~~~~~~~~~~~~~~~~~~~~~~
+# `val:^E` must work in an ahead-of-time executable, which has no compiler. Every
+# compound part of every quotation in the program (an application, function or
+# annotation form) is therefore compiled with the program, as the expression it
+# spells in the top-level environment, and registered with the runtime by the global
+# slot that holds the form (`rt_form_code_register`). `val` of such a form, found by
+# identity, runs that code; only forms made at run time (by `prsis`, or by taking
+# lists apart and building new applications) need the context's compiler hook, which
+# the JIT provides and an executable does not.
+
+
+@dataclass
+class Lowered:
+    """A lowered module: its LLVM IR and the names of what to call."""
+    ir: ir.Module
+    entry: str           # P_toplevel (rt_step_fn) or P_entry (code signature)
+    ntoplevel: int = 0
+
+
+def _compile_form(form):
+    """Form to resolved core IR in the top-level environment, as interp.compile_form;
+    returns an Expr, a Def, or an error text."""
+    from ..frontend import syntax as S
+    from ..frontend.desugar import desugar, desugar_command
+    from ..frontend.diagnostics import SourceError
+    from ..frontend.primcalls import rewrite
+    from ..frontend.resolve import Resolver
+    from ..interp.forms import NotAForm, syntax_of_form
+    try:
+        with deep_recursion():
+            node = syntax_of_form(form)
+            if isinstance(node, S.Define):
+                cmd = desugar_command(node)
+                cmd.expr = rewrite(Resolver(set(), dynamic=True).expr(cmd.expr, []))
+                return cmd
+            return rewrite(Resolver(set(), dynamic=True).expr(desugar(node), []))
+    except RecursionError:
+        return "val: form nested too deeply"
+    except SourceError as e:
+        return f"val: {e.diagnostic.message}"
+    except NotAForm as e:
+        return f"val: {e}"
+
+
+class ProgramGen(ModuleGen):
+    def __init__(self, prefix: str, defs: dict, main: bool):
+        super().__init__(prefix, Closures(), defs, main)
+        self.f_atoms = self.new_function("init_atoms", ir.FunctionType(VOID, [PTR]))
+        self.f_vals = self.new_function("init_values")
+
+    # ---- definitions and expressions ----
+    def define_all(self) -> None:
+        for name, d in self.defs.items():
+            self.cl.link(d.expr)
+            if type(d.expr) is C.Lam:
+                self.direct[name] = self.new_function(name)
+        for name, fn in self.direct.items():
+            lam = self.defs[name].expr
+            g = FnGen(self, fn, "closure")
+            g.prologue([], lam.param)
+            g.ev(lam.body, TAIL)
+            g.finish()
+            self.code_names.append((fn, name))
+        self.def_code = {}
+        for name, d in self.defs.items():
+            if type(d.expr) not in (C.Lam, C.Const):
+                self.def_code[name] = self.code_for(d.expr, [], None, name, "susp")
+
+    def expression(self, e: C.Expr, hint: str) -> ir.Function:
+        self.cl.link(e)
+        return self.code_for(e, [], None, hint, "susp")
+
+    def error_code(self, msg: str) -> ir.Function:
+        fn = self.new_function("valerror")
+        g = FnGen(self, fn, "susp")
+        g.ret(g.error(msg))
+        g.finish()
+        return fn
+
+    # ---- initialisation: Note [Module initialisation] ----
+    def init_functions(self):
+        atoms, vals = self.f_atoms, self.f_vals
+        g = FnGen(self, vals, "susp")
+        b = g.b
+        alloc_bb = b.append_basic_block("allocglobals")
+        fill_bb = b.append_basic_block("fill")
+        st = b.load(self.init_state, typ=I32)
+        b.cbranch(b.icmp_unsigned("==", st, ir.Constant(I32, 0)), alloc_bb, fill_bb)
+        b.position_at_end(fill_bb)
+        ctx = g.ctx()
+        if self.main:
+            b.call(self.rt.rt_prims_register_names, [ctx])
+        for fn, name in self.code_names:
+            b.call(self.rt.rt_code_name_set, [g.ctx(), fn, b.load(self.atom(name), typ=I64)])
+        for k, (name, d) in enumerate(self.defs.items()):
+            e = d.expr
+            if type(e) is C.Lam:
+                op = g.make_object(header("closure", 1, nraw=1, aux=1), [g.code_word(self.direct[name])])
+            elif type(e) is C.Const:
+                op = g.const(e.value)
+            else:
+                op = g.make_object(header("susp", 3, nraw=2), [_c(0), g.code_word(self.def_code[name]), _c(0)])
+            idx = b.add(b.load(self.gbase, typ=I32), ir.Constant(I32, k))
+            b.call(self.rt.rt_global_set, [g.ctx(), idx, g.load(op)])
+            b.call(self.rt.rt_toplevel_define, [g.ctx(), b.load(self.atom(name), typ=I64), idx])
+            g.release(op)
+        i = 0
+        while i < len(self.quotes):          # code for forms may quote more forms
+            off, form = self.quotes[i]
+            i += 1
+            op = self.emit_form(g, form)
+            b.call(self.rt.rt_global_set, [g.ctx(), g.global_index(off), g.load(op)])
+            g.release(op)
+        b.store(ir.Constant(I32, 2), self.init_state)
+        g.ret(_c(NIL))
+        # the slots, now that their number is known
+        b.position_at_end(alloc_bb)
+        ctx = g.ctx()
+        n = self.nglobals
+        if n:
+            base = b.call(self.rt.rt_global_new, [ctx, _c(NIL)])
+            b.store(base, self.gbase)
+            if n > 1:
+                loop = b.append_basic_block("more")
+                after = b.append_basic_block("allocated")
+                pre = b.block
+                b.branch(loop)
+                b.position_at_end(loop)
+                phi = b.phi(I32)
+                phi.add_incoming(ir.Constant(I32, 1), pre)
+                b.call(self.rt.rt_global_new, [ctx, _c(NIL)])
+                nxt = b.add(phi, ir.Constant(I32, 1))
+                phi.add_incoming(nxt, loop)
+                b.cbranch(b.icmp_unsigned("<", nxt, ir.Constant(I32, n)), loop, after)
+                b.position_at_end(after)
+        b.store(ir.Constant(I32, 1), self.init_state)
+        b.branch(fill_bb)
+        g.finish()
+        # atoms last: every atom is known only now
+        ab = ir.IRBuilder(atoms.append_basic_block())
+        ctx = ab.load(ab.gep(atoms.args[0], [ir.Constant(I64, W_CTX)], source_etype=I8), typ=PTR)
+        for name, gv in list(self.atoms.items()):
+            data = name.encode("utf-8")
+            s = self.cstring(name)
+            v = ab.call(self.rt.rt_atom, [ctx, ab.gep(s, [_c(0), _c(0)]), _c(len(data))])
+            ab.store(v, gv)
+        ab.ret_void()
+        return atoms, vals
+
+    def emit_form(self, g: FnGen, form):
+        """Build a form value at initialisation; compound parts get a global slot and
+        compiled code (Note [Forms with code])."""
+        from ..interp.values import NIL as PNIL, AnnForm, Apl, Atom, Cons, FnForm
+        t = type(form)
+        if t is int or t is float:
+            return g.const(form)
+        if t is Atom:
+            return g.atom_op(form.name)
+        if form is PNIL:
+            return Imm(NIL)
+        if t is Cons:
+            items = []
+            while type(form) is Cons:
+                items.append(form.head)
+                form = form.tail
+            ops = [self.emit_form(g, x) for x in items]
+            tail = self.emit_form(g, form)
+            r = g.cons_chain(ops, tail)
+            for o in ops + [tail]:
+                g.release(o)
+            return r
+        if t is Apl:
+            kind, parts = 1, [form.fn, form.arg]
+        elif t is FnForm:
+            kind, parts = 2, [form.param, form.body]
+        elif t is AnnForm:
+            kind, parts = 3, [Atom(form.op), form.form]
+        else:
+            raise TypeError(f"no native form for {t.__name__}")
+        ops = [self.emit_form(g, x) for x in parts]
+        r = g.make_object(header("form", len(ops), aux=kind), ops)
+        for o in ops:
+            g.release(o)
+        # its code, registered by the slot that holds it
+        off = self.nglobals
+        self.nglobals += 1
+        compiled = _compile_form(form)
+        if isinstance(compiled, str):
+            code = self.error_code(compiled)
+        elif isinstance(compiled, C.Def):
+            code = self.error_code("val: a definition cannot be quoted")
+        else:
+            code = self.expression(compiled, "val")
+        idx = g.global_index(off)
+        g.b.call(self.rt.rt_global_set, [g.ctx(), idx, g.load(r)])
+        g.b.call(self.rt.rt_form_code_register, [g.ctx(), g.global_index(off), code])
+        return r
+
+    def ensure_init(self, g: FnGen) -> None:
+        atoms, vals = self.f_atoms, self.f_vals
+        b = g.b
+        st = b.load(self.init_state, typ=I32)
+        with b.if_then(b.icmp_unsigned("!=", st, ir.Constant(I32, 2)), likely=False):
+            b.call(atoms, [g.w])
+            b.call(vals, [g.w, _c(NIL), _c(NIL)])
+
+
+def _global_index(self, off: int):
+    b = self.b
+    return b.add(b.load(self.mg.gbase, typ=I32), ir.Constant(I32, off))
+
+
+FnGen.global_index = _global_index
+
+
+def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
+    """A whole program: its definitions, and one step function that evaluates its
+    i-th top-level expression (rt_step_fn), as rt_run_toplevel expects."""
+    defs: dict[str, C.Def] = {}
+    for cmd in module.commands:
+        if isinstance(cmd, C.Def):
+            defs[cmd.name] = cmd
+    pg = ProgramGen(prefix, defs, main=True)
+    with deep_recursion():
+        pg.define_all()
+        evals = [pg.expression(cmd.expr, f"eval{k}")
+                 for k, cmd in enumerate(c for c in module.commands if isinstance(c, C.Eval))]
+        pg.init_functions()
+    name = "daisy_toplevel" if aot else f"{prefix}_toplevel"
+    top = ir.Function(pg.m, STEP_TY, name)
+    g = FnGen(pg, top, "step")
+    pg.ensure_init(g)
+    b = g.b
+    default = b.append_basic_block("none")
+    sw = b.switch(g.self_, default)
+    for k, fn in enumerate(evals):
+        bb = b.append_basic_block(f"eval{k}")
+        sw.add_case(_c(fix(k)), bb)
+        b.position_at_end(bb)
+        r = b.call(fn, [g.w, _c(NIL), _c(NIL)])
+        g.ret(g.force(r))
+    b.position_at_end(default)
+    g.ret(_c(NIL))
+    g.finish()
+    if aot:
+        n = ir.GlobalVariable(pg.m, I32, "daisy_ntoplevel")
+        n.global_constant = True
+        n.initializer = ir.Constant(I32, len(evals))
+    return Lowered(pg.m, name, len(evals))
+
+
+def lower_form_module(compiled, prefix: str) -> Lowered:
+    """A module for one form `val` met at run time (the JIT's compiler hook): its entry
+    has the code signature and returns the form's value, or installs a definition and
+    returns unit."""
+    pg = ProgramGen(prefix, {}, main=False)
+    entry = ir.Function(pg.m, CODE_TY, f"{prefix}_entry")
+    with deep_recursion():
+        g = FnGen(pg, entry, "susp")
+        pg.ensure_init(g)
+        b = g.b
+        if isinstance(compiled, C.Def):
+            e = compiled.expr
+            pg.cl.link(e)
+            if type(e) is C.Lam:
+                op = g.make_closure(e)
+            elif type(e) is C.Const:
+                op = g.const(e.value)
+            else:
+                op = g.make_susp(e, compiled.name)
+            idx = b.call(pg.rt.rt_global_new, [g.ctx(), g.load(op)])
+            b.call(pg.rt.rt_toplevel_define, [g.ctx(), b.load(pg.atom(compiled.name), typ=I64), idx])
+            g.ret(_c(UNIT))
+        else:
+            pg.cl.link(compiled)
+            g.ev(compiled, TAIL)
+        g.finish()
+        pg.init_functions()
+    return Lowered(pg.m, f"{prefix}_entry", 0)

@@ -1,0 +1,69 @@
+"""`daisy run` on the JIT: flags to a context, a compiled program, its exit status."""
+from __future__ import annotations
+
+import os
+import sys
+
+from ..rt import native
+from .cache import CompileCache
+from .engine import Engine
+
+EXIT_USAGE = 2
+
+
+def heap_bytes(text: str | None) -> int | None:
+    """--heap SIZE in bytes (0: the runtime's default); None when malformed."""
+    if text is None:
+        return 0
+    n = native.parse_size(text)
+    return n or None
+
+
+def run_jit(state, args) -> int:
+    from .program import JitProgram
+    if args.threads < 0 or args.threads > 256:
+        print("daisy: --threads takes a number from 1 to 256", file=sys.stderr)
+        return EXIT_USAGE
+    heap = heap_bytes(args.heap)
+    if heap is None:
+        print(f"daisy: --heap takes a size such as 512M or 2G, not {args.heap!r}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    engine = Engine(args.opt)
+    if args.emit_llvm or args.emit_asm:
+        from .lower import lower_program
+        from .program import program_prefix
+        low = lower_program(state.module, program_prefix(state.source))
+        mod = engine.prepare(str(low.ir))
+        sys.stdout.write(str(mod) if args.emit_llvm else engine.target_machine.emit_assembly(mod))
+        return 0
+    cache = CompileCache(None if args.no_cache else "default")
+    prog = JitProgram(state.module, state.source, opt=args.opt, cache=cache, engine=engine)
+    try:
+        ctx = prog.context(args.threads, heap)
+    except MemoryError:
+        what = f"--heap {args.heap}" if args.heap else "the heap"
+        print(f"daisy: cannot reserve address space for {what} "
+              "(the heap reserves twice its limit)", file=sys.stderr)
+        return 3
+    sys.stdout.flush()
+    lib = native.load()
+    lib.rt_sigint_install(ctx._ctx)
+    try:
+        status = prog.run(ctx, fd=sys.stdout.fileno())
+    finally:
+        lib.rt_sigint_install(None)
+    if args.stats:
+        sys.stderr.write(ctx.stats_text())
+        sys.stderr.write(f"  compile: {'cache hit' if prog.cache_hit else 'compiled'}"
+                         f" (-O{args.opt})\n")
+    sys.stderr.flush()
+    if status == 141:
+        # a closed pipe: say nothing more, as SIGPIPE would
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+    ctx.close()
+    return status
