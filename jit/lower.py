@@ -117,6 +117,8 @@ class Runtime:
         "rt_select": (VAL, [PTR, VAL, I32]),
         "rt_deep_force": (VAL, [PTR, VAL]),
         "rt_spark": (VOID, [PTR, VAL]),
+        "rt_cons": (VAL, [PTR, VAL, VAL]),
+        "rt_whnf": (VAL, [PTR, VAL]),
         "rt_stack_exhausted": (VAL, [PTR]),
         "rt_error_new": (VAL, [PTR, PTR]),
         "rt_int": (VAL, [PTR, I64]),
@@ -916,12 +918,13 @@ class FnGen:
     def prim_slow(self, name, forced: list, rest: list):
         """rt_prim_call with [forced values ! operands still suspended]."""
         ops = [self.delay(a, allow_now=False) for a in reversed(rest)]
-        lst = self.cons_chain(forced + list(reversed(ops)), Imm(NIL))
-        r = self.b.call(self.rt.rt_prim_call, [self.w, ir.Constant(I32, PRIM_INDEX[name]),
-                                               self.load(lst)])
-        for o in ops + [lst]:
+        lst = _c(NIL)
+        for op in reversed(forced + list(reversed(ops))):
+            lst = self.b.call(self.rt.rt_cons, [self.w, self.load(op), lst])   # roots its args
+        r = self.b.call(self.rt.rt_prim_call, [self.w, ir.Constant(I32, PRIM_INDEX[name]), lst])
+        for o in ops:
             self.release(o)
-        return self.force(r)
+        return self.b.call(self.rt.rt_whnf, [self.w, r])
 
     def checked_prim(self, e):
         """Operands forced left to right; small integers take the inline path, anything
@@ -939,6 +942,14 @@ class FnGen:
         forced: list[Slot] = []
         acc = None
         for i, a in enumerate(args):
+            if type(a) is C.Const and type(a.value) is int and FIX_MIN <= a.value <= FIX_MAX:
+                op = Imm(fix(a.value))          # a small integer: no check needed
+                forced.append(op)
+                if name in ARITH and i > 0:
+                    acc = self.arith_step(name, acc, self.load(op), forced, args[i + 1:], results, done)
+                elif i == 0:
+                    acc = self.load(op) if name in ARITH else None
+                continue
             v = self.ev(a, WHNF)
             op = self.spill(v)
             forced.append(op)
@@ -1024,7 +1035,7 @@ class FnGen:
         results = []
         b.position_at_end(slow)
         r = b.call(self.rt.rt_prim_call, [self.w, ir.Constant(I32, PRIM_INDEX[name]), self.load(op)])
-        results.append((self.force(r), b.block))
+        results.append((b.call(self.rt.rt_whnf, [self.w, r]), b.block))
         b.branch(done)
         b.position_at_end(fast)
         x = self.load(op)
@@ -1320,7 +1331,7 @@ def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
         sw.add_case(_c(fix(k)), bb)
         b.position_at_end(bb)
         r = b.call(fn, [g.w, _c(NIL), _c(NIL)])
-        g.ret(g.force(r))
+        g.ret(b.call(pg.rt.rt_whnf, [g.w, r]))
     b.position_at_end(default)
     g.ret(_c(NIL))
     g.finish()

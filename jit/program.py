@@ -20,7 +20,6 @@ from ..frontend import core as C
 from ..rt import native
 from .cache import CompileCache
 from .engine import Engine
-from .lower import lower_form_module, lower_program
 
 HOOK_TYPE = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
 
@@ -49,6 +48,7 @@ class JitProgram:
 
     def ir_text(self) -> str:
         if self._ir_text is None:
+            from .lower import lower_program      # not needed when the cache hits
             self._ir_text = str(lower_program(self.module, self.prefix).ir)
         return self._ir_text
 
@@ -66,6 +66,7 @@ class JitProgram:
     def evaluate(self, ctx: native.Context, expr) -> int:
         """Evaluate a resolved core expression (dynamic names) as one step; returns
         the value's word, valid until the next step."""
+        from .lower import lower_form_module
         self._forms += 1
         low = lower_form_module(expr, f"{self.prefix}_e{self._forms}")
         self.engine.add(str(low.ir))
@@ -79,7 +80,7 @@ class JitProgram:
     # ---- `val` of forms made at run time ----
     def _eval_hook(self, w, form):
         try:
-            from .lower import _compile_form
+            from .lower import _compile_form, lower_form_module
             lib = native.load()
             reader = HeapReader(lib, self.ctx._ctx)
             try:

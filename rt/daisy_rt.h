@@ -265,6 +265,7 @@ typedef struct rt_worker {
     /* ---- runtime-private ---- */
     uint8_t *extent_start;     /* where the current extent began (stats) */
     rt_val *sp_base;           /* root stack bottom */
+    size_t sp_words;           /* its size */
     /* claims: Note [Suspension states] */
     rt_obj **claims;
     size_t nclaims, claims_cap;
@@ -501,9 +502,9 @@ typedef struct rt_config {
     uint32_t deque_capacity;    /* sparks per worker, a power of two; 0 = 8192 */
     uint64_t inject_fail_every; /* fault injection: helpers fail every Nth allocation */
     uint32_t gc_stress;         /* nonzero: compact at every worker-0 slow path */
-    size_t root_stack_words;    /* 0 = 4M words */
+    size_t root_stack_words;    /* 0 = 32M words */
     size_t helper_stack_bytes;  /* 0 = 256 MiB */
-    size_t main_stack_bytes;    /* worker 0's step stack, Note [Step stacks]; 0 = 1 GiB,
+    size_t main_stack_bytes;    /* worker 0's step stack, Note [Step stacks]; 0 = 4 GiB,
                                    RT_STEP_ON_CALLER_STACK = none */
 } rt_config;
 
@@ -714,6 +715,7 @@ int rt_selftest(const char *name, uint32_t nworkers, uint64_t scale, FILE *f);
 /* For generated code (rt_jit.c): Note [Forms with code] in jit/lower.py. */
 void rt_form_code_register(rt_ctx *ctx, uint32_t global, rt_closure_code code);
 rt_closure_code rt_form_code_find(rt_ctx *ctx, rt_val form);
+rt_val rt_whnf(rt_worker *w, rt_val v);   /* rt_force, out of line */
 void rt_sigint_install(rt_ctx *ctx);      /* Ctrl-C interrupts ctx; NULL: default */
 
 /* Monotonic clock in nanoseconds. */

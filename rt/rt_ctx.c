@@ -70,8 +70,14 @@ static rt_worker *worker_new(rt_ctx *ctx, uint32_t id)
     size_t words = ctx->cfg.root_stack_words;
     w->sp_base = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    while (w->sp_base == MAP_FAILED && words > ((size_t)1 << 20)) {
+        words /= 2;                 /* under an address-space limit: a smaller stack */
+        w->sp_base = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    }
     if (w->sp_base == MAP_FAILED)
         return NULL;
+    w->sp_words = words;
     w->sp = w->sp_base;
     w->sp_limit = w->sp_base + words;
     w->deque = aligned_alloc(RT_CACHE_LINE, sizeof(rt_spark_deque));
@@ -91,7 +97,7 @@ static void worker_free(rt_ctx *ctx, rt_worker *w)
 {
     if (!w)
         return;
-    munmap(w->sp_base, ctx->cfg.root_stack_words * 8);
+    munmap(w->sp_base, w->sp_words * 8);
     if (w->deque) {
         rt_spark_deque_fini(w->deque);
         free(w->deque);
@@ -125,11 +131,11 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
     if (!cfg.deque_capacity || (cfg.deque_capacity & (cfg.deque_capacity - 1)))
         cfg.deque_capacity = 8192;
     if (!cfg.root_stack_words)
-        cfg.root_stack_words = (size_t)4 << 20;
+        cfg.root_stack_words = (size_t)32 << 20;   /* 256 MiB reserved, touched as used */
     if (!cfg.helper_stack_bytes)
         cfg.helper_stack_bytes = (size_t)256 << 20;
     if (!cfg.main_stack_bytes)
-        cfg.main_stack_bytes = (size_t)1 << 30;
+        cfg.main_stack_bytes = (size_t)4 << 30;
     ctx->cfg = cfg;
     ctx->nworkers = cfg.nworkers;
     /* The limit in regions; at least one region per worker plus one. */

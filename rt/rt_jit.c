@@ -34,6 +34,10 @@ rt_closure_code rt_form_code_find(rt_ctx *ctx, rt_val form)
     return NULL;
 }
 
+/* rt_force out of line: generated code's slow paths call this rather than
+ * repeating the inline probe. */
+rt_val rt_whnf(rt_worker *w, rt_val v) { return rt_force(w, v); }
+
 static rt_ctx *volatile sigint_ctx;
 
 static void on_sigint(int sig)

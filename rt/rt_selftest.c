@@ -981,6 +981,24 @@ static rt_val operand(rt_worker *w, char spec, va_list *ap)
     }
 }
 
+/* With lazy_operands, operands, list elements and tails are suspensions that
+ * allocate when forced: each force is a safepoint, so an operand a primitive
+ * holds unrooted while it forces the next one moves under it. */
+static int lazy_operands;
+
+static rt_val slow_const_code(rt_worker *w, rt_val self)
+{
+    rt_push_root(w, rt_obj_of(self)->field[RT_SUSP_ENV]);
+    for (int i = 0; i < 3; i++)
+        (void)rt_cons(w, rt_fix(i), RT_NIL);
+    return rt_pop_root(w);
+}
+
+static rt_val maybe_lazy(rt_worker *w, rt_val v)
+{
+    return lazy_operands ? rt_susp_new(w, slow_const_code, 1, &v) : v;
+}
+
 /* The list fmt describes; a '!' makes the next operand the tail. */
 static rt_val vmklist(rt_worker *w, const char *fmt, va_list *ap)
 {
@@ -991,14 +1009,14 @@ static rt_val vmklist(rt_worker *w, const char *fmt, va_list *ap)
             tail = 1;
             continue;
         }
-        rt_push_root(w, operand(w, *p, ap));
+        rt_push_root(w, maybe_lazy(w, operand(w, *p, ap)));
     }
     if (!tail)
-        rt_push_root(w, RT_NIL);
+        rt_push_root(w, maybe_lazy(w, RT_NIL));
     while ((size_t)(w->sp - w->sp_base) > mark + 1) {
         rt_val c = rt_cons(w, w->sp[-2], w->sp[-1]);
         w->sp--;
-        w->sp[-1] = c;
+        w->sp[-1] = maybe_lazy(w, c);
     }
     return rt_pop_root(w);
 }
@@ -1038,7 +1056,7 @@ static rt_val prim1(rt_worker *w, const char *name, const char *spec, ...)
 {
     va_list ap;
     va_start(ap, spec);
-    rt_val x = operand(w, spec[0], &ap);
+    rt_val x = maybe_lazy(w, operand(w, spec[0], &ap));
     va_end(ap);
     return rt_force(w, rt_apply(w, prim_val_of(name), x));
 }
@@ -1123,6 +1141,20 @@ static rt_val iota2_code(rt_worker *w, rt_val self)
     return rt_cons(w, rt_pop_root(w), rest);
 }
 
+/* rows i..k-1 of a k-row matrix, row r the list [r*m .. r*m+m-1] built by
+ * iota2 (so every head is a list and every part is lazy) */
+static rt_val rows_code(rt_worker *w, rt_val self)
+{
+    int64_t i = env_int(self, 0), k = env_int(self, 1), m = env_int(self, 2);
+    if (i >= k)
+        return RT_NIL;
+    rt_val re[2] = {rt_fix(i * m), rt_fix(i * m + m)};
+    rt_push_root(w, rt_susp_new(w, iota2_code, 2, re));
+    rt_val ne[3] = {rt_fix(i + 1), rt_fix(k), rt_fix(m)};
+    rt_val rest = rt_susp_new(w, rows_code, 3, ne);
+    return rt_cons(w, rt_pop_root(w), rest);
+}
+
 /* [[[...[]...]]] nested k deep through heads, lazily */
 static rt_val nest_code(rt_worker *w, rt_val self)
 {
@@ -1197,7 +1229,7 @@ static void expect_printed(rt_worker *w, rt_val v, const char *want)
 
 static rt_val prims_numbers_step(rt_worker *w, rt_val arg)
 {
-    (void)arg;
+    lazy_operands = arg == rt_fix(1);
     /* add, mpy: folds; overflow after every step; floats contagious */
     EXPECT_INT(prim_on(w, "add", "iii", 1, 2, 3), 6);
     EXPECT_INT(prim_on(w, "add", ""), 0);
@@ -1331,6 +1363,12 @@ static rt_val prims_numbers_step(rt_worker *w, rt_val arg)
     EXPECT_ERR(prim_on(w, "and", "fi", 1.5, 1), "and: operand is not an integer (the number 1.500000e+00)");
     EXPECT_ERR(prim_on(w, "xor", "ia", 1, "a"), "xor: operand is not an integer (the atom a)");
     EXPECT_ERR(prim_on(w, "or", "i", 1), "or expects [a b]");
+    /* seq and pcoerce hold heap values across forces too */
+    EXPECT_FLOAT(prim_on(w, "seq", "ifif", 1, 2.5, 3, 4.5), 4.5);
+    EXPECT_ERR(prim_on(w, "seq", "if!f", 1, 2.5, 4.5), "seq expects a list, not the number 4.500000e+00");
+    EXPECT_FLOAT(prim_on(w, "seq", "iIf", 1, INT64_MIN, 4.5), 4.5);
+    EXPECT_INT(prim_on(w, "seq", "fI", 4.5, INT64_MIN), INT64_MIN);
+    lazy_operands = 0;
     return RT_NIL;
 }
 
@@ -1523,12 +1561,57 @@ static rt_val prims_misc_step(rt_worker *w, rt_val arg)
     return RT_NIL;
 }
 
+/* A closure (a heap object, so it moves) adding its free variable. */
+static rt_val adder_code(rt_worker *w, rt_val self, rt_val arg)
+{
+    rt_push_root(w, rt_obj_of(self)->field[RT_CLOSURE_FREE]);
+    rt_push_root(w, arg);
+    rt_val l = rt_cons(w, w->sp[-1], RT_NIL);
+    l = rt_cons(w, w->sp[-2], l);
+    w->sp -= 2;
+    return rt_apply(w, prim_val_of("add"), l);
+}
+
 /* map, smap, fc over n elements, checked in closed form; laziness kept. */
 static rt_val prims_lists_step(rt_worker *w, rt_val arg)
 {
     int64_t n = rt_fix_value(arg), cnt = 0;
     int64_t want = n * (n - 1) / 2 + n;             /* sum of i+1 for i < n */
     size_t base = (size_t)(w->sp - w->sp_base);
+    rt_val one = rt_fix(1);
+    rt_push_root(w, rt_closure_new(w, adder_code, 1, 1, &one));
+    size_t adder = base;
+    base++;
+    /* the same with a closure (which moves) for f, and floats */
+    rt_push_root(w, prim1(w, "map", "r", adder));
+    rt_push_root(w, iota(w, 0, n));
+    rt_push_root(w, apply_top(w));
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), want);
+    CHECK(cnt == n, "map with a closure: %lld elements", (long long)cnt);
+    w->sp = w->sp_base + base;
+    rt_push_root(w, prim1(w, "smap", "r", adder));
+    rt_push_root(w, iota(w, 0, n));
+    rt_push_root(w, apply_top(w));
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), want);
+    CHECK(cnt == n, "smap with a closure: %lld elements", (long long)cnt);
+    w->sp = w->sp_base + base;
+    rt_val renv[2] = {w->sp_base[adder], rt_fix(n)};
+    rt_push_root(w, rt_susp_new(w, repeat_code, 2, renv));
+    rt_push_root(w, prim1(w, "fc", "r", base));
+    rt_push_root(w, iota(w, 0, n + 5));
+    rt_push_root(w, apply_top(w));
+    EXPECT_INT(rt_fix(sum_forced(w, w->sp[-1], &cnt)), want);
+    CHECK(cnt == n, "fc with closures: %lld elements", (long long)cnt);
+    w->sp = w->sp_base + base;
+    one = rt_float(w, 0.5);
+    rt_push_root(w, rt_closure_new(w, adder_code, 1, 1, &one));
+    rt_push_root(w, prim1(w, "smap", "r", base));
+    rt_push_root(w, iota(w, 0, n));
+    rt_push_root(w, apply_top(w));
+    rt_push_root(w, rt_apply(w, prim_val_of("add"), w->sp[-1]));
+    EXPECT_FLOAT(w->sp[-1], (double)(n * (n - 1) / 2) + 0.5 * (double)n);
+    w->sp = w->sp_base + base;
+
     rt_push_root(w, prim1(w, "map", "v", prim_val_of("inc")));
     rt_push_root(w, iota(w, 0, n));
     rt_push_root(w, apply_top(w));
@@ -1586,7 +1669,7 @@ static rt_val prims_lists_step(rt_worker *w, rt_val arg)
     rt_push_root(w, mklist(w, "i", 1));
     rt_push_root(w, apply_top(w));
     EXPECT_ERR(rt_force(w, rt_obj_of(w->sp[-1])->field[0]), "not a function: the number 3");
-    w->sp = w->sp_base + base;
+    w->sp = w->sp_base + base - 1;
     return RT_NIL;
 }
 
@@ -1607,6 +1690,35 @@ static rt_val prims_deep_step(rt_worker *w, rt_val arg)
     /* again: a list already in normal form */
     rt_val again = rt_deep_force(w, w->sp[-1]);
     CHECK(again == w->sp[-1], "deep force of a normal form");
+    w->sp = w->sp_base + base;
+
+    /* a list of lists: every head a list */
+    int64_t k = n <= 1000 ? 10 : 100, m = n <= 1000 ? 10 : 1000, rows = 0, total = 0, bad = 0;
+    rt_val re[3] = {rt_fix(0), rt_fix(k), rt_fix(m)};
+    rt_push_root(w, rt_deep_force(w, rt_susp_new(w, rows_code, 3, re)));
+    for (rt_val r = w->sp[-1];;) {
+        if (rt_is_type(r, RT_T_SUSP)) {
+            if (susp_state_of(r) != RT_SUSP_EVALUATED)
+                break;
+            r = rt_obj_of(r)->field[RT_SUSP_VALUE];
+        }
+        if (!rt_is_type(r, RT_T_CONS))
+            break;
+        rt_val row = rt_obj_of(r)->field[0];
+        if (rt_is_type(row, RT_T_SUSP))
+            row = susp_state_of(row) == RT_SUSP_EVALUATED ? rt_obj_of(row)->field[RT_SUSP_VALUE]
+                                                          : RT_NULL;
+        int64_t c = 0;
+        if (row && all_evaluated(row, INT64_MAX, &c))
+            total += c;
+        else
+            bad++;
+        rows++;
+        r = rt_obj_of(r)->field[1];
+    }
+    CHECK(rows == k && bad == 0 && total == k * m, "deep force of %lld rows of %lld: %lld rows, "
+          "%lld unevaluated, %lld cells", (long long)k, (long long)m, (long long)rows,
+          (long long)bad, (long long)total);
     w->sp = w->sp_base + base;
 
     /* nested through heads */
@@ -1729,12 +1841,16 @@ static rt_val prims_race_step(rt_worker *w, rt_val arg)
 static void run_prims_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, const char *what)
 {
     rt_val r = RT_NULL;
+    rt_stats s0, s1;
+    rt_stats_get(ctx, &s0);
     uint64_t t0 = rt_now_ns();
     int st = rt_step(ctx, fn, arg, &r);
     CHECK(st == RT_STEP_OK, "%s: step status %d", what, st);
     verify_clean(ctx, what);
+    rt_stats_get(ctx, &s1);
     if (getenv("DAISY_SELFTEST_VERBOSE"))
-        fprintf(out, "prims: %s %.1f ms\n", what, (rt_now_ns() - t0) / 1e6);
+        fprintf(out, "prims: %s %.1f ms, %llu compactions\n", what, (rt_now_ns() - t0) / 1e6,
+                (unsigned long long)(s1.major_gcs - s0.major_gcs));
 }
 
 static void test_prims(uint32_t nw, uint64_t scale)
@@ -1756,17 +1872,516 @@ static void test_prims(uint32_t nw, uint64_t scale)
     if (!ctx)
         return;
     pctx = ctx;
-    run_prims_step(ctx, prims_numbers_step, RT_NIL, "numbers");
+    /* First small sizes with every reservation of worker 0 on the slow path
+     * (a failure injected at a reservation never reached keeps the extent
+     * one reservation long), so every allocation compacts: whatever a
+     * primitive holds unrooted across one moves under it. */
+    rt_inject_main_failure(rt_ctx_main(ctx), UINT64_MAX);
+    run_prims_step(ctx, prims_numbers_step, rt_fix(0), "numbers");
+    run_prims_step(ctx, prims_numbers_step, rt_fix(1), "numbers (lazy operands)");
     run_prims_step(ctx, prims_misc_step, RT_NIL, "misc");
+    run_prims_step(ctx, prims_lists_step, rt_fix(100), "lists (small)");
+    run_prims_step(ctx, prims_deep_step, rt_fix(1000), "deep (small)");
+    run_prims_step(ctx, prims_race_step, rt_fix(8), "race (small)");
+    rt_inject_main_failure(rt_ctx_main(ctx), 0);
+    rt_stats st;
+    rt_stats_get(ctx, &st);
+    uint64_t small_gcs = st.major_gcs;
+    CHECK(small_gcs > 5000, "only %llu compactions at every allocation",
+          (unsigned long long)small_gcs);
+    /* Then full sizes, compacting at every slow path. */
     run_prims_step(ctx, prims_lists_step, rt_fix(10000 * (int64_t)scale), "lists");
     run_prims_step(ctx, prims_deep_step, rt_fix(1000000 * (int64_t)scale), "deep");
     run_prims_step(ctx, prims_race_step, rt_fix(200 * (int64_t)scale), "race");
-    rt_stats st;
     rt_stats_get(ctx, &st);
-    CHECK(st.major_gcs > 10, "only %llu compactions", (unsigned long long)st.major_gcs);
-    fprintf(out, "prims: %u workers, %llu compactions, %llu sparks converted\n", nw,
-            (unsigned long long)st.major_gcs, (unsigned long long)st.sparks_converted);
+    fprintf(out, "prims: %u workers, %llu + %llu compactions, %llu sparks converted\n", nw,
+            (unsigned long long)small_gcs, (unsigned long long)(st.major_gcs - small_gcs),
+            (unsigned long long)st.sparks_converted);
     pctx = NULL;
+    rt_ctx_free(ctx);
+}
+
+/* ---- streams (rt_streams.c) -----------------------------------------------------------
+ * The stream stages over character streams made from C strings (one suspension per
+ * character), checked against texts the reference interpreter produces
+ * (interp/streams.py): scnis's tokens, prsis's forms, prsos and scnos against the
+ * printer, screen's output.  Run normally, with every allocation of worker 0
+ * compacting, and with screen as a committed step under injected failures: every
+ * cell a stage makes must be right however often its code runs again. */
+
+static const char *st_src[4];
+
+static void *st_alloc(void *p, size_t n)
+{
+    p = realloc(p, n);
+    if (!p)
+        abort();
+    return p;
+}
+
+/* A lazy stream of the characters (UTF-8 code points) of st_src[i] from offset. */
+static rt_val st_chars_code(rt_worker *w, rt_val self)
+{
+    int64_t i = env_int(self, 0), off = env_int(self, 1);
+    const unsigned char *t = (const unsigned char *)st_src[i];
+    if (!t[off])
+        return RT_NIL;
+    int64_t k = t[off] >= 0xf0 ? 4 : t[off] >= 0xe0 ? 3 : t[off] >= 0xc0 ? 2 : 1;
+    rt_val env[2] = {rt_fix(i), rt_fix(off + k)};
+    rt_val rest = rt_susp_new(w, st_chars_code, 2, env);
+    return rt_cons(w, rt_atom(w->ctx, (const char *)t + off, (size_t)k), rest);
+}
+
+static rt_val st_chars(rt_worker *w, int i, const char *text)
+{
+    st_src[i] = text;
+    rt_val env[2] = {rt_fix(i), rt_fix(0)};
+    return rt_susp_new(w, st_chars_code, 2, env);
+}
+
+/* Text written to an rt_out, read back (malloc'd). */
+typedef struct st_sink { FILE *f; rt_out *o; } st_sink;
+static st_sink st_sink_open(void)
+{
+    st_sink s = {tmpfile(), st_alloc(NULL, sizeof(rt_out))};
+    rt_out_init(s.o, fileno(s.f));
+    return s;
+}
+static char *st_sink_close(st_sink s)
+{
+    rt_out_flush(s.o);
+    free(s.o);
+    fflush(s.f);
+    long n = ftell(s.f);
+    char *text = st_alloc(NULL, (size_t)n + 1);
+    rewind(s.f);
+    size_t k = fread(text, 1, (size_t)n, s.f);
+    text[k] = 0;
+    fclose(s.f);
+    return text;
+}
+
+static char *st_print_text(rt_worker *w, rt_val v, int top)
+{
+    st_sink s = st_sink_open();
+    rt_print(w, v, s.o, top);
+    return st_sink_close(s);
+}
+
+static void st_append(char **buf, size_t *n, const char *t, size_t k)
+{
+    *buf = st_alloc(*buf, *n + k + 1);
+    memcpy(*buf + *n, t, k);
+    *n += k;
+    (*buf)[*n] = 0;
+}
+
+/* A token as genexp.py renders it: A(atom) N(number) T(text,kind[,value]) E(msg). */
+static void st_render(rt_worker *w, rt_val t, char **buf, size_t *n)
+{
+    rt_ctx *ctx = w->ctx;
+    static const char kinds[] = "?wocp:.!=n";     /* by RT_PK_* */
+    size_t k = 0;
+    if (rt_is_atom(t)) {
+        const char *s = rt_atom_name(ctx, t, &k);
+        st_append(buf, n, "A(", 2);
+        st_append(buf, n, s, k);
+    } else if (rt_is_token(t)) {
+        int kind = 0;
+        rt_val value = 0;
+        const char *s = rt_token_text(ctx, t, &k, &kind, &value);
+        st_append(buf, n, "T(", 2);
+        st_append(buf, n, s, k);
+        st_append(buf, n, ",", 1);
+        st_append(buf, n, &kinds[kind], 1);
+        if (value) {
+            s = rt_atom_name(ctx, value, &k);
+            st_append(buf, n, ",", 1);
+            st_append(buf, n, s, k);
+        }
+    } else if (rt_is_error(t)) {
+        const char *s = rt_atom_name(ctx, rt_obj_of(t)->field[0], &k);
+        st_append(buf, n, "E(", 2);
+        st_append(buf, n, s, k);
+    } else {
+        char *s = st_print_text(w, t, 0);
+        st_append(buf, n, "N(", 2);
+        st_append(buf, n, s, strlen(s));
+        free(s);
+    }
+    st_append(buf, n, ")", 1);
+}
+
+static const char *const st_lex_cases[][2] = {
+    {"f:[1 2] x = 3", "A(f) T(:,:) T([,o) N(1) N(2) T(],c) A(x) T(=,=) N(3)"},
+    {"1.5e3 -3 1e5 007 -0.25 12abc", "N(1.500000e+03) N(-3) N(1.000000e+05) N(7) N(-2.500000e-01) E(syntax error at column 24: malformed number '12abc')"},
+    {"\"a`nb`\"c\" \"\" \"abc", "T(\"a`nb`\"c\",w,a\nb\"c) T(\"\",w,) E(syntax error at column 14: unterminated string)"},
+    {"\"a`qb\" x 99999999999999999999 y", "E(syntax error at column 1: unknown escape '`q' in a string) A(x) E(syntax error at column 10: integer literal 99999999999999999999 is out of range) A(y)"},
+    {"x'?%y a-3 %% ; comment", "A(x'?) A(%y) A(a-3) A(%) A(%)"},
+    {"@$#^\\.!=()", "T(@,p) T($,p) T(#,p) T(^,p) T(\\,p) T(.,.) T(!,!) T(=,=) T((,o) T(),c)"},
+    {"\t\xc3\xa9", "E(syntax error at column 2: unexpected character '\xc3\xa9')"},
+    {"'x", "E(syntax error at column 1: unexpected character \"'\")"},
+    {"-x", "E(syntax error at column 1: unexpected '-')"},
+    {"1e999 4611686018427387904", "E(syntax error at column 1: float literal 1e999 is out of range) N(4611686018427387904)"},
+    {"\"caf\xc3\xa9\" [a ! b]", "T(\"caf\xc3\xa9\",w,caf\xc3\xa9) T([,o) A(a) T(!,!) A(b) T(],c)"},
+    {"x\"", "A(x) E(syntax error at column 2: unterminated string)"},
+    {"1.e5", "E(syntax error at column 1: malformed number '1.e5')"},
+    {"", ""},
+};
+
+/* scnis, one line each: the tokens, the end-of-line mark, then the end. */
+static rt_val st_lex_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    size_t base = (size_t)(w->sp - w->sp_base);
+    for (size_t c = 0; c < sizeof st_lex_cases / sizeof st_lex_cases[0]; c++) {
+        char *line = st_alloc(NULL, strlen(st_lex_cases[c][0]) + 2);
+        sprintf(line, "%s\n", st_lex_cases[c][0]);
+        rt_push_root(w, rt_prim_scnis(w, st_chars(w, 0, line)));
+        char *got = NULL;
+        size_t n = 0;
+        st_append(&got, &n, "", 0);
+        int lines = 0;
+        for (;;) {
+            rt_val l = rt_force(w, w->sp[-1]);
+            if (!rt_is_type(l, RT_T_CONS))
+                break;
+            w->sp[-1] = l;
+            rt_val t = rt_force(w, rt_obj_of(l)->field[0]);
+            if (rt_is_token(t) && rt_token_text(w->ctx, t, NULL, NULL, NULL)[0] == '\n') {
+                lines++;
+            } else {
+                if (n)
+                    st_append(&got, &n, " ", 1);
+                st_render(w, t, &got, &n);
+            }
+            w->sp[-1] = rt_obj_of(w->sp[-1])->field[1];
+        }
+        CHECK(w->sp[-1] == RT_NIL || rt_force(w, w->sp[-1]) == RT_NIL, "scnis ends in []");
+        CHECK(strcmp(got, st_lex_cases[c][1]) == 0 && lines == 1,
+              "scnis %s:\n  got  %s\n  want %s", st_lex_cases[c][0], got, st_lex_cases[c][1]);
+        free(got);
+        free(line);
+        w->sp = w->sp_base + base;
+    }
+    return RT_UNIT;
+}
+
+static const char st_prog[] =
+    "f:[1 2]\n\\[a b]. add:[a b]\nx = 3\nsq = \\x.\n  mpy:[x x]\n\n[1 2\n \"abc\" \"a b\"] ; list\n"
+    "a b\n@\"abc\"\n^[a \"b\"]\nf:g:(h:x):y\n#$f:x\n1.5 2\n\"a`qb\"\n)\ndone\n";
+static const char st_prog_forms[] =
+    "f:[1 2]\n\\[a b]. add:[a b]\nx = 3\nsq = \\x. mpy:[x x]\n[1 2 ^abc \"a b\"]\n"
+    "<error: syntax error on line 9: unexpected 'b' after a>\n@^abc\n^[a b]\nf:g:(h:x):y\n#$f:x\n"
+    "<error: syntax error on line 14: unexpected '2' after 1.500000e+00>\n"
+    "<error: syntax error at column 1: unknown escape '`q' in a string>\n"
+    "<error: syntax error on line 16: unexpected ')'>\ndone\n";
+
+/* The printed forms of a stream of forms, one per line. */
+static char *st_forms_text(rt_worker *w, rt_val forms)
+{
+    char *got = NULL;
+    size_t n = 0;
+    st_append(&got, &n, "", 0);
+    rt_push_root(w, forms);
+    for (;;) {
+        rt_val l = rt_force(w, w->sp[-1]);
+        if (!rt_is_type(l, RT_T_CONS))
+            break;
+        w->sp[-1] = l;
+        char *t = st_print_text(w, rt_obj_of(l)->field[0], 0);
+        st_append(&got, &n, t, strlen(t));
+        st_append(&got, &n, "\n", 1);
+        free(t);
+        w->sp[-1] = rt_obj_of(w->sp[-1])->field[1];
+    }
+    w->sp--;
+    return got;
+}
+
+/* The characters of a stream, as text. */
+static char *st_chars_text(rt_worker *w, rt_val chars, size_t limit)
+{
+    char *got = NULL;
+    size_t n = 0, count = 0;
+    st_append(&got, &n, "", 0);
+    rt_push_root(w, chars);
+    while (count++ < limit) {
+        rt_val l = rt_force(w, w->sp[-1]);
+        if (!rt_is_type(l, RT_T_CONS))
+            break;
+        w->sp[-1] = l;
+        size_t k = 0;
+        const char *s = rt_atom_name(w->ctx, rt_force(w, rt_obj_of(l)->field[0]), &k);
+        st_append(&got, &n, s ? s : "?", s ? k : 1);
+        w->sp[-1] = rt_obj_of(w->sp[-1])->field[1];
+    }
+    w->sp--;
+    return got;
+}
+
+static rt_val st_forms_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    rt_val forms = rt_prim_prsis(w, rt_prim_scnis(w, st_chars(w, 0, st_prog)));
+    char *got = st_forms_text(w, forms);
+    CHECK(strcmp(got, st_prog_forms) == 0, "prsis:\n%s\nwant:\n%s", got, st_prog_forms);
+    free(got);
+    /* a command that never ends, and tokens that are not tokens */
+    forms = rt_prim_prsis(w, rt_prim_scnis(w, st_chars(w, 0, "x\n[f:x\n")));
+    got = st_forms_text(w, forms);
+    CHECK(strcmp(got, "x\n<error: syntax error: the input ends inside the command begun on "
+                      "line 2>\n") == 0, "prsis at the end: %s", got);
+    free(got);
+    rt_val toks = rt_cons(w, RT_NIL, RT_NIL);
+    toks = rt_cons(w, rt_atom(w->ctx, "x", 1), rt_cons(w, RT_UNIT, toks));
+    got = st_forms_text(w, rt_prim_prsis(w, toks));
+    CHECK(strcmp(got, "<error: syntax error on line 1: a unit is not a token>\n") == 0,
+          "prsis of a non-token: %s", got);
+    free(got);
+    /* nesting: deep is fine, too deep an error value (never a crash) */
+    size_t depth = 3000;
+    char *deep = st_alloc(NULL, 2 * depth + 2);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    strcpy(deep + 2 * depth, "\n");
+    got = st_forms_text(w, rt_prim_prsis(w, rt_prim_scnis(w, st_chars(w, 1, deep))));
+    CHECK(strcmp(got, deep) == 0, "%zu nested lists read back", depth);
+    free(got);
+    free(deep);
+    depth = 30000;
+    deep = st_alloc(NULL, depth + 2);
+    memset(deep, '(', depth);
+    strcpy(deep + depth, "\n");
+    got = st_forms_text(w, rt_prim_prsis(w, rt_prim_scnis(w, st_chars(w, 1, deep))));
+    CHECK(strstr(got, "nested too deeply") != NULL, "30000 nested parentheses: %.100s", got);
+    free(got);
+    free(deep);
+    return RT_UNIT;
+}
+
+/* A value with a bit of everything, some of it behind suspensions. */
+static rt_val st_lazy(rt_worker *w, rt_val v)
+{
+    return rt_susp_new(w, const_code, 1, &v);
+}
+
+static rt_val st_value(rt_worker *w)
+{
+    rt_ctx *ctx = w->ctx;
+    size_t base = (size_t)(w->sp - w->sp_base);
+#define PUSH(v) rt_push_root(w, (v))
+    PUSH(rt_fix(1));
+    PUSH(rt_cons(w, rt_fix(2), rt_cons(w, rt_atom(ctx, "a b", 3), rt_cons(w, rt_float(w, 1.5), RT_NIL))));
+    PUSH(st_lazy(w, rt_atom(ctx, "x", 1)));
+    PUSH(rt_atom(ctx, "\xc3\xa9`\n\"", 5));
+    PUSH(RT_NIL);
+    PUSH(rt_error_new(w, "boom} here"));
+    rt_val f = rt_atom(ctx, "f", 1), x = rt_atom(ctx, "x", 1);
+    rt_val fl[2] = {f, x};
+    PUSH(rt_form_new(w, RT_FORM_APPLY, 2, fl));
+    rt_val ab = rt_cons(w, rt_atom(ctx, "a", 1), rt_cons(w, rt_atom(ctx, "b", 1), RT_NIL));
+    rt_val fn[2] = {ab, rt_atom(ctx, "a", 1)};
+    PUSH(rt_form_new(w, RT_FORM_FUNCTION, 2, fn));
+    rt_val an[2] = {rt_atom(ctx, "@", 1), x};
+    PUSH(rt_form_new(w, RT_FORM_ANNOTATION, 2, an));
+    rt_val ap[2] = {w->sp[-3], x};                 /* (f:x):x */
+    PUSH(rt_form_new(w, RT_FORM_APPLY, 2, ap));
+    rt_val df[2] = {f, rt_fix(3)};
+    PUSH(rt_form_new(w, RT_FORM_DEFINE, 2, df));
+    PUSH(rt_int(w, INT64_C(4611686018427387904)));
+    PUSH(rt_float(w, -0.5));
+    PUSH(rt_token(ctx, "[", 1, RT_PK_OPEN, RT_NULL));
+    PUSH(rt_token(ctx, "\"s`t\"", 5, RT_PK_WORD, rt_atom(ctx, "s\t", 2)));
+    PUSH(RT_UNIT);
+    PUSH(rt_cons(w, rt_fix(1), rt_cons(w, rt_fix(2), st_lazy(w, rt_fix(3)))));   /* [1 2 ! 3] */
+    PUSH(st_lazy(w, rt_cons(w, RT_NIL, st_lazy(w, RT_NIL))));
+#undef PUSH
+    rt_val l = RT_NIL;
+    rt_push_root(w, l);
+    size_t top = (size_t)(w->sp - w->sp_base) - 1;
+    for (size_t i = top; i-- > base;)
+        w->sp_base[top] = rt_cons(w, w->sp_base[i], w->sp_base[top]);
+    l = w->sp_base[top];
+    w->sp = w->sp_base + base;
+    return l;
+}
+
+static const char st_value_text[] =
+    "[1 [2 \"a b\" 1.500000e+00] x \"\xc3\xa9```n`\"\" [] <error: boom} here> f:x \\[a b]. a @x "
+    "(f:x):x f = 3 4611686018427387904 -5.000000e-01 [\"s`t\" <screen> [1 2 ! 3] [[]]]";
+
+static rt_val st_print_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    rt_push_root(w, st_value(w));
+    char *a = st_print_text(w, w->sp[-1], 1);
+    CHECK(strcmp(a, st_value_text) == 0, "printed:\n%s\nwant:\n%s", a, st_value_text);
+    /* prsos then scnos: the printer's text and a newline; a top-level unit: nothing */
+    rt_val vals = rt_cons(w, rt_fix(7), RT_NIL);
+    vals = rt_cons(w, RT_UNIT, rt_cons(w, w->sp[-1], vals));
+    char *b = st_chars_text(w, rt_prim_scnos(w, rt_prim_prsos(w, vals)), SIZE_MAX);
+    char *want = st_alloc(NULL, strlen(a) + 8);
+    sprintf(want, "%s\n7\n", a);
+    CHECK(strcmp(b, want) == 0, "scnos: prsos:\n%s\nwant:\n%s", b, want);
+    free(b);
+    /* screen writes the same */
+    rt_out *saved = w->ctx->print_out;
+    st_sink s = st_sink_open();
+    rt_set_print_target(w->ctx, s.o);
+    vals = rt_cons(w, w->sp[-1], RT_NIL);
+    rt_val r = rt_prim_screen(w, rt_prim_scnos(w, rt_prim_prsos(w, vals)));
+    rt_set_print_target(w->ctx, saved);
+    b = st_sink_close(s);
+    sprintf(want, "%s\n", a);
+    CHECK(r == RT_UNIT && strcmp(b, want) == 0, "screen: scnos: prsos:\n%s", b);
+    free(b);
+    free(want);
+    free(a);
+    /* screen writes atoms and tokens raw, other values printed; a string whole */
+    s = st_sink_open();
+    rt_set_print_target(w->ctx, s.o);
+    rt_val els = rt_cons(w, st_lazy(w, rt_fix(5)), RT_NIL);
+    els = rt_cons(w, rt_token(w->ctx, "(", 1, RT_PK_OPEN, RT_NULL), rt_cons(w, RT_NIL, els));
+    els = rt_cons(w, rt_atom(w->ctx, "a b", 3), els);
+    rt_prim_screen(w, els);
+    rt_prim_screen(w, rt_atom(w->ctx, "!\n", 2));
+    r = rt_prim_screen(w, rt_cons(w, rt_fix(1), rt_atom(w->ctx, "x", 1)));
+    rt_set_print_target(w->ctx, saved);
+    b = st_sink_close(s);
+    CHECK(strcmp(b, "a b([]5!\n1") == 0, "screen wrote %s", b);
+    CHECK(rt_is_error(r) && strcmp(rt_atom_name(w->ctx, rt_obj_of(r)->field[0], NULL),
+                                   "screen expects a list, not the atom x") == 0,
+          "screen of an improper list");
+    free(b);
+    /* an infinite list streams */
+    rt_val env[2] = {rt_fix(0), rt_fix(INT64_C(1) << 40)};
+    vals = rt_cons(w, rt_susp_new(w, rt_test_iota_code, 2, env), RT_NIL);
+    b = st_chars_text(w, rt_prim_scnos(w, rt_prim_prsos(w, vals)), 30);
+    CHECK(strcmp(b, "[0 1 2 3 4 5 6 7 8 9 10 11 12 ") == 0, "an infinite list: %s", b);
+    free(b);
+    /* eq? on tokens: interned by text and kind, string literals never */
+    CHECK(rt_token(w->ctx, "(", 1, RT_PK_OPEN, 0) == rt_token(w->ctx, "(", 1, RT_PK_OPEN, 0) &&
+          rt_token(w->ctx, "(", 1, RT_PK_OPEN, 0) != rt_token(w->ctx, "(", 1, RT_PK_WORD, 0) &&
+          rt_token(w->ctx, "\"a\"", 3, RT_PK_WORD, rt_atom(w->ctx, "a", 1)) !=
+              rt_token(w->ctx, "\"a\"", 3, RT_PK_WORD, rt_atom(w->ctx, "a", 1)),
+          "token identity");
+    w->sp--;
+    return RT_UNIT;
+}
+
+/* Helpers run the stages too: a spark walks the characters of a whole pipeline
+ * (scnos: prsos: prsis: scnis: the program) and hashes them. */
+static int64_t st_hash(const char *t, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)t[i]) * 1099511628211ull;
+    return (int64_t)(h >> 4);
+}
+
+static rt_val st_par_code(rt_worker *w, rt_val self)
+{
+    (void)self;
+    rt_val env[2] = {rt_fix(2), rt_fix(0)};          /* st_src[2], set before the sparks */
+    rt_val c = rt_susp_new(w, st_chars_code, 2, env);
+    rt_val p = rt_prim_scnos(w, rt_prim_prsos(w, rt_prim_prsis(w, rt_prim_scnis(w, c))));
+    char *text = st_chars_text(w, p, SIZE_MAX);
+    int64_t h = st_hash(text, strlen(text));
+    free(text);
+    return rt_fix(h);
+}
+
+static rt_val st_par_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    enum { K = 32 };
+    size_t base = (size_t)(w->sp - w->sp_base);
+    st_src[2] = st_prog;
+    for (int i = 0; i < K; i++) {
+        rt_push_root(w, rt_susp_new(w, st_par_code, 0, NULL));
+        rt_spark(w, w->sp[-1]);
+    }
+    int64_t want = st_hash(st_prog_forms, strlen(st_prog_forms)), bad = 0;
+    for (int i = 0; i < K; i++)
+        bad += rt_force(w, w->sp_base[base + (size_t)i]) != rt_fix(want);
+    CHECK(bad == 0, "%lld of %d pipelines on helpers came out wrong", (long long)bad, (int)K);
+    w->sp = w->sp_base + base;
+    return RT_UNIT;
+}
+
+static void st_run(rt_ctx *ctx, rt_step_fn fn, const char *what)
+{
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, fn, RT_NIL, &r);
+    CHECK(st == RT_STEP_OK, "%s: step status %d", what, st);
+    verify_clean(ctx, what);
+}
+
+/* The REPL's stages but evlst over a program, written by screen as a committed step;
+ * returns the failures injected. */
+static uint64_t st_screen_program(rt_ctx *ctx, uint64_t fail_every, int commit, const char *what)
+{
+    rt_worker *w = rt_ctx_main(ctx);
+    rt_val p = rt_prim_scnos(w, rt_prim_prsos(w, rt_prim_prsis(w, rt_prim_scnis(w, st_chars(w, 0, st_prog)))));
+    uint32_t g = rt_global_new(ctx, p);
+    st_sink s = st_sink_open();
+    rt_set_print_target(ctx, s.o);
+    uint64_t before = w->stats.alloc_failures;
+    if (fail_every)
+        rt_inject_main_failures_every(w, fail_every);
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, commit ? rt_screen_step : rt_prim_screen, rt_global_get(ctx, g), &r);
+    rt_inject_main_failure(w, 0);
+    rt_set_print_target(ctx, NULL);
+    rt_global_set(ctx, g, RT_NIL);
+    char *text = st_sink_close(s);
+    CHECK(st == RT_STEP_OK && r == RT_UNIT, "%s: status %d", what, st);
+    CHECK(strcmp(text, st_prog_forms) == 0, "%s: wrote\n%s", what, text);
+    free(text);
+    verify_clean(ctx, what);
+    return w->stats.alloc_failures - before;
+}
+
+static void test_streams(uint32_t nw, uint64_t scale)
+{
+    (void)scale;
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    st_run(ctx, st_lex_step, "scnis");
+    st_run(ctx, st_forms_step, "prsis");
+    st_run(ctx, st_print_step, "prsos, scnos, screen");
+    st_run(ctx, st_par_step, "stages in sparks");
+    st_screen_program(ctx, 0, 0, "screen");
+    st_screen_program(ctx, 0, 1, "screen step");
+    uint64_t injected = 0;
+    /* (A commit must come within two failures: the characters of a line come
+     * before the first character of its form is written.) */
+    for (uint64_t every = 97; every > 50; every -= 12) {
+        char what[64];
+        snprintf(what, sizeof what, "screen step failing every %llu", (unsigned long long)every);
+        injected += st_screen_program(ctx, every, 1, what);
+    }
+    CHECK(injected > 25, "only %llu failures injected", (unsigned long long)injected);
+    rt_ctx_free(ctx);
+
+    /* Every allocation of worker 0 compacts: whatever a stage holds unrooted moves. */
+    ctx = make_ctx(nw, 0, 1, 0);
+    if (!ctx)
+        return;
+    rt_inject_main_failure(rt_ctx_main(ctx), UINT64_MAX);
+    st_run(ctx, st_lex_step, "scnis (compacting)");
+    st_run(ctx, st_print_step, "prsos, scnos, screen (compacting)");
+    st_screen_program(ctx, 0, 1, "screen step (compacting)");
+    st_run(ctx, st_par_step, "stages in sparks (compacting)");
+    rt_inject_main_failure(rt_ctx_main(ctx), 0);
+    st_run(ctx, st_forms_step, "prsis (compacting at slow paths)");
+    rt_stats s;
+    rt_stats_get(ctx, &s);
+    fprintf(out, "streams: %u workers, %llu compactions, %llu failures injected in a committed "
+            "screen, %llu pipelines run by helpers\n", nw, (unsigned long long)s.major_gcs,
+            (unsigned long long)injected, (unsigned long long)s.sparks_converted);
     rt_ctx_free(ctx);
 }
 
@@ -1777,7 +2392,7 @@ static const test_entry tests[] = {
     {"sparks", test_sparks},     {"inject", test_inject},       {"main_fail", test_main_fail},
     {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
     {"barrier", test_barrier},   {"inbox", test_inbox},     {"print", test_print},
-    {"deep", test_deep},         {"prims", test_prims},
+    {"deep", test_deep},         {"prims", test_prims},       {"streams", test_streams},
     {NULL, NULL},
 };
 

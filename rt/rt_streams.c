@@ -65,6 +65,27 @@
  *   prsos, scnos   the printer of interp/printer.py tokens_of, over a persistent
  *                  stack (a heap list of pending values and markers) that each cell
  *                  passes on to the next, so an infinite value streams.
+ * A cell's code reserves what it is about to allocate at once (reserve_for), so it
+ * is one reservation, not one per cell it makes: a retry can finish it.
+ *
+ * Where this differs from the interpreter (tests/ compare the two on the rest):
+ *   - scnos spells a value that is not a token as the printer produces it, where
+ *     the interpreter makes its whole text first: the same characters, but an
+ *     infinite value streams instead of never producing any;
+ *   - console:P reads its first line when the stream is first demanded, not when
+ *     console:P is evaluated;
+ *   - "unexpected character" decides Python's str.isprintable for non-ASCII code
+ *     points from a short table (unassigned code points count as printable);
+ *   - a character of scnis's input that is not an atom is read as its text when it
+ *     is a number or token (a float as Python's repr), else as its description;
+ *   - prsis allows RT_STREAM_MAX_NESTING levels; deeper, the command is the error
+ *     "syntax error on line N: the command is nested too deeply";
+ *   - a float token that is infinite (only prsos of a computed infinity makes one)
+ *     makes the command the error "float literal inf is out of range", where the
+ *     interpreter's parser raises;
+ *   - a stage run by a helper (a spark) writes the print target unsynchronised
+ *     (screen) and does not flush it before reading (console): effects belong to
+ *     worker 0.
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
@@ -117,7 +138,7 @@ typedef struct lex_tok {
 
 typedef struct scratch {
     char *text;
-    size_t text_len, text_cap;
+    size_t text_cap;
     lex_tok *toks;
     size_t ntoks, toks_cap;
 } scratch;
@@ -131,6 +152,7 @@ struct rt_streams {
     rt_val lbrack, rbrack, lparen, rparen, bang, colon, dot, eq, backslash, newline;
     rt_val prefix[4];          /* @ $ # ^ */
     rt_val nl_atom, caret_atom;
+    rt_val ascii[128];         /* the one-character atoms of ASCII characters */
     line_source **sources;
     size_t nsources, sources_cap;
     pthread_mutex_t in_lock;   /* fd 0 */
@@ -256,7 +278,11 @@ static rt_streams *streams_new(rt_ctx *ctx)
     s->newline = tok_make(s, "\n", 1, RT_PK_NEWLINE, RT_NULL);
     for (int i = 0; i < 4; i++)
         s->prefix[i] = tok_make(s, "@$#^" + i, 1, RT_PK_PREFIX, RT_NULL);
-    s->nl_atom = rt_atom(ctx, "\n", 1);
+    for (int c = 0; c < 128; c++) {
+        char ch = (char)c;
+        s->ascii[c] = rt_atom(ctx, &ch, 1);
+    }
+    s->nl_atom = s->ascii['\n'];
     s->caret_atom = rt_atom(ctx, "^", 1);
     s->nworkers = ctx->nworkers;
     s->scratch = xcalloc(s->nworkers, sizeof *s->scratch);
@@ -378,7 +404,8 @@ static scratch *scratch_of(rt_worker *w)
     return &s->scratch[w->id];
 }
 
-/* A growable string: the scratch text, or a private one (sb_own) for messages. */
+/* A growable string: the worker's scratch text (sb_scratch), or a private one,
+ * freed before the next safepoint (messages). */
 typedef struct sbuf { char *p; size_t n, cap; } sbuf;
 
 static void sb_reserve(sbuf *b, size_t more)
@@ -660,6 +687,15 @@ static rt_val not_a_list(rt_worker *w, const char *name, rt_val v)
     return error_of_atom(w, a);
 }
 
+/* Reserve room for what a cell's code is about to allocate (up to 1 MiB at once):
+ * one safepoint, after which its allocations take the fast path.  So the code of a
+ * cell is usually one reservation, which a retry after a failure can complete
+ * (every heap value the caller holds must be in a root slot). */
+static void reserve_for(rt_worker *w, size_t bytes)
+{
+    rt_reserve(w, bytes < ((size_t)1 << 20) ? bytes : ((size_t)1 << 20));
+}
+
 static size_t utf8_len(unsigned char c)
 {
     return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
@@ -671,14 +707,17 @@ static size_t utf8_len(unsigned char c)
 static void chars_onto(rt_worker *w, const char *text, size_t n, size_t tail_slot)
 {
     rt_ctx *ctx = w->ctx;
+    rt_streams *s = streams_of(ctx);
     size_t i = n;
+    reserve_for(w, 8 * RT_CONS_WORDS * n);
     while (i > 0) {
         size_t j = i - 1, k = j;
         while (k > 0 && i - k < 4 && ((unsigned char)text[k] & 0xc0) == 0x80)
             k--;
         if (((unsigned char)text[k] & 0xc0) != 0x80 && utf8_len((unsigned char)text[k]) == i - k)
             j = k;                          /* else not well-formed: one byte */
-        rt_val a = rt_atom(ctx, text + j, i - j);
+        unsigned char c = (unsigned char)text[j];
+        rt_val a = i - j == 1 && c < 128 ? s->ascii[c] : rt_atom(ctx, text + j, i - j);
         SLOT(tail_slot) = rt_cons(w, a, SLOT(tail_slot));
         i = j;
     }
@@ -820,6 +859,7 @@ static rt_val console_code(rt_worker *w, rt_val self)
     if (src->len == 0)
         return RT_NIL;
     size_t base = sp_off(w);
+    reserve_for(w, 8 * (RT_CONS_WORDS * src->len + 6));
     rt_val env[2] = {rt_fix((int64_t)i), rt_fix((int64_t)k + 1)};
     rt_push_root(w, rt_susp_new(w, console_code, 2, env));
     chars_onto(w, src->line, src->len, base);
@@ -934,6 +974,10 @@ rt_val rt_screen_step(rt_worker *w, rt_val arg)
         }
         rt_push_root(w, v);
         rt_step_commit(w);
+        /* From here on the step resumes from its stack, not its argument: let the
+         * written part of the stream go (rt_step keeps the argument in the slot just
+         * below the step's base, and passes it again when the step resumes). */
+        w->sp_base[sb - 1] = RT_NIL;
     }
     for (;;) {
         if (o->error)
@@ -947,16 +991,12 @@ rt_val rt_screen_step(rt_worker *w, rt_val arg)
         if (!is_cons(lst))
             break;
         rt_val v = rt_force(w, head_of(lst));
-        lst = SLOT(sb);
-        if (write_raw(ctx, o, v)) {
-            SLOT(sb) = tail_of(lst);
-            rt_step_commit(w);
-        } else {
-            SLOT(sb) = tail_of(lst);
-            rt_push_root(w, v);
+        SLOT(sb) = tail_of(SLOT(sb));
+        if (!write_raw(ctx, o, v)) {             /* else written: commit that */
+            rt_push_root(w, v);                   /* print it, from the next round */
             o->prev_kind = RT_PK_NONE;
-            rt_step_commit(w);
         }
+        rt_step_commit(w);
     }
     rt_out_flush(o);
     rt_val lst = SLOT(sb);
@@ -1356,6 +1396,7 @@ static rt_val scnis_code(rt_worker *w, rt_val self)
     lex_line(&lx);
     lx_imm(&lx, s->newline);
     /* The cells, last first; the scratch tokens stay put (no Daisy code runs). */
+    reserve_for(w, 8 * ((RT_CONS_WORDS + 2) * sc->ntoks + 5));
     rt_val env[1] = {SLOT(base + 1)};
     SLOT(base) = rt_susp_new(w, scnis_code, 1, env);
     for (size_t k = sc->ntoks; k-- > 0;) {
@@ -1835,6 +1876,7 @@ static rt_val prsis_code(rt_worker *w, rt_val self)
             line++;
             if (nfed && rec_complete(w, sym0)) {
                 w->sp = w->sp_base + sym0;
+                reserve_for(w, 8 * (2 * RT_CONS_WORDS * (size_t)nfed + 12));
                 rt_val form = b_command(w, s, base, nfed, line);
                 rt_push_root(w, form);
                 rt_val env[2] = {SLOT(base + 1), rt_fix(line)};
@@ -2152,6 +2194,7 @@ static rt_val scnos_code(rt_worker *w, rt_val self)
         *kind = word_class(ctx, tok);
         if (b.n == 0)
             continue;
+        reserve_for(w, 8 * (RT_CONS_WORDS * b.n + 9));
         rt_val env[5] = {SLOT(base), SLOT(base + 1), rt_fix(prev), rt_fix(inner), rt_fix(mode)};
         rt_push_root(w, rt_susp_new(w, scnos_code, 5, env));
         chars_onto(w, scratch_of(w)->text, b.n, base + 2);

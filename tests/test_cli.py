@@ -122,9 +122,11 @@ def test_closed_output_pipe_ends_quietly_with_141(tmp_path):
 
 
 def test_closed_output_pipe_after_a_finite_program(tmp_path):
-    # many lines, the reader takes the first only
+    # far more output than a pipe holds; the reader takes the first line only
     prog = tmp_path / "many.dsy"
-    prog.write_text("".join(f"add:[{i} 1]\n" for i in range(20000)))
+    prog.write_text("take = \\[n L]. if:[zero?:n [] let:[[X ! Xs] L [X ! take:[dcr:n Xs]]]]\n"
+                    "from = \\n. [n ! from:inc:n]\n1\n"
+                    + "".join(f"take:[300 from:{i}]\n" for i in range(300)))
     cmd = shlex.join(daisy_command())
     script = (f'{cmd} run many.dsy 2>err.txt | head -n 1 > head.txt; '
               'echo "${PIPESTATUS[0]}" > status.txt')
