@@ -688,7 +688,7 @@ class FnGen:
         op = self.primref(e.name)
         v = self.opval(op)
         self.release(op)
-        return self.finish_value(v, ctx)
+        return self._deliver(v, ctx, e.name == "stdin")    # stdin is a lazy stream
 
     def ev_Lam(self, e, ctx):
         op = self.make_closure(e)
