@@ -83,6 +83,7 @@ class Program:
         self.state = _compile(source, filename)
         self.jit = JitProgram(self.state.module, source, opt=opt, cache=cache)
         self.ctx = self.jit.context(threads, heap)
+        self.jit.initialise(self.ctx)
         self.status = None
 
     def run(self) -> str:

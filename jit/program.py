@@ -59,6 +59,13 @@ class JitProgram:
         self.ctx = ctx
         return ctx
 
+    def initialise(self, ctx: native.Context) -> None:
+        """Install the program's definitions without evaluating anything (the
+        top-level step with an index past the last expression only initialises)."""
+        status, _ = ctx.step(self.toplevel, (self.ntoplevel << 1) | 1)
+        if status != ctx.STEP_OK:
+            raise MemoryError("heap exhausted while installing the definitions")
+
     def run(self, ctx: native.Context, fd: int = 1) -> int:
         """Evaluate and print every top-level expression; returns the exit status."""
         return ctx.run_toplevel(self.ntoplevel, self.toplevel, fd)
