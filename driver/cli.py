@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("name", nargs="?", default="all",
                     help="one test (values, local_gc, major_gc, force, cycle, deque, sparks, "
                          "inject, main_fail, exhausted, interrupt, churn, barrier, inbox, print, deep, "
-                         "streams) or all")
+                         "prims, streams) or all")
     st.add_argument("--threads", type=int, default=os.cpu_count() or 1, metavar="N",
                     help="workers, including the main one (default: the number of cores)")
     st.add_argument("--scale", type=int, default=1, metavar="K",

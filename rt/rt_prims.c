@@ -1149,7 +1149,7 @@ rt_val rt_toplevel_lookup(rt_worker *w, rt_val name_atom)
     if (found)
         return rt_force(w, v);
     /* The predefined names (interp: the globals start as the primitives,
-     * true and nil); stdin is found only if registered. */
+     * true, nil and stdin). */
     size_t len = 0;
     const char *s = rt_atom_name(ctx, name_atom, &len);
     if (!s)
@@ -1166,7 +1166,7 @@ rt_val rt_toplevel_lookup(rt_worker *w, rt_val name_atom)
         if (strcmp(name, "nil") == 0)
             return RT_NIL;
         if (strcmp(name, "stdin") == 0)
-            return rt_stdin_stream(w);
+            return rt_force(w, rt_stdin_stream(w));      /* a suspension, as a global is */
     }
     return errorf(w, "unbound identifier %.*s", (int)len, s);
 }
@@ -1493,6 +1493,7 @@ restart:
                 goto restart;
         }
     }
+    f = &st->frames[idx];
     frame_trim(f);
     st->n = idx;
     v = w->sp_base[mark + 1];

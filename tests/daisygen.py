@@ -12,11 +12,20 @@ top-level expressions. Every generated program is well formed and terminates:
   `ge?:[n 1]` tests stop on nan and on errors) or walk a finite list, stopping on
   anything that is not a cons;
 * infinite lists are only consumed through a bounded `take`/`nth`, never printed,
-  summed or put under `#`; a value of the wrong kind is only ever a constant (an
-  atom, a list literal, a primitive), so type errors give error values, not loops.
+  summed or put under `#` (except literal cycles, `#fix:[x ! [1 2 ! x]]`, which `#`
+  forces once round); a value of the wrong kind is only ever a constant (an atom, a
+  list literal, a primitive), so type errors give error values, not loops;
+* `loop:0` (which never ends) appears only where it must never be demanded (LAZY):
+  an unused binding, a list tail `take` stops before, an operand after one that is
+  already an error. An engine that evaluates too eagerly hangs there, and the
+  runner reports the timeout.
 
-Type errors, division by zero, pattern mismatch, "not a function" and the rest come
-out as error values, which the engines must print identically.
+Type errors, division by zero, pattern mismatch, "not a function", overflow at the
+edges of the 62-bit immediates and the 64-bit range (BOUNDARY) and the rest come out
+as error values, which the engines must print identically. The prelude also has
+parallel helpers (`pnfib`, `pmap`, `psum`, `pquick` with `@` and `@#`), and about one
+top-level expression in twenty is a long bounded recursion (Gen.big: deep stacks,
+long lists, garbage collection, thousands of sparks).
 
 Running (from tests/):
     python daisygen.py sample [N]        print N generated programs (default 3)
@@ -71,6 +80,15 @@ PRELUDE_DEFS = {
     "od": "od = \\n. if:[ge?:[n 1] ev:dcr:n []]",
     "curadd": "curadd = \\x. \\y. add:[x y]",
     "fsum": "fsum = #sum:[1 2.5 3]",
+    "loop": "loop = \\x. loop:x",
+    # parallel helpers: sparks that run on other workers at 2 and 4 threads
+    "pnfib": "pnfib = \\n. if:[ge?:[n 2] add:[@pnfib:dcr:n pnfib:sub:[n 2] 1] 1]",
+    "pmap": "pmap = \\[f L]. if:[nil?:L [] isLST?:L let:[[X ! Xs] L [@f:X ! @pmap:[f Xs]]] L]",
+    "psum": "psum = \\L. if:[nil?:L 0 isLST?:L let:[[X ! Xs] L add:[@#X @psum:Xs]] L]",
+    "part": "part = \\[p L lo hi]. if:[nil?:L [lo hi] isLST?:L let:[[X ! Xs] L "
+            "if:[le?:[X p] part:[p Xs [X ! lo] hi] part:[p Xs lo [X ! hi]]]] [lo hi]]",
+    "pquick": "pquick = \\L. let:[[X ! Xs] L if:[nil?:L L isLST?:L if:[nil?:Xs L "
+              "let:[[lo hi] part:[X Xs [] []] append:[@#pquick:lo [X ! @#pquick:hi]]]] L]]",
 }
 PRELUDE = "\n".join(PRELUDE_DEFS.values()) + "\n"
 
@@ -80,9 +98,36 @@ INTERESTING = [
     "-4611686018427387905", "9223372036854775807", "-9223372036854775808",
     "9223372036854775806", "2147483648", "3037000499", "3037000500",
     "1.5", "-2.5", "0.0", "1e6", "3.1415", "1e300", "-0.5", "2.0", "1e-3", "123456789.25",
+    "-0.0", "1e-310", "1e308", "0.1", "2.5e-3", "-1e6", "4.611686018427388e18",
 ]
+# integers around the edges of the 62-bit immediate and the 64-bit range
+BOUNDARY = ["4611686018427387903", "4611686018427387904", "-4611686018427387904",
+            "-4611686018427387905", "9223372036854775807", "-9223372036854775808",
+            "2305843009213693952", "-1", "0", "3037000500", "-3037000500"]
+BOUNDARY_OPS = ["add:[{a} {b}]", "sub:[{a} {b}]", "mpy:[{a} {b}]", "div:[{a} {b}]",
+                "rem:[{a} {b}]", "neg:{a}", "inc:{a}", "dcr:{a}", "mpy:[{a} -1]",
+                "div:[{a} -1]", "rem:[{a} -1]", "add:[{a} {b} -1]", "lt?:[{a} {b}]",
+                "eq?:[{a} {b}]", "eq?:[add:[{a} 1] inc:{a}]", "ge?:[{a} {b}]",
+                "lsh:[{a} 1]", "rsh:[{a} 1]", "arsh:[{a} 63]", "not:{a}", "and:[{a} {b}]",
+                "xor:[{a} {b}]", "or:[{a} -4611686018427387904]", "add:[{a} 0.5]",
+                "eq?:[{a} 4.611686018427388e18]", "lt?:[{a} 9.3e18]", "mpy:[{a} {a}]",
+                "sub:[0 {a}]", "inv:{a}", "[{a} neg:{a} inc:{a}]", "fact:rem:[{a} 25]"]
+# lazy positions: `loop:0` never ends, so these only terminate if it is never demanded
+LAZY = ["let:[{x} loop:0 {n}]", "(\\{x}. {n}):loop:0", "hd:[{n} loop:0]",
+        "if:[true {n} loop:0]", "if:[nil?:[] {n} loop:0 loop:0]", "add:[div:[1 0] loop:0]",
+        "sub:[^a loop:0]", "lt?:[[] loop:0]", "mpy:[1 2 inc:^b loop:0]", "and:[1.5 loop:0]",
+        "let:[[{x} {y}] [loop:0 {n}] {y}]", "take:[1 [{n} ! loop:0]]", "nth:[0 [{n} ! loop:0]]",
+        "seq:[div:[1 0] loop:0]", "length:[loop:0 {n} loop:0]", "(\\[{x} {y}]. {y}):[loop:0 {n}]",
+        "isLST?:[loop:0]", "nil?:[loop:0]", "(map:\\{x}. {n}):[loop:0 loop:0]",
+        "(fc:[inc \\{x}. {n}]):[div:[1 0] loop:0]", "if:[div:[1 0] loop:0 loop:0]",
+        "let:[{x} [{n} ! loop:0] hd:{x}]", "(\\{x}. if:[true {n} {x}]):loop:0",
+        "take:[2 [{n} {n} ! loop:0]]", "rec:[{x} [{n} ! loop:0] hd:{x}]",
+        "(\\f. {n}):loop", "$let:[{x} loop:0 {n}]", "let:[{x} $[loop:0] length:{x}]",
+        "(smap:inc):take:[2 [{n} 3 ! loop:0]]", "if:[[] loop:0 {n}]",
+        "pcoerce:take:[1 [{n} loop:0]]", "any?:[{n} ^t]"]
 ODD_LEAVES = ['^foo', '"a b"', '"x`"y"', "[]", "true", "nil", "^bar", "[1 2]", "inc",
-              "nosuch-name", "[1 ! 2]"]
+              "nosuch-name", "[1 ! 2]", '"a`nb"', '"t`tt"', '""', '"``"', "^%SpnHd?",
+              "^a'b", '"abc"', "take", "twice", "(map:inc)", "curadd:1", "^^q"]
 UNARY_NUM = ["inc", "dcr", "neg", "inv", "not"]
 UNARY_TEST = ["zero?", "one?", "neg?", "pos?", "nil?", "isNML?", "isERR?", "list?",
               "isLST?", "isIDE?", "isFTN?", "isAPL?"]
@@ -172,7 +217,15 @@ class Gen:
     def num(self, env, d) -> str:
         if d <= 0:
             return self.num_leaf(env)
-        c = self.pick(34)
+        c = self.pick(38)
+        if c >= 34:
+            if c <= 35:
+                a, b = self.draw(st.sampled_from(BOUNDARY)), self.draw(st.sampled_from(BOUNDARY))
+                if self.chance(3):
+                    b = self.num(env, d - 1)
+                return self.draw(st.sampled_from(BOUNDARY_OPS)).format(a=a, b=b)
+            x, y = self.name("z"), self.name("z")
+            return self.draw(st.sampled_from(LAZY)).format(x=x, y=y, n=self.num(env, d - 1))
         if c <= 3:
             return self.num_leaf(env)
         if c <= 5:
@@ -213,7 +266,11 @@ class Gen:
         if c == 16:
             return f"({self.fn2(env, d - 1)}:{self.num(env, d - 1)}):{self.num(env, d - 1)}"
         if c == 17:
-            w = self.pick(8)
+            w = self.pick(10)
+            if w == 8:
+                return f"pnfib:rem:[{self.num(env, d - 1)} 11]"
+            if w == 9:
+                return f"psum:{self.list(env, d - 1)}"
             if w == 0:
                 return f"sum:{self.list(env, d - 1)}"
             if w == 1:
@@ -277,7 +334,15 @@ class Gen:
         if c == 32:
             return f"$({self.fn(env, d - 1)}:{self.num(env, d - 1)})"
         return self.draw(st.sampled_from(["fsum", "ev:4", "(\\f. f:3):neg", "(map:inc):5",
-                                          "val:^^x", "isFTN?:map:inc", "(fc:[inc]):5"]))
+                                          "val:^^x", "isFTN?:map:inc", "(fc:[inc]):5",
+                                          "eq?:[\"abc\" ^abc]", "eq?:[\"a b\" \"a b\"]",
+                                          "val:^take", "val:^fsum", "val:hd:^[inc:4]",
+                                          "val:^g1", "[map:inc fc:[inc] twice:inc]",
+                                          "neg:0.0", "div:[0.0 0.0]", "div:[-1.0 0]",
+                                          "mpy:[1e300 1e300]", "sub:[0.0 inf]",
+                                          "hd:take:[1 #fix:[x ! [1 2 ! x]]]",
+                                          "take:[5 #rec:[x [7 ! x] x]]",
+                                          "length:take:[9 #fix:[x ! [1 [2 3] ! x]]]"]))
 
     def num_leaf(self, env) -> str:
         c = self.pick(6)
@@ -321,6 +386,11 @@ class Gen:
         if c == 11:
             return f"filter:[{self.fn(env, d - 1)} {self.list(env, d - 1)}]"
         if c == 12:
+            w = self.pick(3)
+            if w == 1:
+                return f"pmap:[{self.fn(env, d - 1)} {self.list(env, d - 1)}]"
+            if w == 2:
+                return f"pquick:{self.list(env, d - 1)}"
             return f"countdown:{self.small(env, d - 1)}"
         if c == 13:
             return f"zipwith:[{self.fn2(env, d - 1)} {self.list(env, d - 1)} " \
@@ -359,6 +429,15 @@ class Gen:
             return (f"rec:[[{a} {b}] [{self.list(env, d - 1)} "
                     f"[{self.num(env, d - 1)} ! {a}]] {b}]")
         if c == 24:
+            w = self.pick(5)
+            if w == 1:
+                return "^" + self.draw(st.sampled_from([self.list, self.inf]))(env, d - 1)
+            if w == 2:
+                items = " ".join(self.num({}, d - 1) for _ in range(self.pick(3) + 1))
+                return f"pmap:[val ^[{items}]]"
+            if w == 3:
+                items = " ".join(self.num({}, d - 1) for _ in range(self.pick(3) + 1))
+                return f"(map:val):^[{items}]"
             return "val:^" + self.list({}, d - 1)
         if c == 25:
             x = self.name("l")
@@ -476,6 +555,19 @@ class Gen:
             return f"(\\{x}. {self.fn(self.bind(env, 'num', x), d - 1)})"
         return f"(flip:{self.fn2(env, d - 1)})"
 
+    def big(self) -> str:
+        """A top-level expression with a long (but bounded) recursion: deep stacks,
+        long lists, garbage collection, many sparks."""
+        n = self.draw(st.sampled_from([2000, 10000, 500, 30000]))
+        return self.draw(st.sampled_from([
+            "length:countdown:{n}", "sum:take:[{n} intsfrom:{k}]", "hd:reverse:countdown:{n}",
+            "nth:[{n} iterate:[inc {k}]]", "psum:countdown:{n}", "length:pmap:[inc countdown:{n}]",
+            "sum:take:[{n} fix:[x ! [1 {k} ! x]]]", "take:[5 reverse:countdown:{n}]",
+            "length:filter:[\\x. zero?:rem:[x 3] countdown:{n}]", "foldl:[curadd 0 countdown:{n}]",
+            "length:pquick:take:[{m} iterate:[\\x. rem:[mpy:[x 75] 65537] {k}]]",
+            "pnfib:{p}", "nth:[{n} (map:\\x. [x]):intsfrom:{k}]",
+        ])).format(n=n, k=self.number(), m=min(n, 600), p=min(n // 1000 + 8, 18))
+
     # ---- whole programs ----
     def program(self, min_exprs=10, max_exprs=25, depth=4) -> str:
         lines = []
@@ -487,8 +579,10 @@ class Gen:
             self.globals[kind].append(name)
         n = self.draw(st.integers(min_exprs, max_exprs))
         for _ in range(n):
-            c = self.pick(20)
-            if c <= 9:
+            c = self.pick(21)
+            if c == 20:
+                lines.append(self.big())
+            elif c <= 9:
                 lines.append(self.num({}, depth))
             elif c <= 16:
                 lines.append(self.list({}, depth))
@@ -604,7 +698,7 @@ class JitRunner:
         if self.conn.poll(self.timeout):
             try:
                 return self.conn.recv()
-            except EOFError:
+            except (EOFError, OSError):
                 pass
             code = self._stop()
             return {n: f"<<JIT worker died (exit code {code})>>" for n in threads}
@@ -746,27 +840,26 @@ def minimise(src: str, still_fails) -> str:
     return "\n".join(lines) + "\n"
 
 
-def search(seconds: float, depth: int = 4, examples: int = 100_000) -> list:
-    """Look for differences for about `seconds`; each new kind of difference is shrunk
-    by hypothesis, then minimised line by line, and saved. Returns the saved paths."""
+def search(seconds: float, depth: int = 4, chunk: int = 25) -> list:
+    """Look for differences for about `seconds`, in runs of `chunk` random programs;
+    each new kind of difference is shrunk by hypothesis, then minimised line by line,
+    and saved. Returns the saved paths."""
     import time
     from hypothesis import HealthCheck, given, settings
     known = {signature(p.read_text().split("\n", 2)[1].lstrip("; "))
              for p in REGRESSIONS.glob("*.dsy")}
     saved = []
     runner = JitRunner(timeout=30)
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
     stats = {"programs": 0, "exprs": 0}
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < start + seconds:
             found = {}
 
-            @settings(max_examples=examples, deadline=None, database=None,
+            @settings(max_examples=chunk, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
             @given(programs(depth=depth))
             def each(src):
-                if time.monotonic() > deadline and not found:
-                    return
                 stats["programs"] += 1
                 stats["exprs"] += count_expressions(src)
                 report = difference(run_interp(src), runner.run(src))
@@ -782,8 +875,10 @@ def search(seconds: float, depth: int = 4, examples: int = 100_000) -> list:
                 each()
             except AssertionError:
                 pass
+            print(f"[{time.monotonic() - start:.0f}s] {stats['programs']} programs, "
+                  f"{stats['exprs']} expressions", flush=True)
             if not found:
-                break
+                continue
             src, report = found["src"], found["report"]
             sig = signature(report)
 
@@ -799,8 +894,8 @@ def search(seconds: float, depth: int = 4, examples: int = 100_000) -> list:
             print(f"saved {path.name}: {sig}", flush=True)
     finally:
         runner.close()
-    print(f"searched {stats['programs']} programs, {stats['exprs']} expressions; "
-          f"{len(saved)} new differences", flush=True)
+    print(f"searched {stats['programs']} programs (shrinking included), {stats['exprs']} "
+          f"expressions; {len(saved)} new differences", flush=True)
     return saved
 
 
