@@ -16,9 +16,6 @@ Source errors raise `SourceError` (with file:line:column and a caret in its text
 """
 from __future__ import annotations
 
-import ctypes
-import os
-import struct
 import tempfile
 
 from .frontend.diagnostics import SourceError
@@ -116,48 +113,9 @@ class Program:
         return self.eval(text)
 
     def _value(self, v):
+        from .jit.program import HeapReader
         from .rt import native
-        lib = native.load()
-        if v & 1:
-            n = v >> 1
-            return n - (1 << 63) if n >= (1 << 62) else n
-        tag = v & 7
-        if tag == native.TAG_ATOM:
-            size = ctypes.c_size_t(0)
-            p = lib.rt_atom_name(self.ctx._ctx, v, ctypes.byref(size))
-            return Atom(ctypes.string_at(p, size.value).decode("utf-8"))
-        if v == native.NIL:
-            return []
-        if tag == native.TAG_PRIM:
-            return Function()
-        if tag != native.TAG_PTR or v == 0:
-            return None
-        word = lambda a: ctypes.c_uint64.from_address(a).value   # noqa: E731
-        typ = (word(v) >> 1) & 0x7F
-        T = native.TYPES
-        if typ == T["susp"]:
-            return self._value(word(v + 24))
-        if typ == T["cons"]:
-            out = []
-            while True:
-                out.append(self._value(word(v + 8)))
-                v = word(v + 16)
-                while v & 7 == 0 and v and (word(v) >> 1) & 0x7F == T["susp"]:
-                    v = word(v + 24)
-                if v & 7 or not v or (word(v) >> 1) & 0x7F != T["cons"]:
-                    break
-            return out
-        if typ == T["boxint"]:
-            return struct.unpack("<q", struct.pack("<Q", word(v + 8)))[0]
-        if typ == T["float"]:
-            return struct.unpack("<d", struct.pack("<Q", word(v + 8)))[0]
-        if typ == T["error"]:
-            size = ctypes.c_size_t(0)
-            p = lib.rt_atom_name(self.ctx._ctx, word(v + 8), ctypes.byref(size))
-            return DaisyError(ctypes.string_at(p, size.value).decode("utf-8"))
-        if typ == T["closure"]:
-            return Function()
-        return None
+        return HeapReader(native.load(), self.ctx._ctx).python(v)
 
     def close(self):
         if self.ctx is not None:

@@ -71,10 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("passes", help="list the compiler's passes in order")
 
     st = sub.add_parser("selftest", help="run the native runtime's built-in self-tests")
+    from .rt.native import SELFTESTS
     st.add_argument("name", nargs="?", default="all",
-                    help="one test (values, local_gc, major_gc, force, cycle, deque, sparks, "
-                         "inject, main_fail, exhausted, interrupt, churn, barrier, inbox, print, deep, "
-                         "prims, streams) or all")
+                    help=f"one test ({', '.join(SELFTESTS)}) or all")
     st.add_argument("--threads", type=int, default=os.cpu_count() or 1, metavar="N",
                     help="workers, including the main one (default: the number of cores)")
     st.add_argument("--scale", type=int, default=1, metavar="K",

@@ -87,3 +87,32 @@ def source_text(node: S.Node) -> str:
     """Surface syntax back to re-readable source text."""
     from .printer import plain_text
     return plain_text(form_of_syntax(node))
+
+
+def core_of_form(form, defined: set[str] | None = None):
+    """What `val` evaluates: a form as resolved core IR in the top-level environment,
+    a Def for a definition form, or the text of the error value `val` gives (a form
+    that spells nothing, a source error, too deep). Names are looked up when they run
+    (REPL resolution), unless `defined` gives a program file's definitions: then they
+    resolve as in that file (primitives directly; see Note [Forms with code] in
+    jit/lower.py)."""
+    from ..frontend.desugar import desugar, desugar_command
+    from ..frontend.diagnostics import SourceError
+    from ..frontend.parse import deep_recursion
+    from ..frontend.primcalls import rewrite
+    from ..frontend.resolve import Resolver
+    resolver = Resolver(set(), dynamic=True) if defined is None else Resolver(defined, False)
+    try:
+        with deep_recursion():
+            node = syntax_of_form(form)
+            if isinstance(node, S.Define):
+                cmd = desugar_command(node)
+                cmd.expr = rewrite(resolver.expr(cmd.expr, []))
+                return cmd
+            return rewrite(resolver.expr(desugar(node), []))
+    except RecursionError:
+        return "val: form nested too deeply"
+    except SourceError as e:
+        return f"val: {e.diagnostic.message}"
+    except NotAForm as e:
+        return f"val: {e}"

@@ -13,14 +13,10 @@ from __future__ import annotations
 import sys
 
 from ..frontend import core as C
-from ..frontend.desugar import desugar, desugar_command
-from ..frontend.diagnostics import SourceError
 from ..frontend.parse import deep_recursion
-from ..frontend.primcalls import rewrite
-from ..frontend.resolve import Resolver
 from . import streams  # noqa: F401  (registers the device primitives)
 from .eval import const_value, ev
-from .forms import NotAForm, form_of_syntax, syntax_of_form
+from .forms import core_of_form, form_of_syntax
 from .machine import DEFAULT_MAX_DEPTH, Machine
 from .prims import PRIMS
 from .printer import spell, tokens_of, word_class
@@ -142,16 +138,6 @@ class Interpreter(Machine):
         return "".join(parts)
 
     # val and evlst
-    def compile_form(self, form):
-        """Form to resolved core IR (the front end, with REPL name resolution)."""
-        node = syntax_of_form(form)
-        from ..frontend import syntax as S
-        if isinstance(node, S.Define):
-            cmd = desugar_command(node)
-            cmd.expr = rewrite(Resolver(set(), dynamic=True).expr(cmd.expr, []))
-            return cmd
-        return rewrite(Resolver(set(), dynamic=True).expr(desugar(node), []))
-
     def eval_form(self, q):
         """Generator: the value of form q in the top-level environment (`val`)."""
         t = type(q)
@@ -166,15 +152,9 @@ class Interpreter(Machine):
             from .prims import VAL_OF
             return Cons(Thunk(VAL_OF, q.head), Thunk(VAL_OF, q.tail))
         if t in (Apl, FnForm, AnnForm, DefForm):
-            try:
-                with deep_recursion():
-                    compiled = self.compile_form(q)
-            except RecursionError:
-                return Error("val: form nested too deeply")
-            except SourceError as e:
-                return Error(f"val: {e.diagnostic.message}")
-            except NotAForm as e:
-                return Error(f"val: {e}")
+            compiled = core_of_form(q)
+            if isinstance(compiled, str):
+                return Error(compiled)
             if isinstance(compiled, C.Def):
                 self.define(compiled.name, compiled.expr)
                 return Unit(f"<defined {compiled.name}>")

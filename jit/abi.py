@@ -23,6 +23,8 @@ W_LIMIT = native.Worker.limit.offset
 W_SP = native.Worker.sp.offset
 W_SP_LIMIT = native.Worker.sp_limit.offset
 W_INTERRUPT = native.Worker.interrupt.offset
+W_CTX = native.Worker.ctx.offset
+W_STACK_LIMIT = native.Worker.stack_limit.offset
 
 #: rt_step_fn: the signature of code a step runs, rt_val fn(rt_worker *, rt_val)
 STEP_FN = ir.FunctionType(I64, [PTR, I64])
@@ -39,18 +41,53 @@ def fix(i: int) -> int:
 
 
 class Runtime:
-    """The runtime's entry points, declared in one module, and the emitters of
-    the fast paths that call them."""
+    """The runtime's entry points, declared in one module on first use (by their C
+    names: `rt.rt_force_slow`), and the emitters of the fast paths that call them."""
+
+    SIGS = {
+        "rt_reserve_slow": (PTR, [PTR, I64]),
+        "rt_safepoint_slow": (VOID, [PTR]),
+        "rt_roots_overflow_slow": (VOID, [PTR]),
+        "rt_force_slow": (I64, [PTR, I64]),
+        "rt_apply": (I64, [PTR, I64, I64]),
+        "rt_prim_call": (I64, [PTR, I32, I64]),
+        "rt_select": (I64, [PTR, I64, I32]),
+        "rt_deep_force": (I64, [PTR, I64]),
+        "rt_spark": (VOID, [PTR, I64]),
+        "rt_cons": (I64, [PTR, I64, I64]),
+        "rt_whnf": (I64, [PTR, I64]),
+        "rt_stack_exhausted": (I64, [PTR]),
+        "rt_error_new": (I64, [PTR, PTR]),
+        "rt_int": (I64, [PTR, I64]),
+        "rt_float": (I64, [PTR, ir.DoubleType()]),
+        "rt_global_new": (I32, [PTR, I64]),
+        "rt_global_get": (I64, [PTR, I32]),
+        "rt_global_set": (VOID, [PTR, I32, I64]),
+        "rt_atom": (I64, [PTR, PTR, I64]),
+        "rt_toplevel_define": (VOID, [PTR, I64, I32]),
+        "rt_toplevel_lookup": (I64, [PTR, I64]),
+        "rt_code_name_set": (VOID, [PTR, PTR, I64]),
+        "rt_prims_register_names": (VOID, [PTR]),
+        "rt_stdin_stream": (I64, [PTR]),
+        "rt_form_code_register": (VOID, [PTR, I32, PTR]),
+        "rt_form_codes_forget": (VOID, [PTR]),
+        "rt_form_build": (I64, [PTR, PTR, I64, I32, PTR]),
+    }
 
     def __init__(self, module: ir.Module):
-        def declare(name, ret, args):
-            fn = ir.Function(module, ir.FunctionType(ret, args), name)
+        self.module = module
+        self._fns: dict[str, ir.Function] = {}
+
+    def __getattr__(self, name: str) -> ir.Function:
+        if name.startswith("_") or name not in self.SIGS:
+            raise AttributeError(name)
+        fn = self._fns.get(name)
+        if fn is None:
+            ret, args = self.SIGS[name]
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
             fn.attributes.add("nounwind")
-            return fn
-        self.reserve_slow = declare("rt_reserve_slow", PTR, [PTR, I64])
-        self.safepoint_slow = declare("rt_safepoint_slow", VOID, [PTR])
-        self.roots_overflow_slow = declare("rt_roots_overflow_slow", VOID, [PTR])
-        self.force_slow = declare("rt_force_slow", I64, [PTR, I64])
+            self._fns[name] = fn
+        return fn
 
     # ---- worker fields ----
     @staticmethod
@@ -65,7 +102,7 @@ class Runtime:
         room = b.sub(b.ptrtoint(limit, I64), b.ptrtoint(hp, I64))
         short = b.icmp_unsigned("<", room, ir.Constant(I64, nbytes))
         with b.if_then(short, likely=False):
-            b.call(self.reserve_slow, [w, ir.Constant(I64, nbytes)])
+            b.call(self.rt_reserve_slow, [w, ir.Constant(I64, nbytes)])
 
     def alloc_nogc(self, b: ir.IRBuilder, w, hdr: int, size: int):
         """Bump-allocate an object of `size` payload words after a reserve;
@@ -87,7 +124,7 @@ class Runtime:
         limit = b.load(self.field(b, w, W_SP_LIMIT), typ=PTR)
         full = b.icmp_unsigned(">=", b.ptrtoint(sp, I64), b.ptrtoint(limit, I64))
         with b.if_then(full, likely=False):
-            b.call(self.roots_overflow_slow, [w])
+            b.call(self.rt_roots_overflow_slow, [w])
         sp = b.load(sp_slot, typ=PTR)
         b.store(value, sp)
         b.store(b.gep(sp, [ir.Constant(I64, 8)], source_etype=I8), sp_slot)
@@ -107,4 +144,4 @@ class Runtime:
         flag = b.load_atomic(self.field(b, w, W_INTERRUPT), "monotonic", 4, typ=I32)
         raised = b.icmp_unsigned("!=", flag, ir.Constant(I32, 0))
         with b.if_then(raised, likely=False):
-            b.call(self.safepoint_slow, [w])
+            b.call(self.rt_safepoint_slow, [w])

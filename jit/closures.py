@@ -8,8 +8,8 @@ binders*) into its closure or suspension when that object is made (flat closures
 So the lowering needs, for every `Local`, the binder (`PVar`/`PAs` node) it denotes,
 and for every expression that becomes code, the binders it uses but does not bind.
 
-Binders are identified by the pattern node object itself (`id(node)`), which is unique
-within a program.
+Binders and expressions are identified by `id(node)`, which is unique only while the
+node lives: Closures keeps every tree it linked alive for as long as it is used.
 """
 from __future__ import annotations
 
@@ -22,23 +22,28 @@ class Closures:
     def __init__(self):
         self.binder: dict[int, C.Pattern] = {}        # id(Local) -> its binder
         self._free: dict[int, list[C.Pattern]] = {}   # id(expr) -> free binders
+        self._roots: list[C.Expr] = []   # keeps every linked tree alive: ids stay unique
 
     # ---- linking names to binders ----
-    def link(self, e: C.Expr, frames: tuple = ()) -> None:
-        """Record the binder of every Local in e; `frames` is innermost-first, each a
-        list of binders by slot index."""
+    def link(self, e: C.Expr) -> None:
+        """Record the binder of every Local in e (a tree with no enclosing binders)."""
+        self._roots.append(e)
+        self._link(e, ())
+
+    def _link(self, e: C.Expr, frames: tuple) -> None:
+        """`frames` is innermost-first, each a list of binders by slot index."""
         t = type(e)
         if t is C.Local:
             self.binder[id(e)] = frames[e.depth][e.index]
         elif t is C.Lam:
-            self.link(e.body, (self._frame(e.param),) + frames)
+            self._link(e.body, (self._frame(e.param),) + frames)
         elif t is C.Let:
             inner = (self._frame(e.pattern),) + frames
-            self.link(e.value, inner if e.rec else frames)
-            self.link(e.body, inner)
+            self._link(e.value, inner if e.rec else frames)
+            self._link(e.body, inner)
         else:
             for c in C.children(e):
-                self.link(c, frames)
+                self._link(c, frames)
 
     @staticmethod
     def _frame(p: C.Pattern) -> list:
@@ -50,26 +55,40 @@ class Closures:
 
     # ---- free binders ----
     def free(self, e: C.Expr) -> list[C.Pattern]:
-        """The binders e uses and does not bind, in order of first use."""
+        """The binders e uses and does not bind, in order of first use. Computed
+        bottom-up once per node, so nested suspensions cost linear time in all."""
         key = id(e)
         got = self._free.get(key)
-        if got is None:
-            used: dict[int, C.Pattern] = {}
-            bound: set[int] = set()
-            self._collect(e, used, bound)
-            got = [b for k, b in used.items() if k not in bound]
-            self._free[key] = got
-        return got
-
-    def _collect(self, e: C.Expr, used: dict, bound: set) -> None:
+        if got is not None:
+            return got
         t = type(e)
         if t is C.Local:
-            b = self.binder[id(e)]
-            used.setdefault(id(b), b)
-            return
-        if t is C.Lam:
-            bound.update(id(b) for b in C.pattern_names(e.param))
+            b = self.binder[key]
+            got = [b]
+        elif t is C.Lam:
+            got = self._minus(self.free(e.body), C.pattern_names(e.param))
         elif t is C.Let:
-            bound.update(id(b) for b in C.pattern_names(e.pattern))
-        for c in C.children(e):
-            self._collect(c, used, bound)
+            names = C.pattern_names(e.pattern)
+            value = self.free(e.value)
+            if e.rec:
+                value = self._minus(value, names)
+            got = self._union([value, self._minus(self.free(e.body), names)])
+        else:
+            got = self._union([self.free(c) for c in C.children(e)])
+        self._free[key] = got
+        return got
+
+    @staticmethod
+    def _minus(xs: list, bound: list) -> list:
+        ids = {id(b) for b in bound}
+        return [x for x in xs if id(x) not in ids]
+
+    @staticmethod
+    def _union(lists: list[list]) -> list:
+        if len(lists) == 1:
+            return lists[0]
+        seen: dict[int, C.Pattern] = {}
+        for xs in lists:
+            for x in xs:
+                seen.setdefault(id(x), x)
+        return list(seen.values())

@@ -43,10 +43,11 @@ from llvmlite import ir
 
 from ..frontend import core as C
 from ..frontend.parse import deep_recursion
-from ..interp.forms import form_of_syntax
-from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES, VARIADIC
+from ..interp.forms import core_of_form, form_of_syntax
+from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES
 from ..rt import native
-from .abi import I8, I32, I64, PTR, VOID, W_HP, W_INTERRUPT, W_LIMIT, W_SP, W_SP_LIMIT, header
+from .abi import (I8, I32, I64, PTR, VOID, W_CTX, W_SP, W_SP_LIMIT, W_STACK_LIMIT, Runtime,
+                  header)
 from .closures import Closures
 
 VAL = I64
@@ -55,8 +56,6 @@ STEP_TY = ir.FunctionType(VAL, [PTR, VAL])
 
 NIL = native.NIL
 UNIT = native.UNIT
-W_CTX = native.Worker.ctx.offset
-W_STACK_LIMIT = native.Worker.stack_limit.offset
 
 T_CONS, T_SUSP, T_CLOSURE = native.TYPES["cons"], native.TYPES["susp"], native.TYPES["closure"]
 T_ERROR, T_FORM = native.TYPES["error"], native.TYPES["form"]
@@ -105,50 +104,6 @@ COMPARE = {"lt?": "<", "le?": "<=", "gt?": ">", "ge?": ">=", "eq?": "==", "ne?":
 UNARY_FIX = {"inc", "dcr", "neg", "zero?", "one?", "pos?", "neg?"}
 
 
-class Runtime:
-    """Declarations of the runtime entry points one module calls."""
-
-    SIGS = {
-        "rt_reserve_slow": (PTR, [PTR, I64]),
-        "rt_safepoint_slow": (VOID, [PTR]),
-        "rt_force_slow": (VAL, [PTR, VAL]),
-        "rt_apply": (VAL, [PTR, VAL, VAL]),
-        "rt_prim_call": (VAL, [PTR, I32, VAL]),
-        "rt_select": (VAL, [PTR, VAL, I32]),
-        "rt_deep_force": (VAL, [PTR, VAL]),
-        "rt_spark": (VOID, [PTR, VAL]),
-        "rt_cons": (VAL, [PTR, VAL, VAL]),
-        "rt_whnf": (VAL, [PTR, VAL]),
-        "rt_stack_exhausted": (VAL, [PTR]),
-        "rt_error_new": (VAL, [PTR, PTR]),
-        "rt_int": (VAL, [PTR, I64]),
-        "rt_float": (VAL, [PTR, ir.DoubleType()]),
-        "rt_global_new": (I32, [PTR, VAL]),
-        "rt_global_get": (VAL, [PTR, I32]),
-        "rt_global_set": (VOID, [PTR, I32, VAL]),
-        "rt_atom": (VAL, [PTR, PTR, I64]),
-        "rt_toplevel_define": (VOID, [PTR, VAL, I32]),
-        "rt_toplevel_lookup": (VAL, [PTR, VAL]),
-        "rt_code_name_set": (VOID, [PTR, PTR, VAL]),
-        "rt_prims_register_names": (VOID, [PTR]),
-        "rt_stdin_stream": (VAL, [PTR]),
-        "rt_form_code_register": (VOID, [PTR, I32, PTR]),
-    }
-
-    def __init__(self, module: ir.Module):
-        self.module = module
-        self._fns: dict[str, ir.Function] = {}
-
-    def __getattr__(self, name: str) -> ir.Function:
-        fn = self._fns.get(name)
-        if fn is None:
-            ret, args = self.SIGS[name]
-            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
-            fn.attributes.add("nounwind")
-            self._fns[name] = fn
-        return fn
-
-
 class ModuleGen:
     """One LLVM module: a program (static names) or a `val` expression (dynamic)."""
 
@@ -165,7 +120,6 @@ class ModuleGen:
         self.atoms: dict[str, ir.GlobalVariable] = {}
         self.strings: dict[bytes, ir.GlobalVariable] = {}
         self.quotes: list[tuple[ir.GlobalVariable, object]] = []   # (slot global, form)
-        self.form_codes: list[tuple[ir.GlobalVariable, int, ir.Function]] = []
         self.code_names: list[tuple[ir.Function, str]] = []
         self.nfn = 0
         self.nglobals = len(self.defs)         # global slots: definitions, then forms
@@ -173,6 +127,7 @@ class ModuleGen:
         self._selectors: dict = {}
         self.gbase = self._global("gbase", I32, 0)
         self.init_state = self._global("init_state", I32, 0)
+        self.init_ctx = self._global("init_ctx", PTR, None)
         self.atom("true")
 
     # ---- module-level data ----
@@ -301,7 +256,7 @@ class FnGen:
 
     # ---- worker fields and slots ----
     def wfield(self, off):
-        return self.b.gep(self.w, [ir.Constant(I64, off)], source_etype=I8)
+        return Runtime.field(self.b, self.w, off)
 
     def ctx(self):
         return self.b.load(self.wfield(W_CTX), typ=PTR)
@@ -366,10 +321,7 @@ class FnGen:
             self.bind(param, argop)
 
     def poll(self) -> None:
-        b = self.b
-        flag = b.load_atomic(self.wfield(W_INTERRUPT), "monotonic", 4, typ=I32)
-        with b.if_then(b.icmp_unsigned("!=", flag, ir.Constant(I32, 0)), likely=False):
-            b.call(self.rt.rt_safepoint_slow, [self.w])
+        self.rt.poll(self.b, self.w)
 
     def finish(self) -> None:
         """Emit the frame push now that the slot count is known."""
@@ -427,10 +379,16 @@ class FnGen:
         r = b.icmp_unsigned("==", self.hdr_type(v), _c(t))
         check_end = b.block
         b.branch(done)
+        return self.join(done, [(ir.Constant(ir.IntType(1), 0), start), (r, check_end)],
+                         ir.IntType(1))
+
+    def join(self, done, incoming, ty=VAL):
+        """Continue at block `done` with the phi of (value, from-block) pairs."""
+        b = self.b
         b.position_at_end(done)
-        phi = b.phi(ir.IntType(1))
-        phi.add_incoming(ir.Constant(ir.IntType(1), 0), start)
-        phi.add_incoming(r, check_end)
+        phi = b.phi(ty)
+        for v, blk in incoming:
+            phi.add_incoming(v, blk)
         return phi
 
     def field(self, v, i):
@@ -440,7 +398,6 @@ class FnGen:
     def force(self, v):
         """v's value: the inline probe of Note [Suspension states], else rt_force_slow."""
         b = self.b
-        start = b.block
         issusp = self.is_type(v, T_SUSP)
         probe = b.append_basic_block("probe")
         slow = b.append_basic_block("slowforce")
@@ -458,34 +415,19 @@ class FnGen:
         b.position_at_end(slow)
         sv = b.call(self.rt.rt_force_slow, [self.w, v])
         b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(VAL)
-        phi.add_incoming(v, pre)
-        phi.add_incoming(val, evald)
-        phi.add_incoming(sv, slow)
-        del start
-        return phi
+        return self.join(done, [(v, pre), (val, evald), (sv, slow)])
 
     # ---- allocation ----
     def reserve(self, nbytes: int) -> None:
-        b = self.b
-        hp = b.load(self.wfield(W_HP), typ=PTR)
-        limit = b.load(self.wfield(W_LIMIT), typ=PTR)
-        room = b.sub(b.ptrtoint(limit, I64), b.ptrtoint(hp, I64))
-        with b.if_then(b.icmp_unsigned("<", room, _c(nbytes)), likely=False):
-            b.call(self.rt.rt_reserve_slow, [self.w, _c(nbytes)])
+        self.rt.reserve(self.b, self.w, nbytes)
 
     def alloc(self, hdr: int, words: list):
         """Bump-allocate after a reserve: header then words (SSA values); returns the
         object's word."""
-        b = self.b
-        slot = self.wfield(W_HP)
-        hp = b.load(slot, typ=PTR)
-        b.store(_c(hdr), hp)
+        obj = self.rt.alloc_nogc(self.b, self.w, hdr, len(words))
         for i, wv in enumerate(words):
-            b.store(wv, b.gep(hp, [ir.Constant(I64, 8 * (1 + i))], source_etype=I8))
-        b.store(b.gep(hp, [ir.Constant(I64, 8 * (1 + len(words)))], source_etype=I8), slot)
-        return b.ptrtoint(hp, I64)
+            self.rt.store_field(self.b, obj, i, wv)
+        return self.b.ptrtoint(obj, I64)
 
     def make_object(self, hdr: int, parts: list) -> Slot:
         """Allocate an object whose fields are operands (Imm, Slot, or raw SSA consts)."""
@@ -630,11 +572,7 @@ class FnGen:
         b.position_at_end(slow)
         sv = b.call(self.rt.rt_select, [self.w, self.load(src), ir.Constant(I32, which)])
         b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(VAL)
-        phi.add_incoming(fv, fast)
-        phi.add_incoming(sv, slow)
-        return phi
+        return self.join(done, [(fv, fast), (sv, slow)])
 
     def bind(self, p: C.Pattern, src: Slot) -> None:
         t = type(p)
@@ -706,10 +644,13 @@ class FnGen:
             return self.error(off)
         return self.global_slot(off)
 
-    def global_slot(self, off: int):
+    def global_index(self, off: int):
+        """The index of this module's global slot `off` (Note [Module initialisation])."""
         b = self.b
-        idx = b.add(b.load(self.mg.gbase, typ=I32), ir.Constant(I32, off))
-        return b.call(self.rt.rt_global_get, [self.ctx(), idx])
+        return b.add(b.load(self.mg.gbase, typ=I32), ir.Constant(I32, off))
+
+    def global_slot(self, off: int):
+        return self.b.call(self.rt.rt_global_get, [self.ctx(), self.global_index(off)])
 
     def ev_Ann(self, e, ctx):
         if e.op == "#":
@@ -823,11 +764,7 @@ class FnGen:
             return None
         results.append((r, b.block))
         b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(VAL)
-        for v, blk in results:
-            phi.add_incoming(v, blk)
-        return phi
+        return self.join(done, results)
 
     def ev_ListCons(self, e, ctx):
         tail = Imm(NIL) if e.tail is None else self.delay(e.tail)
@@ -876,11 +813,7 @@ class FnGen:
         b.branch(done)
         b.position_at_end(b2)
         b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(VAL)
-        phi.add_incoming(r1, b1)
-        phi.add_incoming(r2, b2)
-        return phi
+        return self.join(done, [(r1, b1), (r2, b2)])
 
     def call(self, fn, args, ctx):
         """A call with the code signature; in TAIL a jump (musttail)."""
@@ -982,10 +915,7 @@ class FnGen:
             r = acc
         results.append((r, b.block))
         b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(VAL)
-        for v, blk in results:
-            phi.add_incoming(v, blk)
+        phi = self.join(done, results)
         for op in forced:
             self.release(op)
         return phi
@@ -1058,10 +988,7 @@ class FnGen:
             b.position_at_end(okb)
             results.append((b.extract_value(res, 0), b.block))
         b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(VAL)
-        for val, blk in results:
-            phi.add_incoming(val, blk)
+        phi = self.join(done, results)
         self.release(op)
         return phi
 
@@ -1074,10 +1001,6 @@ class _AtomOp:
         self.g = g
 
 
-def double_bits(d: float) -> int:
-    return struct.unpack("<q", struct.pack("<d", d))[0]
-
-
 # --- whole modules ---------------------------------------------------------------------
 #
 # Note [Module initialisation]
@@ -1088,7 +1011,9 @@ def double_bits(d: float) -> int:
 # the definitions in order, then every quoted form and each of its compound parts;
 # then (state 1 -> 2) it stores each definition's value (a closure, a constant, or a
 # suspension of the defining expression: definitions are lazy) and builds the forms.
-# A step that fails part-way re-runs from state 1, which only stores again.
+# A step that fails part-way re-runs from state 1, which only stores again. The state
+# belongs to one context (`init_ctx`): a program run in a second context initialises
+# again there, with its own atoms and slots.
 #
 # Note [Forms with code]
 # ~~~~~~~~~~~~~~~~~~~~~~
@@ -1097,9 +1022,18 @@ def double_bits(d: float) -> int:
 # annotation form) is therefore compiled with the program, as the expression it
 # spells in the top-level environment, and registered with the runtime by the global
 # slot that holds the form (`rt_form_code_register`). `val` of such a form, found by
-# identity, runs that code; only forms made at run time (by `prsis`, or by taking
-# lists apart and building new applications) need the context's compiler hook, which
-# the JIT provides and an executable does not.
+# identity, runs that code; only forms made at run time (by `prsis`) need the
+# context's compiler hook, which the JIT provides and an executable does not.
+#
+# Only forms a program can reach get code: the quotation itself and the elements and
+# tails of quoted lists. No primitive takes an application, function or annotation
+# form apart, so their parts never reach `val` alone; compiling them too would make a
+# deep quotation quadratic. The code resolves names as the program file does (a
+# primitive the file does not redefine is called directly, as in the file's own code).
+# A definition made at run time (`val` of a definition form, through the hook) could
+# rebind such a name, so it makes the runtime forget every registered form's code
+# (`rt_form_codes_forget`): from then on `val` compiles forms through the hook,
+# resolving names when they run, as the interpreter does.
 
 
 @dataclass
@@ -1108,31 +1042,6 @@ class Lowered:
     ir: ir.Module
     entry: str           # P_toplevel (rt_step_fn) or P_entry (code signature)
     ntoplevel: int = 0
-
-
-def _compile_form(form):
-    """Form to resolved core IR in the top-level environment, as interp.compile_form;
-    returns an Expr, a Def, or an error text."""
-    from ..frontend import syntax as S
-    from ..frontend.desugar import desugar, desugar_command
-    from ..frontend.diagnostics import SourceError
-    from ..frontend.primcalls import rewrite
-    from ..frontend.resolve import Resolver
-    from ..interp.forms import NotAForm, syntax_of_form
-    try:
-        with deep_recursion():
-            node = syntax_of_form(form)
-            if isinstance(node, S.Define):
-                cmd = desugar_command(node)
-                cmd.expr = rewrite(Resolver(set(), dynamic=True).expr(cmd.expr, []))
-                return cmd
-            return rewrite(Resolver(set(), dynamic=True).expr(desugar(node), []))
-    except RecursionError:
-        return "val: form nested too deeply"
-    except SourceError as e:
-        return f"val: {e.diagnostic.message}"
-    except NotAForm as e:
-        return f"val: {e}"
 
 
 class ProgramGen(ModuleGen):
@@ -1177,7 +1086,8 @@ class ProgramGen(ModuleGen):
         b = g.b
         alloc_bb = b.append_basic_block("allocglobals")
         fill_bb = b.append_basic_block("fill")
-        st = b.load(self.init_state, typ=I32)
+        st = self.state_here(g)           # a new context starts from state 0
+        b.store(g.ctx(), self.init_ctx)
         b.cbranch(b.icmp_unsigned("==", st, ir.Constant(I32, 0)), alloc_bb, fill_bb)
         b.position_at_end(fill_bb)
         ctx = g.ctx()
@@ -1193,17 +1103,11 @@ class ProgramGen(ModuleGen):
                 op = g.const(e.value)
             else:
                 op = g.make_object(header("susp", 3, nraw=2), [_c(0), g.code_word(self.def_code[name]), _c(0)])
-            idx = b.add(b.load(self.gbase, typ=I32), ir.Constant(I32, k))
+            idx = g.global_index(k)
             b.call(self.rt.rt_global_set, [g.ctx(), idx, g.load(op)])
             b.call(self.rt.rt_toplevel_define, [g.ctx(), b.load(self.atom(name), typ=I64), idx])
             g.release(op)
-        i = 0
-        while i < len(self.quotes):          # code for forms may quote more forms
-            off, form = self.quotes[i]
-            i += 1
-            op = self.emit_form(g, form)
-            b.call(self.rt.rt_global_set, [g.ctx(), g.global_index(off), g.load(op)])
-            g.release(op)
+        self.build_forms(g)
         b.store(ir.Constant(I32, 2), self.init_state)
         g.ret(_c(NIL))
         # the slots, now that their number is known
@@ -1240,70 +1144,99 @@ class ProgramGen(ModuleGen):
         ab.ret_void()
         return atoms, vals
 
-    def emit_form(self, g: FnGen, form):
-        """Build a form value at initialisation; compound parts get a global slot and
-        compiled code (Note [Forms with code])."""
+    def encode_form(self, form, out: bytearray, codes: list, slot: int | None = None,
+                    reachable: bool = True) -> None:
+        """A form in rt_form_build's postfix encoding (rt/rt_jit.c). A compound form a
+        program can reach (the quotation itself, or an element or tail of a quoted
+        list) gets a global slot and compiled code (Note [Forms with code]); the parts
+        of a compound form cannot be taken out by any primitive, so they get neither,
+        which keeps deep quotations linear to compile."""
         from ..interp.values import NIL as PNIL, AnnForm, Apl, Atom, Cons, FnForm
         t = type(form)
-        if t is int or t is float:
-            return g.const(form)
-        if t is Atom:
-            return g.atom_op(form.name)
-        if form is PNIL:
-            return Imm(NIL)
-        if t is Cons:
-            items = []
+        code = None
+        if t is int:
+            out += b"i" + struct.pack("<q", form)
+        elif t is float:
+            out += b"f" + struct.pack("<d", form)
+        elif t is Atom:
+            data = form.name.encode("utf-8")
+            out += b"a" + struct.pack("<I", len(data)) + data
+        elif form is PNIL:
+            out += b"n"
+        elif t is Cons:
+            n = 0
             while type(form) is Cons:
-                items.append(form.head)
+                self.encode_form(form.head, out, codes, None, reachable)
                 form = form.tail
-            ops = [self.emit_form(g, x) for x in items]
-            tail = self.emit_form(g, form)
-            r = g.cons_chain(ops, tail)
-            for o in ops + [tail]:
-                g.release(o)
-            return r
-        if t is Apl:
-            kind, parts = 1, [form.fn, form.arg]
-        elif t is FnForm:
-            kind, parts = 2, [form.param, form.body]
-        elif t is AnnForm:
-            kind, parts = 3, [Atom(form.op), form.form]
+                n += 1
+            self.encode_form(form, out, codes, None, reachable)
+            out += b"c" * n
         else:
-            raise TypeError(f"no native form for {t.__name__}")
-        ops = [self.emit_form(g, x) for x in parts]
-        r = g.make_object(header("form", len(ops), aux=kind), ops)
-        for o in ops:
-            g.release(o)
-        # its code, registered by the slot that holds it
-        off = self.nglobals
-        self.nglobals += 1
-        compiled = _compile_form(form)
-        if isinstance(compiled, str):
-            code = self.error_code(compiled)
-        elif isinstance(compiled, C.Def):
-            code = self.error_code("val: a definition cannot be quoted")
-        else:
-            code = self.expression(compiled, "val")
-        idx = g.global_index(off)
-        g.b.call(self.rt.rt_global_set, [g.ctx(), idx, g.load(r)])
-        g.b.call(self.rt.rt_form_code_register, [g.ctx(), g.global_index(off), code])
-        return r
+            if t is Apl:
+                kind, parts = 1, [form.fn, form.arg]
+            elif t is FnForm:
+                kind, parts = 2, [form.param, form.body]
+            elif t is AnnForm:
+                kind, parts = 3, [Atom(form.op), form.form]
+            else:
+                raise TypeError(f"no native form for {t.__name__}")
+            for x in parts:
+                self.encode_form(x, out, codes, None, False)
+            out += b"F" + bytes([kind, len(parts)])
+            if reachable:
+                compiled = core_of_form(form, set(self.defs) if self.main else None)
+                if isinstance(compiled, str):
+                    code = self.error_code(compiled)
+                elif isinstance(compiled, C.Def):
+                    code = self.error_code("val: a definition cannot be quoted")
+                else:
+                    code = self.expression(compiled, "val")
+                if slot is None:
+                    slot = self.nglobals
+                    self.nglobals += 1
+        if slot is not None:
+            k = 0xFFFFFFFF
+            if code is not None:
+                k = len(codes)
+                codes.append(code)
+            out += b"g" + struct.pack("<II", slot, k)
+
+    def build_forms(self, g: FnGen) -> None:
+        """Every quotation's form, built from its encoding into its slot."""
+        i = 0
+        while i < len(self.quotes):          # code for forms may quote more forms
+            off, form = self.quotes[i]
+            i += 1
+            enc, codes = bytearray(), []
+            self.encode_form(form, enc, codes, off)
+            data = self._data(f"form{i}", ir.ArrayType(I8, len(enc)), bytearray(enc))
+            table = self._data(f"formcodes{i}", ir.ArrayType(PTR, len(codes)), codes)
+            b = g.b
+            b.call(self.rt.rt_form_build, [g.w, data, _c(len(enc)),
+                                           b.load(self.gbase, typ=I32), table])
+
+    def _data(self, name, ty, init):
+        gv = ir.GlobalVariable(self.m, ty, f"{self.prefix}_{name}")
+        gv.linkage = "internal"
+        gv.global_constant = True
+        gv.initializer = ir.Constant(ty, init)
+        return gv
+
+    def state_here(self, g: FnGen):
+        """The initialisation state for the running context: the module's globals
+        (gbase, atoms) belong to the context that initialised it last, so another
+        context sees state 0 and initialises afresh (Note [Module initialisation])."""
+        b = g.b
+        same = b.icmp_unsigned("==", b.load(self.init_ctx, typ=PTR), g.ctx())
+        return b.select(same, b.load(self.init_state, typ=I32), ir.Constant(I32, 0))
 
     def ensure_init(self, g: FnGen) -> None:
         atoms, vals = self.f_atoms, self.f_vals
         b = g.b
-        st = b.load(self.init_state, typ=I32)
+        st = self.state_here(g)
         with b.if_then(b.icmp_unsigned("!=", st, ir.Constant(I32, 2)), likely=False):
             b.call(atoms, [g.w])
             b.call(vals, [g.w, _c(NIL), _c(NIL)])
-
-
-def _global_index(self, off: int):
-    b = self.b
-    return b.add(b.load(self.mg.gbase, typ=I32), ir.Constant(I32, off))
-
-
-FnGen.global_index = _global_index
 
 
 def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
@@ -1363,6 +1296,7 @@ def lower_form_module(compiled, prefix: str) -> Lowered:
                 op = g.make_susp(e, compiled.name)
             idx = b.call(pg.rt.rt_global_new, [g.ctx(), g.load(op)])
             b.call(pg.rt.rt_toplevel_define, [g.ctx(), b.load(pg.atom(compiled.name), typ=I64), idx])
+            b.call(pg.rt.rt_form_codes_forget, [g.ctx()])    # Note [Forms with code]
             g.ret(_c(UNIT))
         else:
             pg.cl.link(compiled)

@@ -22,6 +22,7 @@ from .cache import CompileCache
 from .engine import Engine
 
 HOOK_TYPE = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
+CODE_TYPE = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
 
 
 def program_prefix(source: str) -> str:
@@ -56,6 +57,7 @@ class JitProgram:
     def context(self, threads: int = 0, heap: int = 0, **kw) -> native.Context:
         ctx = native.Context(threads, heap, **kw)
         ctx._lib.rt_set_eval_hook(ctx._ctx, ctypes.cast(self._hook, ctypes.c_void_p))
+        ctx._lib.rt_streams_init(ctx._ctx)     # `stdin` exists before any helper can ask
         self.ctx = ctx
         return ctx
 
@@ -70,14 +72,19 @@ class JitProgram:
         """Evaluate and print every top-level expression; returns the exit status."""
         return ctx.run_toplevel(self.ntoplevel, self.toplevel, fd)
 
+    def load_form_module(self, compiled) -> int:
+        """Compile one expression or definition (dynamic names) as a module of its
+        own; returns the address of its entry (code signature)."""
+        from .lower import lower_form_module
+        self._forms += 1
+        low = lower_form_module(compiled, f"{self.prefix}_f{self._forms}")
+        self.engine.add(str(low.ir))
+        return self.engine.address(low.entry)
+
     def evaluate(self, ctx: native.Context, expr) -> int:
         """Evaluate a resolved core expression (dynamic names) as one step; returns
         the value's word, valid until the next step."""
-        from .lower import lower_form_module
-        self._forms += 1
-        low = lower_form_module(expr, f"{self.prefix}_e{self._forms}")
-        self.engine.add(str(low.ir))
-        status, value = ctx.step(self.engine.address(low.entry), native.NIL)
+        status, value = ctx.step(self.load_form_module(expr), native.NIL)
         if status == ctx.STEP_HEAP_EXHAUSTED:
             raise MemoryError("heap exhausted")
         if status == ctx.STEP_INTERRUPTED:
@@ -87,22 +94,17 @@ class JitProgram:
     # ---- `val` of forms made at run time ----
     def _eval_hook(self, w, form):
         try:
-            from .lower import _compile_form, lower_form_module
+            from ..interp.forms import core_of_form
             lib = native.load()
             reader = HeapReader(lib, self.ctx._ctx)
             try:
                 pyform = reader.form(form)
             except NotReadable as e:
                 return self._error_value(w, f"val: {e}")
-            compiled = _compile_form(pyform)
+            compiled = core_of_form(pyform)
             if isinstance(compiled, str):
                 return self._error_value(w, compiled)
-            self._forms += 1
-            prefix = f"{self.prefix}_v{self._forms}"
-            low = lower_form_module(compiled, prefix)
-            self.engine.add(str(low.ir))
-            fn = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64,
-                                  ctypes.c_uint64)(self.engine.address(low.entry))
+            fn = CODE_TYPE(self.load_form_module(compiled))
             return fn(w, native.NIL, native.NIL)
         except Exception as e:       # never let an exception cross into C
             return self._error_value(w, f"val: internal error: {type(e).__name__}: {e}")
@@ -117,55 +119,117 @@ class NotReadable(Exception):
 
 
 class HeapReader:
-    """Values in the heap as Python form values (interp/values.py), read through
-    ctypes. Only while the value cannot move (inside the hook, before any allocation)."""
+    """Values in the heap read through ctypes, for the `val` hook (as form values of
+    interp/values.py) and the embedding API (as Python values). Only while nothing
+    can move them: inside the hook before any allocation, or between steps."""
 
     def __init__(self, lib, ctx):
         self.lib = lib
         self.ctx = ctx
 
-    def word(self, addr: int) -> int:
+    @staticmethod
+    def word(addr: int) -> int:
         return ctypes.c_uint64.from_address(addr).value
 
-    def form(self, v: int):
-        from ..interp import values as V
-        if v & 1:
-            n = v >> 1
-            return n - (1 << 63) if n >= (1 << 62) else n
-        tag = v & 7
-        if tag == native.TAG_ATOM:
-            size = ctypes.c_size_t(0)
-            p = self.lib.rt_atom_name(self.ctx, v, ctypes.byref(size))
-            return V.Atom(ctypes.string_at(p, size.value).decode("utf-8"))
-        if v == native.NIL:
-            return V.NIL
-        if tag != native.TAG_PTR or v == 0:
-            raise NotReadable(f"a {'function' if tag == native.TAG_PRIM else 'value'} is not a form")
-        hdr = self.word(v)
-        typ = (hdr >> 1) & 0x7F
-        field = lambda i: self.word(v + 8 * (1 + i))   # noqa: E731
+    def atom_name(self, v: int) -> str:
+        size = ctypes.c_size_t(0)
+        p = self.lib.rt_atom_name(self.ctx, v, ctypes.byref(size))
+        return ctypes.string_at(p, size.value).decode("utf-8")
+
+    def decode(self, v: int) -> tuple:
+        """(kind, *payload), looking through evaluated suspensions. Kinds: int, float,
+        atom, nil, prim, cons (head, tail), form (form kind, fields), error (text),
+        closure, pending (an unevaluated suspension), other."""
         T = native.TYPES
-        if typ == T["susp"]:
+        while True:
+            if v & 1:
+                n = v >> 1
+                return ("int", n - (1 << 63) if n >= (1 << 62) else n)
+            tag = v & 7
+            if tag == native.TAG_ATOM:
+                return ("atom", self.atom_name(v))
+            if v == native.NIL:
+                return ("nil",)
+            if tag == native.TAG_PRIM:
+                return ("prim",)
+            if tag != native.TAG_PTR or v == 0:
+                return ("other",)
+            hdr = self.word(v)
+            typ = (hdr >> 1) & 0x7F
+            field = lambda i: self.word(v + 8 * (1 + i))   # noqa: E731
+            if typ != T["susp"]:
+                break
             if field(native.SUSP_STATE) != native.SUSP_EVALUATED:
-                raise NotReadable("a form still being computed")
-            return self.form(field(native.SUSP_VALUE))
+                return ("pending",)
+            v = field(native.SUSP_VALUE)
         if typ == T["cons"]:
-            return V.Cons(self.form(field(0)), self.form(field(1)))
+            return ("cons", field(0), field(1))
         if typ == T["boxint"]:
-            return struct.unpack("<q", struct.pack("<Q", field(0)))[0]
+            return ("int", struct.unpack("<q", struct.pack("<Q", field(0)))[0])
         if typ == T["float"]:
-            return struct.unpack("<d", struct.pack("<Q", field(0)))[0]
+            return ("float", struct.unpack("<d", struct.pack("<Q", field(0)))[0])
         if typ == T["form"]:
-            kind = (hdr >> 8) & 0xFF
-            if kind == 1:
-                return V.Apl(self.form(field(0)), self.form(field(1)))
-            if kind == 2:
-                return V.FnForm(self.form(field(0)), self.form(field(1)))
-            if kind == 3:
-                op = self.form(field(0))
-                return V.AnnForm(op.name if isinstance(op, V.Atom) else str(op), self.form(field(1)))
-            if kind == 4:
-                name = self.form(field(0))
-                return V.DefForm(name.name, self.form(field(1)))
-        raise NotReadable("a " + {T["closure"]: "function", T["error"]: "error"}.get(typ, "value")
-                          + " is not a form")
+            return ("form", (hdr >> 8) & 0xFF, [field(i) for i in range(hdr >> 32)])
+        if typ == T["error"]:
+            return ("error", self.atom_name(field(0)))
+        if typ == T["closure"]:
+            return ("closure",)
+        return ("other",)
+
+    def form(self, v: int):
+        """The form value of interp/values.py that `val` compiles."""
+        from ..interp import values as V
+        d = self.decode(v)
+        items = []
+        while d[0] == "cons":                      # long lists without recursion
+            items.append(self.form(d[1]))
+            d = self.decode(d[2])
+        kind = d[0]
+        if kind in ("int", "float"):
+            r = d[1]
+        elif kind == "atom":
+            r = V.Atom(d[1])
+        elif kind == "nil":
+            r = V.NIL
+        elif kind == "pending":
+            raise NotReadable("a form still being computed")
+        elif kind == "form" and 1 <= d[1] <= 4:
+            f = d[2]
+            if d[1] == 1:
+                r = V.Apl(self.form(f[0]), self.form(f[1]))
+            elif d[1] == 2:
+                r = V.FnForm(self.form(f[0]), self.form(f[1]))
+            elif d[1] == 3:
+                op = self.form(f[0])
+                r = V.AnnForm(op.name if isinstance(op, V.Atom) else str(op), self.form(f[1]))
+            else:
+                r = V.DefForm(self.form(f[0]).name, self.form(f[1]))
+        else:
+            what = {"prim": "function", "closure": "function", "error": "error"}.get(kind, "value")
+            raise NotReadable(f"a {what} is not a form")
+        for x in reversed(items):
+            r = V.Cons(x, r)
+        return r
+
+    def python(self, v: int):
+        """The embedding API's Python value (see daisy.api)."""
+        from ..api import Atom, DaisyError, Function
+        d = self.decode(v)
+        kind = d[0]
+        if kind in ("int", "float"):
+            return d[1]
+        if kind == "atom":
+            return Atom(d[1])
+        if kind == "nil":
+            return []
+        if kind == "cons":
+            out = []
+            while d[0] == "cons":
+                out.append(self.python(d[1]))
+                d = self.decode(d[2])
+            return out
+        if kind == "error":
+            return DaisyError(d[1])
+        if kind in ("prim", "closure"):
+            return Function()
+        return None

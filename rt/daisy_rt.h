@@ -651,10 +651,8 @@ rt_val rt_deep_force(rt_worker *w, rt_val v);
 rt_val rt_describe_error(rt_worker *w, const char *prefix, rt_val v);
 rt_val rt_stack_exhausted(rt_worker *w);        /* the error value "stack exhausted" */
 static inline int rt_truthy(rt_val v) { return v != RT_NIL; }
-/* Token values (rt_streams.c): eq? compares them by identity and describe
- * calls them "a token".  rt_prims.c holds a weak default (nothing is a token)
- * that a strong definition in rt_streams.c replaces. */
-int rt_is_token(rt_val v);
+/* Token values (rt_streams.c, rt_is_token below): eq? compares them by identity
+ * and describe calls them "a token". */
 
 /* `val` and `evlst` in the top-level environment.  A top-level definition is
  * registered under its name (an identifier atom) with the global root that
@@ -668,13 +666,8 @@ rt_val rt_toplevel_lookup(rt_worker *w, rt_val name_atom);
 typedef rt_val (*rt_eval_hook)(rt_worker *w, rt_val form);
 void rt_set_eval_hook(rt_ctx *ctx, rt_eval_hook hook);
 
-/* The device primitives, in rt_streams.c. */
-rt_val rt_prim_console(rt_worker *w, rt_val arg);
-rt_val rt_prim_screen(rt_worker *w, rt_val arg);
-rt_val rt_prim_scnis(rt_worker *w, rt_val arg);
-rt_val rt_prim_prsis(rt_worker *w, rt_val arg);
-rt_val rt_prim_prsos(rt_worker *w, rt_val arg);
-rt_val rt_prim_scnos(rt_worker *w, rt_val arg);
+/* The device primitives (rt_prim_console ... rt_prim_scnos) are declared with
+ * the streams below. */
 
 /* Whole programs (rt_program.c): evaluate and print n top-level values. */
 enum { RT_EXIT_OK = 0, RT_EXIT_IO = 1, RT_EXIT_HEAP = 3, RT_EXIT_INTERRUPT = 130,
@@ -715,6 +708,9 @@ int rt_selftest(const char *name, uint32_t nworkers, uint64_t scale, FILE *f);
 /* For generated code (rt_jit.c): Note [Forms with code] in jit/lower.py. */
 void rt_form_code_register(rt_ctx *ctx, uint32_t global, rt_closure_code code);
 rt_closure_code rt_form_code_find(rt_ctx *ctx, rt_val form);
+void rt_form_codes_forget(rt_ctx *ctx);
+rt_val rt_form_build(rt_worker *w, const uint8_t *enc, size_t n, uint32_t gbase,
+                     rt_closure_code const *codes);
 rt_val rt_whnf(rt_worker *w, rt_val v);   /* rt_force, out of line */
 void rt_sigint_install(rt_ctx *ctx);      /* Ctrl-C interrupts ctx; NULL: default */
 
@@ -736,7 +732,7 @@ uint64_t rt_now_ns(void);
  * (rt_print.c): no Daisy value has it. */
 #define RT_TOKEN_TAG   ((rt_val)0x16)
 #define RT_MARKER_TAG  ((rt_val)0x1e)
-/* rt_is_token(v) (declared with the primitives) is (v & 0xff) == RT_TOKEN_TAG. */
+static inline int rt_is_token(rt_val v) { return (v & 0xff) == RT_TOKEN_TAG; }
 rt_val rt_token(rt_ctx *ctx, const char *text, size_t n, int kind, rt_val value);
 /* A token's text (not NUL-terminated; stable for the context's life), its spacing
  * kind and value atom (RT_NULL for none); NULL if tok is not a token. */

@@ -158,6 +158,7 @@ _SIGNATURES = {
     "rt_parse_size": (_U64, [ctypes.c_char_p]),
     "rt_set_eval_hook": (None, [_P, _P]),
     "rt_sigint_install": (None, [_P]),
+    "rt_streams_init": (None, [_P]),
     "rt_error_new": (_U64, [_P, ctypes.c_char_p]),
     "rt_atom_name": (ctypes.c_void_p, [_P, _U64, ctypes.POINTER(ctypes.c_size_t)]),
     "rt_prim_count": (_U32, []),

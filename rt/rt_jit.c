@@ -26,12 +26,82 @@ void rt_form_code_register(rt_ctx *ctx, uint32_t global, rt_closure_code code)
     ctx->nform_codes++;
 }
 
+/* A definition made at run time may rebind names the registered code resolved
+ * statically: forget it all, so `val` goes through the compiler hook. */
+void rt_form_codes_forget(rt_ctx *ctx) { ctx->nform_codes = 0; }
+
 rt_closure_code rt_form_code_find(rt_ctx *ctx, rt_val form)
 {
     for (size_t i = ctx->nform_codes; i-- > 0;)
         if (rt_global_get(ctx, ctx->form_codes[i].global) == form)
             return ctx->form_codes[i].code;
     return NULL;
+}
+
+/* Quoted forms, built at initialisation from a compact postfix encoding that
+ * jit/lower.py emits (Note [Forms with code]): a form costs bytes of data, not
+ * instructions.  The operands wait on the root stack, so compaction may happen
+ * at any allocation.
+ *   'i' int64   'f' double   'a' u32 len, bytes (an atom)   'n' []
+ *   'c'         pop tail, head; push [head ! tail]
+ *   'F' kind n  pop n fields; push the form
+ *   'g' u32 slot, u32 code   store the top into global gbase+slot and, unless
+ *               code is ~0, register codes[code] as its code
+ * Returns the one value left. */
+rt_val rt_form_build(rt_worker *w, const uint8_t *enc, size_t n, uint32_t gbase,
+                     rt_closure_code const *codes)
+{
+    rt_ctx *ctx = w->ctx;
+    rt_val *base = w->sp;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t op = enc[i++];
+        uint32_t a, b;
+        int64_t iv;
+        double dv;
+        switch (op) {
+        case 'i':
+            memcpy(&iv, enc + i, 8), i += 8;
+            rt_push_root(w, rt_int(w, iv));
+            break;
+        case 'f':
+            memcpy(&dv, enc + i, 8), i += 8;
+            rt_push_root(w, rt_float(w, dv));
+            break;
+        case 'a':
+            memcpy(&a, enc + i, 4), i += 4;
+            rt_push_root(w, rt_atom(ctx, (const char *)enc + i, a));
+            i += a;
+            break;
+        case 'n':
+            rt_push_root(w, RT_NIL);
+            break;
+        case 'c': {
+            rt_val c = rt_cons(w, w->sp[-2], w->sp[-1]);
+            w->sp -= 2;
+            rt_push_root(w, c);
+            break;
+        }
+        case 'F': {
+            uint32_t kind = enc[i++], nf = enc[i++];
+            rt_val f = rt_form_new(w, kind, nf, w->sp - nf);
+            w->sp -= nf;
+            rt_push_root(w, f);
+            break;
+        }
+        case 'g':
+            memcpy(&a, enc + i, 4), memcpy(&b, enc + i + 4, 4), i += 8;
+            rt_global_set(ctx, gbase + a, w->sp[-1]);
+            if (b != UINT32_MAX)
+                rt_form_code_register(ctx, gbase + a, codes[b]);
+            break;
+        default:
+            rt_fatal("rt_form_build: bad encoding");
+        }
+    }
+    rt_val v = w->sp[-1];
+    w->sp = base;
+    return v;
 }
 
 /* rt_force out of line: generated code's slow paths call this rather than

@@ -71,6 +71,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: cannot create the runtime: out of address space\n", argv[0]);
         return 3;
     }
+    rt_streams_init(the_ctx);            /* `stdin` exists before any helper can ask */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

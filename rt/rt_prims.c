@@ -109,13 +109,6 @@ static rt_val true_val(rt_ctx *ctx)
 }
 static inline rt_val truth(rt_worker *w, int b) { return b ? true_val(w->ctx) : RT_NIL; }
 
-/* The weak default: no value is a token until rt_streams.c says otherwise. */
-__attribute__((weak)) int rt_is_token(rt_val v)
-{
-    (void)v;
-    return 0;
-}
-
 /* ==== describe and error values ================================================= */
 
 /* interp/eval.py describe(v), into buf. */

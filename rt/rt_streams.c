@@ -344,8 +344,6 @@ void rt_streams_fini(rt_ctx *ctx)
 
 /* ---- tokens: the public face ------------------------------------------------------------- */
 
-int rt_is_token(rt_val v) { return (v & 0xff) == RT_TOKEN_TAG; }
-
 rt_val rt_token(rt_ctx *ctx, const char *text, size_t n, int kind, rt_val value)
 {
     return tok_make(streams_of(ctx), text, n, kind, value);
