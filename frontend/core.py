@@ -84,6 +84,7 @@ class Lam(Expr):
 class App(Expr):
     fn: Expr
     arg: Expr
+    demand: str = "lazy"      # set by `demand`: what the context demands of the result
 
 
 @dataclass(slots=True, eq=False)
@@ -135,6 +136,7 @@ class Pattern:
 class PVar(Pattern):
     name: str
     index: int = -1
+    demand: str = "lazy"      # set by `demand`: lazy < head < spine < full
 
 
 @dataclass(slots=True, eq=False)
@@ -148,6 +150,7 @@ class PAs(Pattern):
     name: str
     pattern: Pattern
     index: int = -1
+    demand: str = "lazy"
 
 
 def pattern_names(p: Pattern) -> list[PVar | PAs]:
