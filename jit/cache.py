@@ -1,8 +1,9 @@
 """The compile cache: native code keyed by what determines it.
 
 An entry is the object file LLVM emitted for a module, stored under a key that
-hashes everything the code depends on: the source, daisy-jit's version, the
-runtime ABI version, LLVM's version, the target triple, the host CPU and its
+hashes everything the code depends on: the source, daisy-jit's version, a
+fingerprint of the compiler's own code (so a changed pass never reuses code the
+old one made), the runtime ABI version, LLVM's version, the target triple, the host CPU and its
 features, and the optimisation level (plus whatever the caller adds, such as
 flags that change code generation).  A second run of an unchanged program on
 the same machine loads the object instead of compiling.
@@ -27,6 +28,22 @@ from .. import __version__
 from ..rt import native
 
 MAGIC = b"DAISYOBJ1\n"
+_FINGERPRINT: str | None = None
+
+
+def compiler_fingerprint() -> str:
+    """A hash of the front end's and the code generator's source files (read once)."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        h = hashlib.sha256()
+        from .. import frontend, interp, jit
+        for d in (os.path.dirname(m.__file__) for m in (frontend, jit, interp)):
+            for name in sorted(os.listdir(d)):
+                if name.endswith((".py", ".lark")):
+                    with open(os.path.join(d, name), "rb") as f:
+                        h.update(name.encode() + b"\0" + f.read())
+        _FINGERPRINT = h.hexdigest()
+    return _FINGERPRINT
 
 
 def default_directory() -> str | None:
@@ -48,7 +65,7 @@ class CompileCache:
 
     def key(self, source: str, engine, extra: str = "") -> str:
         h = hashlib.sha256()
-        for part in (source, __version__, str(native.ABI_VERSION), llvmlite.__version__,
+        for part in (source, __version__, compiler_fingerprint(), str(native.ABI_VERSION), llvmlite.__version__,
                      ".".join(map(str, llvm.llvm_version_info)), llvm.get_process_triple(),
                      engine.cpu_name, engine.cpu_features, str(engine.opt), extra):
             h.update(part.encode())

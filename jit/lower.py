@@ -104,6 +104,38 @@ COMPARE = {"lt?": "<", "le?": "<=", "gt?": ">", "ge?": ">=", "eq?": "==", "ne?":
 UNARY_FIX = {"inc", "dcr", "neg", "zero?", "one?", "pos?", "neg?"}
 
 
+def demanded(p: C.Pattern) -> bool:
+    """The demand pass found that p's scope certainly evaluates what p binds."""
+    return type(p) in (C.PVar, C.PAs) and p.demand != "lazy"
+
+
+def sparked(e: C.Expr) -> bool:
+    return type(e) is C.Ann and e.op == "@"
+
+
+# Note [Sparked operands]
+# ~~~~~~~~~~~~~~~~~~~~~~~
+# `add:[@nfib:dcr:n nfib:sub:[n 2]]` builds its operand list first, which sparks the
+# first operand, and then forces the operands in order: taken literally, the worker
+# that made the spark forces it at once and nothing runs in parallel. A strict
+# primitive evaluates every operand it checks, so the order in which they are
+# evaluated cannot change its value (docs/language.md, "Strictness and errors"): the
+# code offers every sparked operand, evaluates the others, and forces the sparks
+# last, by which time an idle worker may have taken them. The operands are still
+# checked in their written order, so the same error is reported.
+
+# Note [Strict arguments]
+# ~~~~~~~~~~~~~~~~~~~~~~~
+# The demand pass (frontend/demand.py) marks a binder head-demanded when evaluating its
+# scope certainly evaluates the binder's value (docs/language.md, "Strictness and
+# errors"). Where the code generator knows the scope — a direct call of a top-level
+# function, a `let` — such a value is evaluated before the scope runs, into a root
+# slot, instead of being suspended: no suspension is allocated, none is forced later,
+# and an accumulator such as `sum:[add:[acc X] Xs]` never builds a chain. The callee
+# still forces its parameter (a tag test on a value) since closures and other callers
+# pass suspensions. A sparked argument (`@E`) is left as the spark it asks for.
+
+
 class ModuleGen:
     """One LLVM module: a program (static names) or a `val` expression (dynamic)."""
 
@@ -666,6 +698,8 @@ class FnGen:
         else:
             if type(e.value) is C.Ann and e.value.op in "$#":
                 val = self.spill(self.now(e.value))
+            elif demanded(e.pattern) and not sparked(e.value):
+                val = self.spill(self.ev(e.value, WHNF))      # Note [Strict arguments]
             else:
                 val = self.delay(e.value)
             if not isinstance(val, Slot):
@@ -789,10 +823,11 @@ class FnGen:
         else:
             f = self.ev(fe, WHNF)
             fop = self.spill(f)
-        argop = self.delay(e.arg)
         if direct is not None:
+            argop = self.strict_arg(self.mg.defs[fe.name].expr.param, e.arg)
             args = [self.w, _c(NIL), self.opval(argop)]
             return self.call(direct, args, ctx)
+        argop = self.delay(e.arg)
         f = self.load(fop)
         arg = self.opval(argop)
         isclo = self.is_type(f, T_CLOSURE)
@@ -814,6 +849,29 @@ class FnGen:
         b.position_at_end(b2)
         b.branch(done)
         return self.join(done, [(r1, b1), (r2, b2)])
+
+    def strict_arg(self, param: C.Pattern, arg: C.Expr):
+        """The argument of a direct call, with what the callee certainly demands
+        evaluated now instead of suspended (Note [Strict arguments])."""
+        if demanded(param):
+            if not sparked(arg):
+                return self.spill(self.ev(arg, WHNF))
+            return self.delay(arg)
+        if (type(param) is C.PList and type(arg) is C.ListCons
+                and len(arg.items) >= len(param.items)
+                and any(demanded(p) and not sparked(a) for p, a in zip(param.items, arg.items))):
+            ops = []
+            for i, item in enumerate(arg.items):
+                if i < len(param.items) and demanded(param.items[i]) and not sparked(item):
+                    ops.append(self.spill(self.ev(item, WHNF)))
+                else:
+                    ops.append(self._delay_flat(item))
+            tail = Imm(NIL) if arg.tail is None else self._delay_flat(arg.tail)
+            r = self.cons_chain(ops, tail)
+            for op in ops + [tail]:
+                self.release(op)
+            return r
+        return self.delay(arg)
 
     def call(self, fn, args, ctx):
         """A call with the code signature; in TAIL a jump (musttail)."""
@@ -870,6 +928,7 @@ class FnGen:
             # div, rem and the bitwise operators: the runtime forces and checks
             return self.prim_slow(name, [], args)
         fast_ok = True
+        ready = self.spark_operands(args)
         done = b.append_basic_block(f"{name}done")
         results = []
         forced: list[Slot] = []
@@ -883,7 +942,12 @@ class FnGen:
                 elif i == 0:
                     acc = self.load(op) if name in ARITH else None
                 continue
-            v = self.ev(a, WHNF)
+            if i in ready:
+                v = ready[i]
+                v = self.force(self.load(v)) if sparked(a) else self.load(v)
+                self.release(ready[i])
+            else:
+                v = self.ev(a, WHNF)
             op = self.spill(v)
             forced.append(op)
             if not fast_ok:
@@ -919,6 +983,19 @@ class FnGen:
         for op in forced:
             self.release(op)
         return phi
+
+    def spark_operands(self, args: list) -> dict:
+        """Operands of a strict primitive with sparks among them (Note [Sparked
+        operands]): the sparks are offered first, then the other operands are
+        evaluated, and only then are the sparks forced. Returns {index: slot}."""
+        if not any(sparked(a) for a in args):
+            return {}
+        ready = {i: self.delay(a) for i, a in enumerate(args) if sparked(a)}
+        for i, a in enumerate(args):
+            if not sparked(a) and not (type(a) is C.Const and type(a.value) is int
+                                       and FIX_MIN <= a.value <= FIX_MAX):
+                ready[i] = self.spill(self.ev(a, WHNF))
+        return ready
 
     def arith_step(self, name, acc, y, forced, rest, results, done):
         """acc (op) y on tagged small integers with an overflow check."""
