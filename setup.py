@@ -23,6 +23,7 @@ RT_SOURCES = [
     "rt/rt_selftest.c",
     "rt/rt_bench.c",
     "rt/rt_jit.c",
+    "rt/rt_trace.c",
 ]
 
 

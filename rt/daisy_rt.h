@@ -311,6 +311,8 @@ typedef struct rt_worker {
     size_t pause_log_n, pause_log_cap;
     jmp_buf sched_jmp;
     rt_worker_stats stats;
+    struct rt_trace_buf *trace;    /* NULL: not tracing; written by this worker only
+                                      (Note [Trace buffers] in rt_trace.c) */
 } rt_worker;
 
 /* ------------------------------------------------------------------------
@@ -506,6 +508,7 @@ typedef struct rt_config {
     size_t helper_stack_bytes;  /* 0 = 256 MiB */
     size_t main_stack_bytes;    /* worker 0's step stack, Note [Step stacks]; 0 = 4 GiB,
                                    RT_STEP_ON_CALLER_STACK = none */
+    uint64_t trace_events;      /* events each worker may record (rt_trace.c); 0 = off */
 } rt_config;
 
 enum { RT_STEP_OK = 0, RT_STEP_HEAP_EXHAUSTED = 1, RT_STEP_INTERRUPTED = 2 };
@@ -690,6 +693,38 @@ uint64_t rt_worker_busy_ns(rt_ctx *ctx, uint32_t id);
 uint64_t rt_heap_limit(rt_ctx *ctx);
 void rt_report_heap_exhausted(rt_ctx *ctx, FILE *f);
 
+/* Tracing (rt_trace.c): a timeline of what each worker did, recorded only when
+ * rt_config.trace_events is nonzero.  Each worker records into its own bounded
+ * buffer; when it is full, further events are counted as dropped.  Times are
+ * CLOCK_MONOTONIC nanoseconds (rt_now_ns); an instant has end_ns == start_ns. */
+enum {
+    RT_TRACE_STEP = 1,          /* worker 0: an evaluation step (rt_step); arg: step number */
+    RT_TRACE_AWAKE = 2,         /* a helper awake during a step (not parked) */
+    RT_TRACE_SPARK_RUN = 3,     /* a spark's suspension evaluated; arg: nesting depth
+                                   (0: from the scheduler, k: while waiting, k deep) */
+    RT_TRACE_SPARK_STOLEN = 4,  /* instant: a spark taken from another deque; arg: victim */
+    RT_TRACE_GC_LOCAL = 5,      /* a local collection; arg: KiB made usable */
+    RT_TRACE_GC_MAJOR = 6,      /* a compaction, on worker 0; arg: KiB live after it */
+    RT_TRACE_GC_STOPPED = 7,    /* a helper held at a safepoint while worker 0 compacts */
+    RT_TRACE_UNWIND = 8,        /* instant: work dropped by unwinding; arg: RT_UNWIND_* */
+    RT_TRACE__KINDS
+};
+typedef struct rt_trace_event {
+    uint64_t start_ns, end_ns;
+    uint32_t kind, arg;
+} rt_trace_event;
+const char *rt_trace_kind_name(uint32_t kind);       /* NULL if unknown */
+int rt_trace_enabled(rt_ctx *ctx);
+uint64_t rt_trace_epoch_ns(rt_ctx *ctx);              /* when the context was made */
+uint64_t rt_trace_capacity(rt_ctx *ctx);              /* events per worker at most */
+uint64_t rt_trace_count(rt_ctx *ctx, uint32_t worker);     /* events recorded so far */
+uint64_t rt_trace_dropped(rt_ctx *ctx, uint32_t worker);   /* events lost: buffer full */
+/* Copy worker's events [first, first + max) that exist into out; returns how many.
+ * Any thread, at any time (recorded events never change); the events of one
+ * worker are in the order they ended. */
+size_t rt_trace_read(rt_ctx *ctx, uint32_t worker, uint64_t first, rt_trace_event *out,
+                     size_t max);
+
 /* Checking (tests): walk everything reachable; count claimed suspensions and
  * malformed objects.  Only between steps. */
 typedef struct rt_heap_check {
@@ -774,6 +809,9 @@ static_assert(offsetof(rt_worker, interrupt) == 32, "JIT ABI: interrupt");
 static_assert(offsetof(rt_worker, id) == 36, "JIT ABI: id");
 static_assert(offsetof(rt_worker, ctx) == 40, "JIT ABI: ctx");
 static_assert(offsetof(rt_worker, stack_limit) == 48, "JIT ABI: stack_limit");
+static_assert(offsetof(rt_worker, trace) > offsetof(rt_worker, stack_limit),
+              "tracing is runtime-private, after the ABI fields");
+static_assert(sizeof(rt_trace_event) == 24, "trace events are three words (rt/native.py)");
 static_assert(RT_T__COUNT <= 128, "type fits in 7 bits");
 static_assert((RT_NIL & RT_TAG_MASK) == RT_TAG_CONST, "nil is a constant");
 static_assert((RT_REGION_BYTES & (RT_REGION_BYTES - 1)) == 0, "regions are a power of two");

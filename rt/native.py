@@ -58,6 +58,7 @@ class Config(ctypes.Structure):
         ("root_stack_words", ctypes.c_size_t),
         ("helper_stack_bytes", ctypes.c_size_t),
         ("main_stack_bytes", ctypes.c_size_t),
+        ("trace_events", ctypes.c_uint64),
     ]
 
 
@@ -202,7 +203,7 @@ def layout_table(lib: ctypes.CDLL | None = None) -> dict[str, int]:
 
 SELFTESTS = ("values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
              "inject", "main_fail", "exhausted", "interrupt", "churn", "barrier", "inbox",
-             "print", "deep", "prims", "streams")
+             "print", "deep", "prims", "streams", "trace")
 
 
 @dataclass

@@ -90,6 +90,8 @@ static rt_worker *worker_new(rt_ctx *ctx, uint32_t id)
     pthread_mutex_init(&w->inbox_lock, NULL);
     atomic_init(&w->waiting_on, NULL);
     atomic_init(&w->top_claim, NULL);
+    if (rt_trace_worker_init(w, ctx->cfg.trace_events) != 0)
+        return NULL;
     return w;
 }
 
@@ -109,6 +111,7 @@ static void worker_free(rt_ctx *ctx, rt_worker *w)
     free(w->mark_stack);
     free(w->inbox);
     pthread_mutex_destroy(&w->inbox_lock);
+    rt_trace_worker_fini(w);
     free(w);
 }
 
@@ -138,6 +141,7 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
         cfg.main_stack_bytes = (size_t)4 << 30;
     ctx->cfg = cfg;
     ctx->nworkers = cfg.nworkers;
+    ctx->trace_epoch_ns = rt_now_ns();
     /* The limit in regions; at least one region per worker plus one. */
     ctx->limit_regions = cfg.heap_limit / RT_REGION_BYTES;
     if (ctx->limit_regions < ctx->nworkers + 1)
@@ -313,6 +317,8 @@ static int step_body(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
     volatile uint64_t t_fail = 0, t_gc_end = 0;
     uint64_t t_start = rt_now_ns();
     int reason = setjmp(jb);
+    if (reason)
+        rt_trace_instant_nogc(w, RT_TRACE_UNWIND, (uint32_t)reason);
     if (reason == RT_UNWIND_ALLOC) {
         if (w->progress != progress_at_failure)
             attempts = 0;            /* it got further: Note [Committed progress] */
@@ -373,6 +379,7 @@ int rt_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
         rt_fatal("rt_step called inside a step");
     ctx->in_step = 1;
     ctx->steps++;
+    uint64_t t_trace = rt_trace_clock(w);
     int status;
     if (!ctx->main_stack) {
         w->stack_limit = rt_thread_stack_limit();
@@ -392,6 +399,7 @@ int rt_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
             rt_fatal("cannot switch to the step stack");
         status = c.status;
     }
+    rt_trace_span_nogc(w, RT_TRACE_STEP, t_trace, (uint32_t)ctx->steps);
     ctx->in_step = 0;
     return status;
 }

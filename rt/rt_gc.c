@@ -159,6 +159,8 @@ uint64_t rt_gc_local(rt_worker *w)
     w->stats.local_reclaimed_bytes += freed;
     if (w->pause_log && w->pause_log_n < w->pause_log_cap)
         w->pause_log[w->pause_log_n++] = dt;
+    if (rt_trace_on(w))
+        rt_trace_emit_nogc(w, RT_TRACE_GC_LOCAL, t0, t0 + dt, (uint32_t)(freed >> 10));
     return freed;
 }
 
@@ -347,6 +349,9 @@ void rt_gc_major(rt_worker *w0)
     ctx->major_pause_ns += dt;
     if (dt > ctx->major_pause_max_ns)
         ctx->major_pause_max_ns = dt;
+    if (rt_trace_on(w0))
+        rt_trace_emit_nogc(w0, RT_TRACE_GC_MAJOR, t0, t0 + dt,
+                           live >> 10 > UINT32_MAX ? UINT32_MAX : (uint32_t)(live >> 10));
     atomic_store(&ctx->gc_request, 0);
     pthread_mutex_lock(&ctx->gc_lock);
     atomic_fetch_add(&ctx->gc_count, 1);

@@ -94,6 +94,7 @@ struct rt_ctx {
     /* ---- statistics ---- */
     uint64_t major_gcs, major_pause_ns, major_pause_max_ns;
     uint64_t sparks_gcd, sparks_fizzled_gc, steps;
+    uint64_t trace_epoch_ns;        /* rt_trace.c: when the context was made */
 
     /* ---- primitives (rt_prims.c) ---- */
     _Atomic rt_val atom_true;                 /* the atom `true`, once interned */
@@ -170,6 +171,29 @@ size_t rt_print_function_text(rt_ctx *ctx, rt_val f, char *buf, size_t cap);
 
 /* rt_streams.c */
 void rt_streams_fini(rt_ctx *ctx);
+
+/* rt_trace.c: Note [Trace buffers].  A hook costs one predictable branch when
+ * tracing is off:
+ *     uint64_t t0 = rt_trace_clock(w);  ...work...  rt_trace_span_nogc(w, KIND, t0, arg); */
+int rt_trace_worker_init(rt_worker *w, uint64_t capacity);
+void rt_trace_worker_fini(rt_worker *w);
+void rt_trace_emit_nogc(rt_worker *w, uint32_t kind, uint64_t start_ns, uint64_t end_ns,
+                        uint32_t arg);
+static inline int rt_trace_on(rt_worker *w) { return __builtin_expect(w->trace != NULL, 0); }
+static inline uint64_t rt_trace_clock(rt_worker *w) { return rt_trace_on(w) ? rt_now_ns() : 0; }
+static inline void rt_trace_span_nogc(rt_worker *w, uint32_t kind, uint64_t start_ns,
+                                      uint32_t arg)
+{
+    if (rt_trace_on(w))
+        rt_trace_emit_nogc(w, kind, start_ns, rt_now_ns(), arg);
+}
+static inline void rt_trace_instant_nogc(rt_worker *w, uint32_t kind, uint32_t arg)
+{
+    if (rt_trace_on(w)) {
+        uint64_t t = rt_now_ns();
+        rt_trace_emit_nogc(w, kind, t, t, arg);
+    }
+}
 
 /* rt_ctx.c */
 void rt_claims_push(rt_worker *w, rt_obj *s);

@@ -2390,6 +2390,173 @@ static void test_streams(uint32_t nw, uint64_t scale)
     rt_ctx_free(ctx);
 }
 
+/* ---- tracing (rt_trace.c) ------------------------------------------------------ */
+
+typedef struct trace_tally {
+    uint64_t n[RT_TRACE__KINDS], ns[RT_TRACE__KINDS];
+} trace_tally;
+
+static int span_order(const void *a, const void *b)
+{
+    const rt_trace_event *x = a, *y = b;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    return x->end_ns > y->end_ns ? -1 : x->end_ns < y->end_ns;   /* outer first */
+}
+
+/* Read worker id's events (in two pieces, so `first` is exercised) and check
+ * each: a known kind on the right kind of worker, inside [t_lo, t_hi], instants
+ * instant, a steal naming another worker; and that its spans nest properly. */
+static void trace_check_worker(rt_ctx *ctx, uint32_t id, uint64_t t_lo, trace_tally *tl)
+{
+    uint64_t n = rt_trace_count(ctx, id);
+    rt_trace_event *ev = malloc((n + 1) * sizeof *ev);
+    if (!ev)
+        return;
+    size_t half = (size_t)(n / 2);
+    size_t got = rt_trace_read(ctx, id, 0, ev, half);
+    got += rt_trace_read(ctx, id, half, ev + half, (size_t)(n - half));
+    uint64_t t_hi = rt_now_ns();
+    CHECK(got == n, "worker %u: read %zu of %llu events", id, got, (unsigned long long)n);
+    uint32_t nw = rt_ctx_nworkers(ctx);
+    size_t nspans = 0;
+    for (size_t i = 0; i < got; i++) {
+        rt_trace_event e = ev[i];
+        int ok_kind = e.kind > 0 && e.kind < RT_TRACE__KINDS;
+        CHECK(ok_kind, "worker %u event %zu: kind %u", id, i, e.kind);
+        if (!ok_kind)
+            continue;
+        CHECK(e.start_ns >= t_lo && e.start_ns <= e.end_ns && e.end_ns <= t_hi,
+              "worker %u %s: times %llu..%llu outside the run", id, rt_trace_kind_name(e.kind),
+              (unsigned long long)(e.start_ns - t_lo), (unsigned long long)(e.end_ns - t_lo));
+        int instant = e.kind == RT_TRACE_SPARK_STOLEN || e.kind == RT_TRACE_UNWIND;
+        CHECK(!instant || e.start_ns == e.end_ns, "worker %u: an instant with a duration", id);
+        if (e.kind == RT_TRACE_SPARK_STOLEN)
+            CHECK(e.arg < nw && e.arg != id, "worker %u stole from worker %u", id, e.arg);
+        if (e.kind == RT_TRACE_STEP || e.kind == RT_TRACE_GC_MAJOR)
+            CHECK(id == 0, "worker %u recorded a %s", id, rt_trace_kind_name(e.kind));
+        if (e.kind == RT_TRACE_AWAKE || e.kind == RT_TRACE_GC_STOPPED)
+            CHECK(id != 0, "worker 0 recorded a %s", rt_trace_kind_name(e.kind));
+        tl->n[e.kind]++;
+        tl->ns[e.kind] += e.end_ns - e.start_ns;
+        if (!instant)
+            ev[nspans++] = e;
+    }
+    /* Spans on one worker nest: each lies inside the innermost open span that
+     * has not ended before it starts. */
+    qsort(ev, nspans, sizeof *ev, span_order);
+    rt_trace_event *stack[64];
+    int depth = 0, bad = 0;
+    for (size_t i = 0; i < nspans; i++) {
+        while (depth && stack[depth - 1]->end_ns <= ev[i].start_ns)
+            depth--;
+        if (depth && ev[i].end_ns > stack[depth - 1]->end_ns)
+            bad++;
+        if (depth < 64)
+            stack[depth++] = &ev[i];
+    }
+    CHECK(bad == 0, "worker %u: %d spans overlap without nesting", id, bad);
+    free(ev);
+}
+
+static void test_trace(uint32_t nw, uint64_t scale)
+{
+    /* On, with a compaction at every slow path of worker 0, so helpers are
+     * stopped in the middle of sparks; then churn for local collections. */
+    rt_config cfg = {.nworkers = nw, .gc_stress = 1, .root_stack_words = 1 << 20,
+                     .helper_stack_bytes = 64 << 20, .trace_events = 1 << 20};
+    uint64_t t_lo = rt_now_ns();
+    rt_ctx *ctx = rt_ctx_new(&cfg);
+    CHECK(ctx != NULL, "rt_ctx_new with tracing");
+    if (!ctx)
+        return;
+    CHECK(rt_trace_enabled(ctx) && rt_trace_capacity(ctx) == 1 << 20 &&
+              rt_trace_epoch_ns(ctx) >= t_lo, "tracing on");
+    run_psum(ctx, 20000 * (int64_t)scale, 16, "trace psum");
+    rt_val arg = rt_cons(rt_ctx_main(ctx), rt_fix(8), rt_fix(200000 * (int64_t)scale));
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, rt_test_par_churn_step, arg, &r);
+    CHECK(st == RT_STEP_OK, "trace churn status %d", st);
+    ctx->cfg.gc_stress = 0;        /* between steps; only worker 0 reads it */
+    run_psum(ctx, 20000 * (int64_t)scale, 16, "trace psum");
+    rt_gc_major(rt_ctx_main(ctx));      /* between steps: a compaction outside any step */
+    trace_tally all = {{0}, {0}};
+    uint64_t events = 0, dropped = 0;
+    for (uint32_t id = 0; id < nw; id++) {
+        trace_tally tl = {{0}, {0}};
+        trace_check_worker(ctx, id, t_lo, &tl);
+        rt_worker_stats *ws = &rt_ctx_worker(ctx, id)->stats;
+        CHECK(tl.n[RT_TRACE_SPARK_STOLEN] == ws->steals, "worker %u: %llu steal events, %llu "
+              "steals", id, (unsigned long long)tl.n[RT_TRACE_SPARK_STOLEN],
+              (unsigned long long)ws->steals);
+        CHECK(tl.n[RT_TRACE_SPARK_RUN] <= ws->sparks_converted &&
+                  tl.n[RT_TRACE_SPARK_RUN] + ws->unwinds >= ws->sparks_converted,
+              "worker %u: %llu spark runs recorded, %llu converted", id,
+              (unsigned long long)tl.n[RT_TRACE_SPARK_RUN],
+              (unsigned long long)ws->sparks_converted);
+        CHECK(tl.n[RT_TRACE_GC_LOCAL] == ws->local_gcs, "worker %u: %llu local GC events, %llu "
+              "collections", id, (unsigned long long)tl.n[RT_TRACE_GC_LOCAL],
+              (unsigned long long)ws->local_gcs);
+        for (uint32_t k = 0; k < RT_TRACE__KINDS; k++)
+            all.n[k] += tl.n[k], all.ns[k] += tl.ns[k];
+        events += rt_trace_count(ctx, id);
+        dropped += rt_trace_dropped(ctx, id);
+    }
+    rt_stats s;
+    rt_stats_get(ctx, &s);
+    CHECK(dropped == 0, "%llu events dropped", (unsigned long long)dropped);
+    CHECK(all.n[RT_TRACE_STEP] == s.steps && s.steps == 3, "%llu step events, %llu steps",
+          (unsigned long long)all.n[RT_TRACE_STEP], (unsigned long long)s.steps);
+    CHECK(all.n[RT_TRACE_GC_MAJOR] == s.major_gcs && s.major_gcs > 1,
+          "%llu compaction events, %llu compactions", (unsigned long long)all.n[RT_TRACE_GC_MAJOR],
+          (unsigned long long)s.major_gcs);
+    CHECK(all.ns[RT_TRACE_STEP] > 0, "steps took no time");
+    if (nw > 1)
+        CHECK(all.n[RT_TRACE_AWAKE] > 0, "no helper was ever awake");
+    rt_ctx_free(ctx);
+
+    /* A full buffer counts what it drops; reading crosses chunks. */
+    uint64_t cap = 65536 + 100, emit = 70000;
+    rt_config small = {.nworkers = 1, .root_stack_words = 1 << 20, .trace_events = cap};
+    ctx = rt_ctx_new(&small);
+    CHECK(ctx != NULL, "rt_ctx_new with a small trace");
+    if (!ctx)
+        return;
+    rt_worker *w0 = rt_ctx_main(ctx);
+    for (uint64_t i = 0; i < emit; i++)
+        rt_trace_emit_nogc(w0, RT_TRACE_SPARK_RUN, i, i + 1, (uint32_t)i);
+    CHECK(rt_trace_count(ctx, 0) == cap && rt_trace_dropped(ctx, 0) == emit - cap,
+          "full buffer: %llu kept, %llu dropped", (unsigned long long)rt_trace_count(ctx, 0),
+          (unsigned long long)rt_trace_dropped(ctx, 0));
+    rt_trace_event piece[1000];
+    uint64_t seen = 0, wrong = 0;
+    size_t k;
+    while ((k = rt_trace_read(ctx, 0, seen, piece, 1000)) > 0)
+        for (size_t i = 0; i < k; i++, seen++)
+            wrong += piece[i].arg != seen || piece[i].start_ns != seen ||
+                     piece[i].kind != RT_TRACE_SPARK_RUN;
+    CHECK(seen == cap && wrong == 0, "read back %llu events, %llu wrong",
+          (unsigned long long)seen, (unsigned long long)wrong);
+    CHECK(rt_trace_read(ctx, 1, 0, piece, 1000) == 0 && rt_trace_count(ctx, 7) == 0,
+          "no such worker: no events");
+    rt_ctx_free(ctx);
+
+    /* Off: nothing recorded. */
+    ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    run_psum(ctx, 20000, 16, "untraced psum");
+    CHECK(!rt_trace_enabled(ctx) && rt_trace_count(ctx, 0) == 0 &&
+              rt_trace_read(ctx, 0, 0, piece, 1000) == 0, "tracing off records nothing");
+    rt_ctx_free(ctx);
+    fprintf(out, "trace: %u workers, %llu events (%llu spark runs, %llu steals, %llu local GCs, "
+            "%llu compactions, %llu helper stops), busy in spark runs %.1f ms\n", nw,
+            (unsigned long long)events, (unsigned long long)all.n[RT_TRACE_SPARK_RUN],
+            (unsigned long long)all.n[RT_TRACE_SPARK_STOLEN],
+            (unsigned long long)all.n[RT_TRACE_GC_LOCAL], (unsigned long long)all.n[RT_TRACE_GC_MAJOR],
+            (unsigned long long)all.n[RT_TRACE_GC_STOPPED], all.ns[RT_TRACE_SPARK_RUN] / 1e6);
+}
+
 typedef struct { const char *name; void (*fn)(uint32_t, uint64_t); } test_entry;
 static const test_entry tests[] = {
     {"values", test_values},     {"local_gc", test_local_gc},   {"major_gc", test_major_gc},
@@ -2398,6 +2565,7 @@ static const test_entry tests[] = {
     {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
     {"barrier", test_barrier},   {"inbox", test_inbox},     {"print", test_print},
     {"deep", test_deep},         {"prims", test_prims},       {"streams", test_streams},
+    {"trace", test_trace},
     {NULL, NULL},
 };
 

@@ -276,6 +276,7 @@ static rt_obj *find_spark(rt_worker *w)
         s = steal_from(ctx->workers[v]);
         if (s) {
             w->stats.steals++;
+            rt_trace_instant_nogc(w, RT_TRACE_SPARK_STOLEN, v);
             return s;
         }
     }
@@ -295,7 +296,9 @@ static void run_spark(rt_worker *w, rt_obj *s)
         return;
     }
     w->stats.sparks_converted++;
+    uint64_t t_trace = rt_trace_clock(w);
     eval_claimed(w, s);
+    rt_trace_span_nogc(w, RT_TRACE_SPARK_RUN, t_trace, (uint32_t)w->nested_waits);
 }
 
 int rt_spark_run_one(rt_worker *w)
@@ -400,10 +403,12 @@ void rt_spark_enter_busy(rt_worker *w)
         if (!atomic_load(&ctx->gc_pending))
             return;
         atomic_fetch_sub(&ctx->busy, 1);
+        uint64_t t_trace = rt_trace_clock(w);
         pthread_mutex_lock(&ctx->gc_lock);
         while (atomic_load(&ctx->gc_pending))
             pthread_cond_wait(&ctx->gc_cv, &ctx->gc_lock);
         pthread_mutex_unlock(&ctx->gc_lock);
+        rt_trace_span_nogc(w, RT_TRACE_GC_STOPPED, t_trace, 0);
     }
 }
 
@@ -439,6 +444,16 @@ static void park(rt_worker *w)
     pthread_mutex_unlock(&ctx->park_lock);
 }
 
+/* Tracing: a helper's "awake" span runs from when it finds a step active
+ * until it parks. */
+static void trace_awake_end(rt_worker *w, volatile uint64_t *since)
+{
+    if (rt_trace_on(w) && *since) {
+        rt_trace_emit_nogc(w, RT_TRACE_AWAKE, *since, rt_now_ns(), 0);
+        *since = 0;
+    }
+}
+
 void *rt_spark_helper_main(void *arg)
 {
     rt_worker *w = arg;
@@ -449,8 +464,10 @@ void *rt_spark_helper_main(void *arg)
     w->unwind_claims = 0;
     volatile int busy = 0;
     volatile uint64_t t0 = 0;
+    volatile uint64_t t_awake = 0;
     int reason = setjmp(w->sched_jmp);
     if (reason) {
+        rt_trace_instant_nogc(w, RT_TRACE_UNWIND, (uint32_t)reason);
         /* Note [Resumable allocation failure]: the claims are released; the
          * spark stays available. */
         rt_obj *s = w->current_spark;
@@ -469,9 +486,12 @@ void *rt_spark_helper_main(void *arg)
     uint64_t spins = 0;
     while (!atomic_load(&ctx->shutdown)) {
         if (!atomic_load(&ctx->step_active) || w->backoff_gc > atomic_load(&ctx->gc_count)) {
+            trace_awake_end(w, &t_awake);
             park(w);
             continue;
         }
+        if (rt_trace_on(w) && !t_awake)
+            t_awake = rt_now_ns();
         rt_spark_enter_busy(w);
         busy = 1;
         t0 = rt_now_ns();
@@ -493,11 +513,13 @@ void *rt_spark_helper_main(void *arg)
             if (++spins < 4000)
                 cpu_relax();
             else {
+                trace_awake_end(w, &t_awake);
                 park(w);
                 spins = 0;
             }
         }
     }
+    trace_awake_end(w, &t_awake);
     return NULL;
 }
 
