@@ -66,7 +66,16 @@ def _parser() -> argparse.ArgumentParser:
                       help="the C compiler that links executables (default: $CC, else cc)")
 
     repl = sub.add_parser("repl", help="the Daisy top level: & prompt, definitions, expressions")
-    repl.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="N")
+    repl.add_argument("--interp", action="store_true",
+                      help="use the reference interpreter instead of the JIT")
+    _engine_flags(repl)
+    repl.add_argument("--threads", type=int, default=0, metavar="N",
+                      help="workers, including the main one (default: the number of cores)")
+    repl.add_argument("--heap", default=None, metavar="SIZE",
+                      help="heap limit such as 512M or 2G (default: 3/4 of physical memory)")
+    repl.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="N",
+                      help="with --interp: evaluation depth at which a demand becomes the "
+                           "error 'stack exhausted' (default %(default)s)")
 
     sub.add_parser("passes", help="list the compiler's passes in order")
 
@@ -134,7 +143,7 @@ def _quiet_stdout():
 def _main(argv: list[str]) -> int:
     ap = _parser()
     if not argv:
-        return _repl(DEFAULT_MAX_DEPTH)
+        return _repl(ap.parse_args(["repl"]))
     args = ap.parse_args(argv)
     if args.command == "run":
         return _run(args)
@@ -142,7 +151,7 @@ def _main(argv: list[str]) -> int:
         from .jit.aot import compile_command
         return compile_command(args)
     if args.command == "repl":
-        return _repl(args.max_depth)
+        return _repl(args)
     if args.command == "selftest":
         return _selftest(args)
     if args.command == "passes":
@@ -224,9 +233,9 @@ def _run(args) -> int:
 SEED_TOP_LEVEL = 'screen: scnos: prsos: evlst: prsis: scnis: console: "&"'
 
 
-def _repl(max_depth: int) -> int:
+def _repl(args) -> int:
     from .repl import run_repl
-    return run_repl(max_depth)
+    return run_repl(args)
 
 
 if __name__ == "__main__":

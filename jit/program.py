@@ -7,8 +7,14 @@ runtime context.
 A program is lowered to one LLVM module (jit/lower.py) whose symbols carry a prefix
 derived from the source's hash, so the object the cache stores is the same however
 many programs share the process. `val` of a form made at run time calls back into
-Python (the context's eval hook): the form is read from the heap, compiled as a module
-of its own, and run in place.
+Python (the context's eval hook): the form is read from the heap and compiled as a
+module of its own, whose entry the runtime then runs (rt_eval_hook_answer in
+rt/rt_prims.c): no Daisy code runs inside the hook, so an unwinding step (Ctrl-C,
+an allocation failure) never crosses Python's frames. A definition made this way
+evaluates to a unit printed nested as `<defined NAME>`, as in the interpreter.
+
+The top level (`daisy repl`) is `run_screen`: the character stream of the seed's
+program, written to a file descriptor by the runtime's screen step.
 """
 from __future__ import annotations
 
@@ -22,7 +28,6 @@ from .cache import CompileCache
 from .engine import Engine
 
 HOOK_TYPE = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
-CODE_TYPE = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
 
 
 def program_prefix(source: str) -> str:
@@ -72,6 +77,14 @@ class JitProgram:
         """Evaluate and print every top-level expression; returns the exit status."""
         return ctx.run_toplevel(self.ntoplevel, self.toplevel, fd)
 
+    def run_screen(self, ctx: native.Context, fd: int = 1) -> int:
+        """Write the character stream that the program's first top-level expression
+        evaluates to, as `screen:` does, to fd (rt_screen_run_fd: committing after
+        every write, so output is never repeated); returns the exit status (0 when
+        the stream has ended, 130 when interrupted)."""
+        lib = _screen_lib()
+        return lib.rt_screen_run_fd(ctx._ctx, self.toplevel, 1, fd)   # 1: the fixnum 0
+
     def load_form_module(self, compiled) -> int:
         """Compile one expression or definition (dynamic names) as a module of its
         own; returns the address of its entry (code signature)."""
@@ -93,25 +106,51 @@ class JitProgram:
 
     # ---- `val` of forms made at run time ----
     def _eval_hook(self, w, form):
+        """Compile the form; the runtime runs its entry (rt_eval_hook_answer). Nothing
+        here allocates in the heap or runs Daisy code."""
+        lib = _screen_lib()
         try:
             from ..interp.forms import core_of_form
-            lib = native.load()
             reader = HeapReader(lib, self.ctx._ctx)
             try:
                 pyform = reader.form(form)
             except NotReadable as e:
-                return self._error_value(w, f"val: {e}")
+                return self._error_answer(f"val: {e}")
             compiled = core_of_form(pyform)
             if isinstance(compiled, str):
-                return self._error_value(w, compiled)
-            fn = CODE_TYPE(self.load_form_module(compiled))
-            return fn(w, native.NIL, native.NIL)
+                return self._error_answer(compiled)
+            lib.rt_eval_hook_answer(self.load_form_module(compiled), None)
+            return 0
+        except KeyboardInterrupt:    # a Ctrl-C that reached Python: the step unwinds
+            if self.ctx is not None:
+                lib.rt_request_interrupt(self.ctx._ctx)
+            return self._error_answer("interrupted")
         except Exception as e:       # never let an exception cross into C
-            return self._error_value(w, f"val: internal error: {type(e).__name__}: {e}")
+            return self._error_answer(f"val: internal error: {type(e).__name__}: {e}")
 
     @staticmethod
-    def _error_value(w, msg: str) -> int:
-        return native.load().rt_error_new(w, msg.replace(">", "}").encode())
+    def _error_answer(msg: str) -> int:
+        _screen_lib().rt_eval_hook_answer(None, msg.encode())
+        return 0
+
+
+_DECLARED = False
+
+
+def _screen_lib():
+    """The runtime, with the functions this module adds to rt/native.py's table."""
+    global _DECLARED
+    lib = native.load()
+    if not _DECLARED:
+        lib.rt_eval_hook_answer.restype = None
+        lib.rt_eval_hook_answer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.rt_screen_run_fd.restype = ctypes.c_int
+        lib.rt_screen_run_fd.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64,
+                                         ctypes.c_int]
+        lib.rt_set_line_hook.restype = None
+        lib.rt_set_line_hook.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        _DECLARED = True
+    return lib
 
 
 class NotReadable(Exception):

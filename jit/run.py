@@ -19,15 +19,43 @@ def heap_bytes(text: str | None) -> int | None:
     return n or None
 
 
-def run_jit(state, args) -> int:
-    from .program import JitProgram
+def check_flags(args) -> int | None:
+    """--threads and --heap: the heap in bytes (0: default), or None after saying
+    what is wrong on stderr."""
     if args.threads < 0 or args.threads > 256:
         print("daisy: --threads takes a number from 1 to 256", file=sys.stderr)
-        return EXIT_USAGE
+        return None
     heap = heap_bytes(args.heap)
     if heap is None:
         print(f"daisy: --heap takes a size such as 512M or 2G, not {args.heap!r}",
               file=sys.stderr)
+    return heap
+
+
+def open_context(prog, args, heap: int):
+    """The program's runtime context, or None after saying why there is none."""
+    try:
+        return prog.context(args.threads, heap)
+    except MemoryError:
+        what = f"--heap {args.heap}" if args.heap else "the heap"
+        print(f"daisy: cannot reserve address space for {what} "
+              "(the heap reserves twice its limit)", file=sys.stderr)
+        return None
+
+
+def quiet_closed_pipe() -> None:
+    """After the output pipe closed: say nothing more, as SIGPIPE would."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def run_jit(state, args) -> int:
+    from .program import JitProgram
+    heap = check_flags(args)
+    if heap is None:
         return EXIT_USAGE
     engine = Engine(args.opt)
     if args.emit_llvm or args.emit_asm:
@@ -39,12 +67,8 @@ def run_jit(state, args) -> int:
         return 0
     cache = CompileCache(None if args.no_cache else "default")
     prog = JitProgram(state.module, state.source, opt=args.opt, cache=cache, engine=engine)
-    try:
-        ctx = prog.context(args.threads, heap)
-    except MemoryError:
-        what = f"--heap {args.heap}" if args.heap else "the heap"
-        print(f"daisy: cannot reserve address space for {what} "
-              "(the heap reserves twice its limit)", file=sys.stderr)
+    ctx = open_context(prog, args, heap)
+    if ctx is None:
         return 3
     sys.stdout.flush()
     lib = native.load()
@@ -59,11 +83,6 @@ def run_jit(state, args) -> int:
                          f" (-O{args.opt})\n")
     sys.stderr.flush()
     if status == 141:
-        # a closed pipe: say nothing more, as SIGPIPE would
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
+        quiet_closed_pipe()
     ctx.close()
     return status

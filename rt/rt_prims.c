@@ -111,6 +111,9 @@ static inline rt_val truth(rt_worker *w, int b) { return b ? true_val(w->ctx) : 
 
 /* ==== describe and error values ================================================= */
 
+/* A unit with a text (rt_streams.c rt_unit_named: `<defined NAME>`) is a unit. */
+int rt_is_unit(rt_ctx *ctx, rt_val v);
+
 /* interp/eval.py describe(v), into buf. */
 static void describe(rt_ctx *ctx, rt_val v, char *buf, size_t n)
 {
@@ -134,7 +137,7 @@ static void describe(rt_ctx *ctx, rt_val v, char *buf, size_t n)
             snprintf(buf, n, "the atom (a string)");
     } else if (rt_is_prim(v) || rt_is_type(v, RT_T_CLOSURE)) {
         snprintf(buf, n, "a function");
-    } else if (v == RT_UNIT) {
+    } else if (rt_is_unit(ctx, v)) {
         snprintf(buf, n, "a unit");
     } else if (rt_is_token(v)) {
         snprintf(buf, n, "a token");
@@ -592,7 +595,10 @@ static rt_val rt_prim_gt_p(rt_worker *w, rt_val arg) { return ordering(w, arg, C
 
 /* ---- eq? ne?: numbers by value; [], atoms and tokens by identity ---- */
 
-static int identity_kind(rt_val v) { return v == RT_NIL || rt_is_atom(v) || rt_is_token(v); }
+static int identity_kind(rt_ctx *ctx, rt_val v)
+{
+    return v == RT_NIL || rt_is_atom(v) || (rt_is_token(v) && !rt_is_unit(ctx, v));
+}
 
 static rt_val equality(rt_worker *w, rt_val arg, int negate)
 {
@@ -604,7 +610,7 @@ static rt_val equality(rt_worker *w, rt_val arg, int negate)
     int eq;
     if (num_of(v[0], &a) && num_of(v[1], &b)) {
         eq = a.kind == NUM_INT && b.kind == NUM_INT ? a.i == b.i : a.d == b.d;
-    } else if (identity_kind(v[0]) && identity_kind(v[1])) {
+    } else if (identity_kind(w->ctx, v[0]) && identity_kind(w->ctx, v[1])) {
         eq = v[0] == v[1];
     } else {
         char da[128], db[128];
@@ -1139,8 +1145,11 @@ rt_val rt_toplevel_lookup(rt_worker *w, rt_val name_atom)
         }
     }
     pthread_mutex_unlock(&ctx->atom_lock);
+    /* The binding as it is, perhaps an unevaluated suspension, like a global slot
+     * (jit/lower.py global_value): a name in a suspended position, `[big]`, must
+     * not evaluate it.  Whoever needs the value forces it. */
     if (found)
-        return rt_force(w, v);
+        return v;
     /* The predefined names (interp: the globals start as the primitives,
      * true, nil and stdin). */
     size_t len = 0;
@@ -1159,12 +1168,73 @@ rt_val rt_toplevel_lookup(rt_worker *w, rt_val name_atom)
         if (strcmp(name, "nil") == 0)
             return RT_NIL;
         if (strcmp(name, "stdin") == 0)
-            return rt_force(w, rt_stdin_stream(w));      /* a suspension, as a global is */
+            return rt_stdin_stream(w);      /* a suspension, as a global is */
     }
     return errorf(w, "unbound identifier %.*s", (int)len, s);
 }
 
 void rt_set_eval_hook(rt_ctx *ctx, rt_eval_hook hook) { ctx->eval_hook = hook; }
+
+/* The eval hook's answer without running Daisy code inside it (the JIT's hook is
+ * Python, called through ctypes: code run there could unwind across its frames, on
+ * Ctrl-C or an allocation failure).  The hook calls rt_eval_hook_answer with the
+ * compiled form's entry (code signature), or with NULL and an error message, and
+ * returns RT_NULL; eval_form then runs the entry itself, or makes the error value.
+ * The answer is per thread: the hook runs on the thread that called it.  A hook that
+ * returns a value instead gives the form's value. */
+static _Thread_local rt_closure_code hook_code;
+static _Thread_local char *hook_error;
+
+void rt_eval_hook_answer(rt_closure_code code, const char *error)
+{
+    hook_code = code;
+    free(hook_error);
+    hook_error = error ? strdup(error) : NULL;
+}
+
+rt_val rt_unit_named(rt_ctx *ctx, const char *text, size_t n);   /* rt_streams.c */
+
+/* What a run-time definition of `name` evaluates to: a unit printed nested as
+ * `<defined NAME>` (interp interpreter.py eval_form). */
+static rt_val defined_unit(rt_ctx *ctx, rt_val name)
+{
+    size_t len = 0;
+    const char *s = rt_is_atom(name) ? rt_atom_name(ctx, name, &len) : NULL;
+    if (!s)
+        return RT_UNIT;
+    char *t = malloc(len + 11);
+    if (!t)
+        rt_fatal("out of memory for a unit");
+    memcpy(t, "<defined ", 9);
+    memcpy(t + 9, s, len);
+    t[9 + len] = '>';
+    rt_val u = rt_unit_named(ctx, t, len + 10);
+    free(t);
+    return u;
+}
+
+static rt_val eval_by_hook(rt_worker *w, rt_eval_hook hook, rt_val q, uint32_t kind)
+{
+    /* a definition's name: an atom, so it stays valid while the heap moves */
+    rt_val name = kind == RT_FORM_DEFINE ? rt_obj_of(q)->field[0] : RT_NULL;
+    hook_code = NULL;
+    rt_val r = hook(w, q);
+    if (r != RT_NULL)
+        return rt_force(w, r);
+    rt_closure_code code = hook_code;
+    hook_code = NULL;
+    if (!code) {
+        char *msg = hook_error;
+        hook_error = NULL;
+        r = errorf(w, "%s", msg ? msg : "val: the compiler gave no code");
+        free(msg);
+        return r;
+    }
+    r = rt_force(w, code(w, RT_NIL, RT_NIL));
+    if (kind == RT_FORM_DEFINE && r == RT_UNIT)
+        return defined_unit(w->ctx, name);
+    return r;
+}
 
 static rt_val val_of_code(rt_worker *w, rt_val self);
 
@@ -1176,7 +1246,7 @@ static rt_val eval_form(rt_worker *w, rt_val q)
         const char *s = rt_atom_name(w->ctx, q, &len);
         if (!s || !rt_atom_is_ident(s, len))
             return q;
-        return rt_toplevel_lookup(w, q);
+        return rt_force(w, rt_toplevel_lookup(w, q));
     }
     if (is_cons(q)) {
         rt_push_root(w, q);
@@ -1199,7 +1269,7 @@ static rt_val eval_form(rt_worker *w, rt_val q)
             if (!hook)
                 return errorf(w, "val: this program cannot compile new code "
                                  "(no compiler in an ahead-of-time executable)");
-            return rt_force(w, hook(w, q));
+            return eval_by_hook(w, hook, q, kind);
         }
     }
     return q;   /* numbers, [], functions, errors and other values are themselves */

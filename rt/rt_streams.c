@@ -143,6 +143,15 @@ typedef struct scratch {
     size_t ntoks, toks_cap;
 } scratch;
 
+/* Where a console reads its lines when standard input is a terminal (the JIT's
+ * `daisy repl` installs Python's readline: line editing and history).  Given the
+ * prompt, it returns the line's length and points *text at its bytes (without the
+ * newline; valid until the next call), or RT_LINE_EOF, or RT_LINE_INTERRUPTED after
+ * requesting an interrupt (rt_request_interrupt): the read then unwinds as an
+ * interrupted step does.  Called on worker 0 only; other workers read fd 0. */
+typedef int64_t (*rt_line_hook)(const char *prompt, const char **text);
+enum { RT_LINE_EOF = -1, RT_LINE_INTERRUPTED = -2 };
+
 struct rt_streams {
     pthread_mutex_t lock;      /* token interning, the source table */
     tok_entry **chunks;
@@ -165,6 +174,7 @@ struct rt_streams {
     scratch *scratch;          /* one per worker */
     rt_out *fallback_out;      /* when the context has no print target */
     pthread_mutex_t out_lock;
+    rt_line_hook line_hook;    /* console lines on a terminal; NULL: read fd 0 */
 };
 typedef struct rt_streams rt_streams;
 
@@ -370,6 +380,22 @@ const char *rt_token_text(rt_ctx *ctx, rt_val tok, size_t *len, int *kind, rt_va
 static tok_entry *tok_info(rt_streams *s, rt_val tok)
 {
     return tok_entry_at(s, tok >> 8);
+}
+
+/* Units that carry a text (interp/values.py Unit): what a definition made at run
+ * time evaluates to, `<defined NAME>`.  Like RT_UNIT (`<screen>`), one prints no
+ * line at the top level and its text when nested, is described as "a unit" and is
+ * not comparable.  It is a token whose value is RT_UNIT (a string literal's token
+ * has an atom there), so printing it nested needs nothing new. */
+rt_val rt_unit_named(rt_ctx *ctx, const char *text, size_t n)
+{
+    return tok_make(streams_of(ctx), text, n, RT_PK_WORD, RT_UNIT);
+}
+
+int rt_is_unit(rt_ctx *ctx, rt_val v)
+{
+    rt_val value = RT_NULL;
+    return v == RT_UNIT || (rt_token_text(ctx, v, NULL, NULL, &value) && value == RT_UNIT);
 }
 
 /* ---- small helpers ------------------------------------------------------------------------- */
@@ -660,10 +686,10 @@ static void describe(rt_ctx *ctx, rt_val v, sbuf *b)
         sb_adds(b, "a function");
     } else if (rt_is_error(v)) {
         sb_adds(b, "an error");
+    } else if (rt_is_unit(ctx, v)) {
+        sb_adds(b, "a unit");
     } else if (rt_is_token(v)) {
         sb_adds(b, "a token");
-    } else if (v == RT_UNIT) {
-        sb_adds(b, "a unit");
     } else if (rt_is_type(v, RT_T_FORM)) {
         sb_adds(b, "a ");
         sb_adds(b, form_type_name(v));
@@ -786,6 +812,30 @@ static void read_line(rt_worker *w, rt_streams *s, line_source *src)
 {
     if (w->id == 0 && w->ctx->print_out)
         rt_out_flush(w->ctx->print_out);      /* worker 0 owns the print target */
+    if (src->prompt && s->in_tty && s->line_hook && w->id == 0) {
+        for (;;) {
+            const char *text = NULL;
+            int64_t k = s->line_hook(src->prompt, &text);
+            if (k == RT_LINE_INTERRUPTED) {
+                rt_poll(w);                   /* unwinds: the interrupt is requested */
+                continue;
+            }
+            if (k < 0 || !text) {
+                src->eof = 1;
+                return;
+            }
+            size_t need = (size_t)k + 1;
+            if (need > src->cap) {
+                src->line = xrealloc(src->line, need);
+                src->cap = need;
+            }
+            memcpy(src->line, text, (size_t)k);
+            src->line[k] = '\n';
+            src->len = need;
+            src->nread++;
+            return;
+        }
+    }
     if (src->prompt && s->in_tty)
         write_all(STDOUT_FILENO, src->prompt, src->prompt_len);
     pthread_mutex_lock(&s->in_lock);
@@ -907,6 +957,8 @@ void rt_streams_init(rt_ctx *ctx)
     rt_stdin_stream(rt_ctx_main(ctx));
 }
 
+void rt_set_line_hook(rt_ctx *ctx, rt_line_hook hook) { streams_of(ctx)->line_hook = hook; }
+
 /* ---- screen ---------------------------------------------------------------------------------- */
 
 /* Write an atom's name or a token's text raw; 0 if v is neither. */
@@ -1001,6 +1053,43 @@ rt_val rt_screen_step(rt_worker *w, rt_val arg)
     if (o->error || lst == RT_NIL || is_cons(lst))
         return RT_UNIT;
     return not_a_list(w, "screen", lst);
+}
+
+/* The JIT's top level (driver/repl.py): printing to fd, one step evaluates `make`
+ * (a compiled program's top-level step, given arg) to the character stream that
+ * `screen:` would write, and a second step writes it as rt_screen_step does,
+ * committing after every write, so a step retried after an allocation failure
+ * repeats no output and loses no input.  Returns an exit status as rt_run_toplevel
+ * does (0 when the stream has ended); when interrupted, output buffered but not yet
+ * written is dropped, as the interpreter's top level drops it. */
+int rt_screen_run_fd(rt_ctx *ctx, rt_step_fn make, rt_val arg, int fd)
+{
+    rt_out *out = malloc(sizeof *out);
+    if (!out)
+        return RT_EXIT_IO;
+    rt_out_init(out, fd);
+    rt_set_print_target(ctx, out);
+    rt_val stream = RT_NIL, ignored;
+    int st = rt_step(ctx, make, arg, &stream);
+    if (st == RT_STEP_OK)      /* nothing moves between steps: stream is still valid */
+        st = rt_step(ctx, rt_screen_step, stream, &ignored);
+    int code = RT_EXIT_OK;
+    if (st == RT_STEP_HEAP_EXHAUSTED)
+        code = RT_EXIT_HEAP;
+    else if (st == RT_STEP_INTERRUPTED)
+        code = RT_EXIT_INTERRUPT, out->n = 0;
+    if (!out->error)
+        rt_out_flush(out);
+    if (out->error)
+        code = out->error == EPIPE ? RT_EXIT_PIPE : RT_EXIT_IO;
+    rt_set_print_target(ctx, NULL);
+    if (code == RT_EXIT_HEAP)
+        rt_report_heap_exhausted(ctx, stderr);
+    if (code == RT_EXIT_IO)
+        fprintf(stderr, "daisy: cannot write the output: %s\n", strerror(out->error));
+    fflush(stderr);
+    free(out);
+    return code;
 }
 
 /* ---- scnis: the lexer ------------------------------------------------------------------------
@@ -1434,6 +1523,8 @@ static int classify(rt_ctx *ctx, rt_val t)
     if (!rt_is_token(t))
         return T_NONE;
     tok_entry *te = tok_info(streams_of(ctx), t);
+    if (te->value == RT_UNIT)
+        return T_NONE;                 /* a unit (rt_unit_named) */
     if (te->value)
         return T_STRING;
     if (te->len != 1)
@@ -2114,7 +2205,7 @@ static rt_val prsos_code(rt_worker *w, rt_val self)
             SLOT(base) = lst;
             rt_val v = rt_force(w, head_of(lst));
             SLOT(base) = tail_of(SLOT(base));
-            if (v == RT_UNIT)
+            if (rt_is_unit(w->ctx, v))
                 continue;                  /* a top-level unit: no tokens, no newline */
             SLOT(base + 1) = rt_cons(w, v, RT_NIL);
             mode = 1;
