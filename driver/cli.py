@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="heap limit such as 512M or 2G (default: 3/4 of physical memory)")
     run.add_argument("--stats", action="store_true",
                      help="print what the runtime did (allocation, collections, sparks) to stderr")
+    run.add_argument("--trace", default=None, metavar="FILE",
+                     help="write a timeline of the run (a lane per worker: steps, sparks, GC "
+                          "pauses) to FILE as Chrome Trace Event JSON, for Perfetto")
     run.add_argument("--emit-llvm", action="store_true",
                      help="print the optimised LLVM IR to stdout instead of running")
     run.add_argument("--emit-asm", action="store_true",
@@ -199,6 +202,10 @@ def _run(args) -> int:
     from .frontend.diagnostics import SourceError
     from .pipeline import compile_source
 
+    if args.interp and args.trace:
+        print("daisy: --trace records the native runtime; it cannot be used with --interp",
+              file=sys.stderr)
+        return EXIT_SOURCE
     source = _read(args.file)
     if source is None:
         return EXIT_SOURCE

@@ -7,6 +7,7 @@ import sys
 from ..rt import native
 from .cache import CompileCache
 from .engine import Engine
+from .trace import TraceFile, trace_events_wanted
 
 EXIT_USAGE = 2
 
@@ -35,7 +36,7 @@ def check_flags(args) -> int | None:
 def open_context(prog, args, heap: int):
     """The program's runtime context, or None after saying why there is none."""
     try:
-        return prog.context(args.threads, heap)
+        return prog.context(args.threads, heap, trace_events=trace_events_wanted(args))
     except MemoryError:
         what = f"--heap {args.heap}" if args.heap else "the heap"
         print(f"daisy: cannot reserve address space for {what} "
@@ -57,6 +58,15 @@ def run_jit(state, args) -> int:
     heap = check_flags(args)
     if heap is None:
         return EXIT_USAGE
+    trace = None
+    if getattr(args, "trace", None):
+        if args.emit_llvm or args.emit_asm:
+            print("daisy: --trace records a run; --emit-llvm and --emit-asm do not run it",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        trace = TraceFile.open(args.trace)
+        if trace is None:
+            return EXIT_USAGE
     engine = Engine(args.opt)
     if args.emit_llvm or args.emit_asm:
         from .lower import lower_program
@@ -77,6 +87,8 @@ def run_jit(state, args) -> int:
         status = prog.run(ctx, fd=sys.stdout.fileno())
     finally:
         lib.rt_sigint_install(None)
+    if trace is not None and not trace.write(ctx, program=args.file, status=status):
+        status = status or 1
     if args.stats:
         sys.stderr.write(ctx.stats_text())
         sys.stderr.write(f"  compile: {'cache hit' if prog.cache_hit else 'compiled'}"

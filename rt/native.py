@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import struct
 import tempfile
 from dataclasses import dataclass
 
@@ -173,7 +174,19 @@ _SIGNATURES = {
     "rt_bench_local_gc_pause": (ctypes.c_int, [_U32, _U32, ctypes.POINTER(_U64)]),
     "rt_bench_resume": (ctypes.c_int, [_U32, ctypes.POINTER(_U64)]),
     "rt_bench_par_alloc_ns": (_D, [_U32, _U64, _U64]),
+    "rt_trace_kind_name": (ctypes.c_char_p, [_U32]),
+    "rt_trace_enabled": (ctypes.c_int, [_P]),
+    "rt_trace_epoch_ns": (_U64, [_P]),
+    "rt_trace_capacity": (_U64, [_P]),
+    "rt_trace_count": (_U64, [_P, _U32]),
+    "rt_trace_dropped": (_U64, [_P, _U32]),
+    "rt_trace_read": (ctypes.c_size_t, [_P, _U32, _U64, _P, ctypes.c_size_t]),
 }
+
+# rt_trace_event (daisy_rt.h): start_ns, end_ns, kind, arg
+TRACE_EVENT = struct.Struct("<QQII")
+TRACE_STEP, TRACE_AWAKE, TRACE_SPARK_RUN, TRACE_SPARK_STOLEN = 1, 2, 3, 4
+TRACE_GC_LOCAL, TRACE_GC_MAJOR, TRACE_GC_STOPPED, TRACE_UNWIND = 5, 6, 7, 8
 
 _lib = None
 
@@ -236,10 +249,12 @@ class Context:
     """A runtime context: the heap, the workers, the statistics."""
 
     def __init__(self, threads: int = 0, heap: int = 0, *, gc_stress: bool = False,
-                 inject_fail_every: int = 0):
+                 inject_fail_every: int = 0, trace_events: int = 0):
+        """trace_events > 0 records a timeline (rt_trace.c): at most that many
+        events per worker, read with trace_events()."""
         self._lib = load()
         cfg = Config(nworkers=threads, heap_limit=heap, gc_stress=int(gc_stress),
-                     inject_fail_every=inject_fail_every)
+                     inject_fail_every=inject_fail_every, trace_events=trace_events)
         self._ctx = self._lib.rt_ctx_new(ctypes.byref(cfg))
         if not self._ctx:
             raise MemoryError("could not create a runtime context")
@@ -308,6 +323,34 @@ class Context:
         """A test workload: sum 0..n-1 by divide and conquer, sparking one half
         of every range longer than `grain`, as one evaluation step."""
         return self._lib.rt_test_psum_run(self._ctx, n, grain)
+
+    # ---- the timeline (rt_trace.c) ----
+    @property
+    def tracing(self) -> bool:
+        return bool(self._lib.rt_trace_enabled(self._ctx))
+
+    @property
+    def trace_epoch_ns(self) -> int:
+        """CLOCK_MONOTONIC when the context was made: the trace's time zero."""
+        return self._lib.rt_trace_epoch_ns(self._ctx)
+
+    @property
+    def trace_capacity(self) -> int:
+        return self._lib.rt_trace_capacity(self._ctx)
+
+    def trace_dropped(self, worker: int) -> int:
+        """Events worker could not record because its buffer was full."""
+        return self._lib.rt_trace_dropped(self._ctx, worker)
+
+    def trace_events(self, worker: int, first: int = 0) -> list[tuple[int, int, int, int]]:
+        """Worker's recorded events from index `first` on, as (start_ns, end_ns, kind,
+        arg) in the order they ended (TRACE_* kinds; an instant has end == start)."""
+        n = self._lib.rt_trace_count(self._ctx, worker)
+        if n <= first:
+            return []
+        buf = ctypes.create_string_buffer((n - first) * TRACE_EVENT.size)
+        got = self._lib.rt_trace_read(self._ctx, worker, first, buf, n - first)
+        return list(TRACE_EVENT.iter_unpack(buf.raw[:got * TRACE_EVENT.size]))
 
     def close(self) -> None:
         if self._ctx:
