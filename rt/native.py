@@ -365,3 +365,9 @@ class Context:
 
     def __del__(self):
         self.close()
+
+
+def trace_kind_name(kind: int) -> str | None:
+    """The runtime's name for a TRACE_* kind (rt_trace_kind_name)."""
+    name = load().rt_trace_kind_name(kind)
+    return name.decode() if name is not None else None

@@ -224,6 +224,12 @@ def test_trace_selftest(workers):
     assert "ok trace" in r.report, r.report
 
 
+def test_python_and_runtime_name_the_events_alike():
+    from daisy.jit.trace import KINDS
+    assert {k: native.trace_kind_name(k) for k in KINDS} == {k: v[0] for k, v in KINDS.items()}
+    assert native.trace_kind_name(0) is None and native.trace_kind_name(len(KINDS) + 1) is None
+
+
 def test_context_without_tracing_records_nothing():
     with native.Context(threads=2) as ctx:
         assert not ctx.tracing and ctx.trace_events(0) == [] and ctx.trace_dropped(0) == 0
