@@ -3,12 +3,13 @@
 A program travels through PASSES as one `CompileState`. Each pass is a small class with
 a name (what `--dump-after` takes) and a one-line description (what `daisy passes`
 prints); it reads the state, adds its product, and can be dumped afterwards. Later
-issues append passes here (strictness analysis, lowering to LLVM).
+issues append passes here (lowering to LLVM).
 
     parse       text -> surface tree               frontend/parse.py
     desugar     surface tree -> core IR            frontend/desugar.py
     resolve     names -> slots, globals, prims     frontend/resolve.py
     primcalls   prim:[args] -> PrimCall            frontend/primcalls.py
+    demand      demands on binders and calls       frontend/demand.py
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .frontend import core as C
 from .frontend import syntax as S
+from .frontend.demand import analyse_module
 from .frontend.desugar import desugar_program
 from .frontend.diagnostics import Diagnostic, SourceError
 from .frontend.dump import dump_module, dump_syntax
@@ -32,6 +34,7 @@ class CompileState:
     syntax: S.Program | None = None
     module: C.Module | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
+    demands: object = None                # what the demand pass found (demand.DemandInfo)
 
 
 class Pass:
@@ -81,7 +84,18 @@ class PrimCalls(Pass):
         state.module = rewrite_module(state.module)
 
 
-PASSES: list[Pass] = [Parse(), Desugar(), Resolve(), PrimCalls()]
+class Demand(Pass):
+    name = "demand"
+    description = "strictness analysis: the demand on every binder and on every call's result"
+
+    def run(self, state):
+        state.demands = analyse_module(state.module, dynamic=state.dynamic)
+
+    def dump(self, state):
+        return dump_module(state.module, demands=state.demands)
+
+
+PASSES: list[Pass] = [Parse(), Desugar(), Resolve(), PrimCalls(), Demand()]
 PASS_NAMES = [p.name for p in PASSES]
 
 

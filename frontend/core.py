@@ -12,7 +12,9 @@ Expressions
     PrimRef(name)               a primitive of LANGUAGE.md section 6 (or true/nil)
   Lam(param, body)      a one-argument function; `param` is a pattern; after
                         `resolve`, `size` is the number of slots its frame holds
-  App(fn, arg)          application `fn:arg`; the argument is suspended
+  App(fn, arg, demand)  application `fn:arg`; the argument is suspended. After the
+                        `demand` pass, `demand` is what the context demands of the
+                        call's result when the code around it runs (below)
   Let(pattern, value, body, rec)
                         lazy binding; with rec the value sees its own bindings.
                         `fix:[P ! E]` is Let(PAs(v, P), E, Local v, rec=True)
@@ -29,7 +31,22 @@ Patterns (bind by selection, lazily: nothing is inspected until a name is demand
   PVar(name)            binds the whole value
   PList(items, rest)    selects heads along the spine; rest (or None) binds the tail
   PAs(name, pattern)    binds the whole value to `name` and matches `pattern` (internal)
-After `resolve`, PVar and PAs carry the frame slot `index` they fill.
+After `resolve`, PVar and PAs carry the frame slot `index` they fill. After `demand`
+(frontend/demand.py), they carry `demand`: what the binder's scope (the lambda body,
+the let or rec body) certainly evaluates of the value bound, whenever the scope itself
+is evaluated to weak head normal form.
+
+Demands, ordered "lazy" < "head" < "spine" < "full" (Note [Demand classes] in demand.py):
+  lazy    the value may never be evaluated (the default; always safe)
+  head    the value is evaluated to WHNF, or the scope's result is an error value or
+          does not terminate (errors count like non-termination: docs/language.md,
+          "Strictness and errors")
+  spine   as head, and every tail of the list (once round a cycle)
+  full    as head, and completely, as `#` would
+App.demand is "lazy" for a call that is itself a suspended position no one is sure to
+force (an argument, list element or let value); the code inside such a position is
+marked as it runs when forced. Every other call is marked with the demand on its value
+when it is reached: "head" for a call whose value is needed, "full" under `#`, etc.
 
 Every node has `pos`, the source position it came from (NOPOS for synthesised nodes).
 """

@@ -5,6 +5,10 @@ on one line; otherwise its children go on their own lines, two spaces deeper.
 Names print by what they are: `x` (unresolved Var), `x@0.1` (Local: depth 0, slot 1),
 `quick@g` (Global), `add@p` (PrimRef). Patterns print as Daisy patterns, with each
 binder's slot after resolve (`[X@0 ! Xs@1]`). Quoted forms print as their source text.
+After the `demand` pass (`demands=`), every binder shows its demand (`L@0{spine}`), every
+call the demand on its result (`(app{head} ...)`), and each top-level function is
+preceded by a summary line: its parameters' demands when its result is demanded to
+WHNF, and when it is demanded completely (`#`).
 """
 from __future__ import annotations
 
@@ -14,14 +18,30 @@ from . import syntax as S
 WIDTH = 88
 
 
-def dump_module(m: C.Module) -> str:
+def dump_module(m: C.Module, demands=None) -> str:
+    """The module's text; with `demands` (the DemandInfo frontend/demand.py's
+    analyse_module returns) also the demands, as the demand pass left them."""
+    shown = demands is not None
     out = []
+    if shown and demands.skipped:
+        out.append(f";; demand: not analysed, {demands.skipped}: everything is lazy")
     for cmd in m.commands:
         if isinstance(cmd, C.Def):
-            out.append(_layout(["def", cmd.name, _tree(cmd.expr)], 0))
+            if shown and cmd.name in demands.functions:
+                out.append(_summary(cmd.name, demands.functions[cmd.name]))
+            out.append(_layout(["def", cmd.name, _tree(cmd.expr, shown)], 0))
         else:
-            out.append(_layout(["eval", _tree(cmd.expr)], 0))
+            out.append(_layout(["eval", _tree(cmd.expr, shown)], 0))
     return "\n".join(out) + "\n"
+
+
+def _summary(name: str, d: dict) -> str:
+    def params(pairs):
+        return " ".join(f"{b}={level}" for b, level in pairs) or "(no binders)"
+    line = f";; demand {name}: {params(d['head'])}"
+    if d.get("full") is not None:
+        line += f" | under #: {params(d['full'])}"
+    return line
 
 
 def dump_syntax(p: S.Program) -> str:
@@ -35,15 +55,18 @@ def dump_syntax(p: S.Program) -> str:
     return "\n".join(out) + "\n"
 
 
-def pattern_text(p: C.Pattern) -> str:
+def pattern_text(p: C.Pattern, demands: bool = False) -> str:
     if isinstance(p, C.PVar):
-        return p.name if p.index < 0 else f"{p.name}@{p.index}"
+        name = p.name if p.index < 0 else f"{p.name}@{p.index}"
+        return f"{name}{{{p.demand}}}" if demands else name
     if isinstance(p, C.PAs):
         name = p.name if p.index < 0 else f"{p.name}@{p.index}"
-        return f"{name}={pattern_text(p.pattern)}"
-    items = " ".join(pattern_text(i) for i in p.items)
+        if demands:
+            name += f"{{{p.demand}}}"
+        return f"{name}={pattern_text(p.pattern, demands)}"
+    items = " ".join([pattern_text(i, demands) for i in p.items])
     if p.rest is not None:
-        items += " ! " + pattern_text(p.rest)
+        items += " ! " + pattern_text(p.rest, demands)
     return f"[{items}]"
 
 
@@ -55,7 +78,7 @@ def _const(v) -> str:
     return str(v)
 
 
-def _tree(e: C.Expr):
+def _tree(e: C.Expr, demands: bool = False):
     """A nested list: head word, then children (strings or nested lists)."""
     t = type(e)
     if t is C.Const:
@@ -70,26 +93,29 @@ def _tree(e: C.Expr):
         return f"{e.name}@p"
     if t is C.Lam:
         resolved = any(b.index >= 0 for b in C.pattern_names(e.param))
-        return [f"lam/{e.size}" if resolved else "lam", pattern_text(e.param), _tree(e.body)]
+        return [f"lam/{e.size}" if resolved else "lam", pattern_text(e.param, demands),
+                _tree(e.body, demands)]
     if t is C.App:
-        return ["app", _tree(e.fn), _tree(e.arg)]
+        return [f"app{{{e.demand}}}" if demands else "app", _tree(e.fn, demands),
+                _tree(e.arg, demands)]
     if t is C.Let:
-        return ["letrec" if e.rec else "let", pattern_text(e.pattern), _tree(e.value), _tree(e.body)]
+        return ["letrec" if e.rec else "let", pattern_text(e.pattern, demands),
+                _tree(e.value, demands), _tree(e.body, demands)]
     if t is C.If:
         parts = ["if"]
         for c, b in e.arms:
-            parts += [_tree(c), _tree(b)]
-        parts.append("else" if e.otherwise is None else ["else", _tree(e.otherwise)])
+            parts += [_tree(c, demands), _tree(b, demands)]
+        parts.append("else" if e.otherwise is None else ["else", _tree(e.otherwise, demands)])
         return parts
     if t is C.ListCons:
-        parts = ["list"] + [_tree(i) for i in e.items]
+        parts = ["list"] + [_tree(i, demands) for i in e.items]
         if e.tail is not None:
-            parts += ["!", _tree(e.tail)]
+            parts += ["!", _tree(e.tail, demands)]
         return parts
     if t is C.PrimCall:
-        return ["prim", e.name] + [_tree(a) for a in e.args]
+        return ["prim", e.name] + [_tree(a, demands) for a in e.args]
     if t is C.Ann:
-        return [e.op, _tree(e.expr)]
+        return [e.op, _tree(e.expr, demands)]
     if t is C.Quote:
         from ..interp.forms import source_text
         return ["quote", source_text(e.form)]
