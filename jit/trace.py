@@ -32,7 +32,7 @@ KINDS = {
     native.TRACE_SPARK_STOLEN: ("steal", "spark", "i", "victim"),
     native.TRACE_GC_LOCAL: ("local GC", "gc", "X", "reclaimed_kib"),
     native.TRACE_GC_MAJOR: ("compaction", "gc", "X", "live_kib"),
-    native.TRACE_GC_STOPPED: ("stopped for compaction", "gc", "X", None),
+    native.TRACE_GC_STOPPED: ("stopped for compaction", "gc", "X", "asked"),
     native.TRACE_UNWIND: ("unwind", "step", "i", "reason"),
 }
 UNWIND_REASONS = {1: "allocation failure", 2: "abandoned: the step ended", 3: "interrupted"}

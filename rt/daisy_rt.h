@@ -705,7 +705,8 @@ enum {
     RT_TRACE_SPARK_STOLEN = 4,  /* instant: a spark taken from another deque; arg: victim */
     RT_TRACE_GC_LOCAL = 5,      /* a local collection; arg: KiB made usable */
     RT_TRACE_GC_MAJOR = 6,      /* a compaction, on worker 0; arg: KiB live after it */
-    RT_TRACE_GC_STOPPED = 7,    /* a helper held at a safepoint while worker 0 compacts */
+    RT_TRACE_GC_STOPPED = 7,    /* a helper paused for a compaction; arg: 0 held at a
+                                   safepoint, 1 waiting for one it asked for (no room) */
     RT_TRACE_UNWIND = 8,        /* instant: work dropped by unwinding; arg: RT_UNWIND_* */
     RT_TRACE__KINDS
 };

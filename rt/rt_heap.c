@@ -215,6 +215,7 @@ static void helper_wait_for_major(rt_worker *w)
     atomic_store(&ctx->gc_request, 1);
     atomic_store_explicit(&ctx->workers[0]->interrupt, 1, memory_order_relaxed);
     rt_spark_leave_busy(w);
+    uint64_t t_trace = rt_trace_clock(w);
     pthread_mutex_lock(&ctx->gc_lock);
     while (atomic_load(&ctx->gc_count) == seen && atomic_load(&ctx->step_active) &&
            !atomic_load(&ctx->shutdown)) {
@@ -225,6 +226,7 @@ static void helper_wait_for_major(rt_worker *w)
         pthread_cond_timedwait(&ctx->gc_cv, &ctx->gc_lock, &ts);
     }
     pthread_mutex_unlock(&ctx->gc_lock);
+    rt_trace_span_nogc(w, RT_TRACE_GC_STOPPED, t_trace, 1);
     rt_spark_enter_busy(w);
 }
 
