@@ -23,8 +23,9 @@
  * span costs two clock reads and a 24-byte store: about 100 ns on the 2-core
  * development machine, where clock_gettime takes about 50 ns.
  * Hooks sit where things happen: rt_step (rt_ctx.c); running, stealing and
- * waiting for a compaction, and the helpers' scheduler loop (rt_spark.c); the
- * two collectors (rt_gc.c).
+ * waiting for a compaction, and the helpers' scheduler loop (rt_spark.c); a
+ * helper waiting for the compaction it asked for (rt_heap.c); the two
+ * collectors (rt_gc.c).
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
