@@ -3,6 +3,7 @@
     daisy run FILE [--interp] [--dump-after PASS]...   run a program, printing each value
     daisy repl                                         the Daisy top level (also bare `daisy`)
     daisy passes                                       list the compiler's passes
+    daisy bench [--quick] [--out DIR] [PROGRAM...]     the benchmark suite and its peers
 
 Exit status: 0 success; 2 a malformed program or bad usage (message with file:line:col
 and a caret on stderr); 130 interrupted (Ctrl-C); 141 output pipe closed; 70 an
@@ -82,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("passes", help="list the compiler's passes in order")
 
+    bench = sub.add_parser("bench", help="run the benchmark suite against GHC, Chez Scheme "
+                                         "and CPython: a table, results.json and charts")
+    bench.add_argument("programs", nargs="*", metavar="PROGRAM",
+                       help="only these programs of bench/programs (default: all)")
+    bench.add_argument("--quick", action="store_true",
+                       help="the smallest size of each program, one round (a smoke test)")
+    bench.add_argument("--out", default="bench-results", metavar="DIR",
+                       help="where results.json and the charts go (default %(default)s)")
+
     st = sub.add_parser("selftest", help="run the native runtime's built-in self-tests")
     from .rt.native import SELFTESTS
     st.add_argument("name", nargs="?", default="all",
@@ -157,6 +167,9 @@ def _main(argv: list[str]) -> int:
         return _repl(args)
     if args.command == "selftest":
         return _selftest(args)
+    if args.command == "bench":
+        from .bench import bench_command
+        return bench_command(args)
     if args.command == "passes":
         from .pipeline import PASSES
         for p in PASSES:
