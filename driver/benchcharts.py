@@ -44,12 +44,16 @@ def ratio_data(results) -> tuple[list[str], dict[str, list[float | None]]]:
 
 
 def scaling_data(results) -> dict[str, dict[str, list[tuple[int, float]]]]:
-    """program -> series label -> [(size, time)], sizes ascending."""
+    """program -> series label -> [(size, time)], programs in the order they ran, sizes
+    ascending; only positive sizes (the startup row has none to scale)."""
     data: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for r in sorted(results, key=lambda r: r.size):
-        if r.time and r.status in ("ok", "unchecked"):
+    for r in results:
+        if r.time and r.status in ("ok", "unchecked") and r.size > 0:
             label = series_label(r.engine, r.workers)
             data.setdefault(r.program, {}).setdefault(label, []).append((r.size, r.time))
+    for series in data.values():
+        for points in series.values():
+            points.sort()
     return data
 
 
@@ -96,7 +100,7 @@ def _mpl_scaling(results, path: Path) -> Path:
             if points:
                 ax.plot(*zip(*points), marker="o", markersize=3, color=colour,
                         label=series_label(engine, workers))
-        ax.set_xscale("symlog" if any(s <= 0 for s, _ in sum(series.values(), [])) else "log")
+        ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(program, fontsize=9)
         ax.tick_params(labelsize=7)
@@ -143,8 +147,13 @@ def _svg_ratios(results, path: Path) -> Path:
     values = [v for vs in ratios.values() for v in vs if v] + [1.0]
     width, height, left, top, bottom = max(400, 70 * len(programs) + 80), 360, 60, 40, 290
     y = _log_scale(values, bottom, top)
-    body = [f'<line x1="{left}" x2="{width - 10}" y1="{y(1):.1f}" y2="{y(1):.1f}" stroke="black"/>',
-            f'<text x="{left - 4}" y="{y(1) + 4:.1f}" text-anchor="end">1</text>']
+    body = []
+    for k in range(math.floor(math.log10(min(values))), math.ceil(math.log10(max(values))) + 1):
+        if min(values) <= 10 ** k <= max(values):
+            body.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(10 ** k):.1f}" '
+                        f'y2="{y(10 ** k):.1f}" stroke="{"black" if k == 0 else "#ccc"}"/>'
+                        f'<text x="{left - 4}" y="{y(10 ** k) + 4:.1f}" text-anchor="end">'
+                        f'{10 ** k:g}</text>')
     for k, program in enumerate(programs):
         x0 = left + 70 * k + 8
         for i, peer in enumerate(PEERS):
@@ -170,14 +179,14 @@ def _svg_scaling(results, path: Path) -> Path:
     for n, (program, series) in enumerate(data.items()):
         ox, oy = 10 + (n % cols) * pw, 30 + (n // cols) * ph
         points = [p for ps in series.values() for p in ps]
-        x = _log_scale([max(s, 1) for s, _ in points], ox + 40, ox + pw - 10)
+        x = _log_scale([s for s, _ in points], ox + 40, ox + pw - 10)
         y = _log_scale([t for _, t in points], oy + ph - 25, oy + 20)
         body.append(f'<rect x="{ox + 40}" y="{oy + 20}" width="{pw - 50}" height="{ph - 45}" '
                     f'fill="none" stroke="#999"/><text x="{ox + pw / 2}" y="{oy + 14}" '
                     f'text-anchor="middle">{escape(program)}</text>')
         for (engine, workers), colour in zip(SERIES, COLOURS):
             ps = series.get(series_label(engine, workers), [])
-            coords = " ".join(f"{x(max(s, 1)):.1f},{y(t):.1f}" for s, t in ps)
+            coords = " ".join(f"{x(s):.1f},{y(t):.1f}" for s, t in ps)
             if ps:
                 body.append(f'<polyline points="{coords}" fill="none" stroke="{colour}"/>')
                 body += [f'<circle cx="{c.split(",")[0]}" cy="{c.split(",")[1]}" r="2.5" '
