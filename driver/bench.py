@@ -265,18 +265,19 @@ class Progress:
         self.tty = stream.isatty()
 
     def step(self, label: str) -> None:
-        self.done += 1
+        """Show that `label`, the next step, is running."""
         if self.tty:
             filled = 30 * self.done // self.total
             self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] "
-                              f"{self.done}/{self.total} {label:<40.40}")
+                              f"{self.done + 1}/{self.total} {label:<40.40}")
         else:
-            self.stream.write(f"[{self.done}/{self.total}] {label}\n")
+            self.stream.write(f"[{self.done + 1}/{self.total}] {label}\n")
         self.stream.flush()
+        self.done += 1
 
     def finish(self) -> None:
         if self.tty:
-            self.stream.write("\n")
+            self.stream.write(f"\r[{'#' * 30}] {self.done}/{self.total} {'done':<40}\n")
             self.stream.flush()
 
 
@@ -410,7 +411,7 @@ def format_table(results: list[Result], engines) -> str:
                        for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"{e.name}: {e.note}" for e in engines if e.note]
+    notes = [e.note for e in engines if e.note]
     notes += [f"{r.engine} {r.program} {r.size} {r.workers}w: {r.status}: {r.detail}"
               for r in results if r.status not in ("ok", "skipped")]
     notes += sorted({f"{r.engine} {r.program}: {r.detail}"
@@ -436,16 +437,16 @@ def write_json(path: Path, results: list[Result], engines, mode: str, rounds: in
 # ---- the command ----
 
 def bench_command(args) -> int:
-    out = Path(args.out)
-    problem = _writable(out)
-    if problem:
-        print(f"daisy: bench: cannot write to {out}: {problem}", file=sys.stderr)
-        return EXIT_USAGE
     known = {p.name: p for p in SUITE}
     unknown = [name for name in args.programs if name not in known]
     if unknown:
         print(f"daisy: bench: no such program: {', '.join(unknown)} "
               f"(choose from {', '.join(known)})", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out)
+    problem = _writable(out)
+    if problem:
+        print(f"daisy: bench: cannot write to {out}: {problem}", file=sys.stderr)
         return EXIT_USAGE
     programs = [known[n] for n in args.programs] or list(SUITE)
     mode = "quick" if args.quick else "full"
