@@ -145,13 +145,25 @@ def _version(cmd: list[str]) -> str:
     return (p.stdout or p.stderr).strip().splitlines()[0] if p.returncode == 0 else ""
 
 
+def _git_describe() -> str:
+    """` (git COMMIT)` when daisy runs from a git checkout (`-dirty`: with changes not
+    committed), else nothing."""
+    here = Path(__file__).resolve().parent
+    try:
+        p = subprocess.run(["git", "-C", str(here), "describe", "--always", "--dirty"],
+                           capture_output=True, text=True, timeout=30)
+    except OSError:
+        return ""
+    return f" (git {p.stdout.strip()})" if p.returncode == 0 else ""
+
+
 class Daisy:
     """`daisy run` on the JIT; the sized sources go to a scratch folder."""
     name, workers, warmup, note = "daisy", (1, 2), True, None
 
     def __init__(self, scratch: Path):
         self.scratch = scratch
-        self.version = __version__
+        self.version = __version__ + _git_describe()
 
     def command(self, program: Program, size: int, workers: int) -> list[str]:
         path = self.scratch / f"{program.name}-{size}.dsy"
@@ -352,8 +364,10 @@ def machine() -> dict:
                         if line.startswith("model name")), "")
     except OSError:
         pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return {"cpu": cpu or platform.processor() or platform.machine(),
-            "cores": os.cpu_count(), "os": _os_name(), "python": platform.python_version()}
+            "cores": os.cpu_count(), "memory_gib": round(memory / 2**30, 1),
+            "os": _os_name(), "python": platform.python_version()}
 
 
 def _os_name() -> str:
@@ -419,18 +433,14 @@ def format_table(results: list[Result], engines) -> str:
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
-def write_json(path: Path, results: list[Result], engines, mode: str, rounds: int,
-               command: str, charts: list[Path]) -> None:
-    data = {
-        "command": command,
-        "mode": mode,
-        "rounds": rounds,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "engines": {e.name: {"version": e.version, "note": e.note} for e in engines},
-        "charts": [c.name for c in charts],
-        "results": [asdict(r) for r in results],
-    }
+def write_json(path: Path, info: dict, results: list[Result], engines,
+               charts: list[Path]) -> None:
+    data = dict(info,
+                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                machine=machine(),
+                engines={e.name: {"version": e.version, "note": e.note} for e in engines},
+                charts=[c.name for c in charts],
+                results=[asdict(r) for r in results])
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
@@ -455,6 +465,7 @@ def bench_command(args) -> int:
     def sizes_of(p: Program):
         return p.sizes[:1] if args.quick else p.sizes
 
+    started, load = time.perf_counter(), _load()
     with tempfile.TemporaryDirectory(prefix="daisy-bench-") as scratch:
         engines = [CPython(), Chez(), Ghc(_cache_dir() / "ghc", out), Daisy(Path(scratch))]
         present = [e for e in engines if e.note is None]
@@ -468,13 +479,21 @@ def bench_command(args) -> int:
     charts = draw_charts(results, out)
     command = shlex.join(["daisy", "bench"] + ["--quick"] * args.quick + ["--out", args.out]
                          + args.programs)
-    write_json(out / "results.json", results, engines, mode, rounds, command, charts)
+    info = {"command": command, "mode": mode, "rounds": rounds,
+            "seconds": round(time.perf_counter() - started, 1),
+            "load_average": {"start": load, "end": _load()}}
+    write_json(out / "results.json", info, results, engines, charts)
     sys.stdout.write(format_table(results, engines))
     print(f"\nresults: {out / 'results.json'}; charts: "
           f"{', '.join(str(out / c.name) for c in charts)}")
     failed = [r for r in results if r.status == "wrong"
               or (r.engine == "daisy" and r.status in ("error", "timeout"))]
     return EXIT_FAILED if failed else 0
+
+
+def _load() -> list[float]:
+    """The load averages over 1, 5 and 15 minutes: the machine may be shared."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _writable(out: Path) -> str | None:
