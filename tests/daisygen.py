@@ -1,8 +1,13 @@
 """Generated Daisy programs for differential testing (tests/test_differential.py).
 
 A program is a fixed PRELUDE of helper definitions that terminate on every argument
-they can be given, a few generated top-level definitions, and 10-25 generated
-top-level expressions. Every generated program is well formed and terminates:
+they can be given, a few generated top-level definitions (g1, g2, ...), and generated
+top-level expressions, one per line: 10-25 of them from hypothesis's draws
+(`programs()`, which `search` uses), or the small programs of `seeded_program(seed,
+**SHAPES[shape])`, drawn from random.Random(seed), which the test suite runs in
+batches (`Batch`: many programs in one file, definitions renamed apart, the output
+split back by program; `CliRunner` runs `daisy run` on it). Every generated program
+is well formed and terminates:
 
 * expressions are built by a small type discipline (number, finite list, infinite
   list, unary function, curried binary function), so no function is ever applied to
@@ -33,6 +38,8 @@ Running (from tests/):
     python daisygen.py search [SECONDS [DEPTH]]   hunt for JIT/interpreter differences
                                          for SECONDS; save each new kind, minimised
     python daisygen.py keep FILE NAME    store FILE as tests/differential/NNN-NAME.dsy
+    python daisygen.py program SHAPE SEED   print the seeded program (normal or slow
+                                         shape) that tests/test_differential.py names
 """
 from __future__ import annotations
 
@@ -133,25 +140,41 @@ UNARY_TEST = ["zero?", "one?", "neg?", "pos?", "nil?", "isNML?", "isERR?", "list
               "isLST?", "isIDE?", "isFTN?", "isAPL?"]
 BINARY = ["sub", "div", "rem", "lt?", "le?", "eq?", "ne?", "ge?", "gt?",
           "and", "or", "xor", "lsh", "rsh", "arsh"]
+# the lengths of Gen.big's recursions; the normal differential run uses SMALL_BIG_SIZES
+BIG_SIZES = [2000, 10000, 500, 30000]
+SMALL_BIG_SIZES = [200, 500, 1000, 2000]
 FN_PRIMS = ["inc", "dcr", "neg", "inv", "not", "zero?", "nil?", "isERR?", "isNML?", "pos?"]
 
 
 class Gen:
-    """Builds one program from hypothesis draws. Choice 0 is always the simplest
-    alternative, so shrinking moves towards small programs."""
+    """Builds one program from hypothesis draws (`draw`), or from a seeded
+    random.Random (`rng`: fast, and the same programs for the same seed). Choice 0 is
+    always the simplest alternative, so shrinking moves towards small programs."""
 
-    def __init__(self, draw):
+    def __init__(self, draw=None, rng=None, big_sizes=BIG_SIZES):
         self.draw = draw
+        self.rng = rng
+        self.big_sizes = big_sizes
         self.fresh = 0
         self.globals = {"num": [], "list": [], "fn": [], "fn2": [], "inf": []}
 
     # ---- helpers ----
+    def integer(self, lo: int, hi: int) -> int:
+        if self.rng is not None:
+            return self.rng.randint(lo, hi)
+        return self.draw(st.integers(lo, hi))
+
+    def choose(self, seq):
+        if self.rng is not None:
+            return self.rng.choice(seq)
+        return self.draw(st.sampled_from(seq))
+
     def pick(self, n: int) -> int:
-        return self.draw(st.integers(0, n - 1))
+        return self.integer(0, n - 1)
 
     def chance(self, k: int) -> bool:
         """true one time in k (shrinks to false)."""
-        return self.draw(st.integers(0, k - 1)) == k - 1
+        return self.integer(0, k - 1) == k - 1
 
     def name(self, base: str = "v") -> str:
         self.fresh += 1
@@ -159,7 +182,7 @@ class Gen:
 
     def var(self, env, kind):
         names = env.get(kind, []) + self.globals[kind]
-        return self.draw(st.sampled_from(names)) if names else None
+        return self.choose(names) if names else None
 
     @staticmethod
     def bind(env, kind, name):
@@ -169,16 +192,16 @@ class Gen:
 
     def number(self) -> str:
         if self.chance(3):
-            return str(self.draw(st.integers(-40, 40)))
-        return self.draw(st.sampled_from(INTERESTING))
+            return str(self.integer(-40, 40))
+        return self.choose(INTERESTING)
 
     def small(self, env, d) -> str:
         """A counter: at most 7 steps of prelude recursion, whatever it evaluates to."""
         c = self.pick(5)
         if c == 0 or d <= 0:
-            return str(self.draw(st.integers(0, 6)))
+            return str(self.integer(0, 6))
         if c == 1:
-            return self.draw(st.sampled_from(["2.5", "-1", "0.5", "^a"]))
+            return self.choose(["2.5", "-1", "0.5", "^a"])
         if c == 2:
             return f"length:{self.list(env, d - 1)}"
         return f"rem:[{self.num(env, d - 1)} 7]"
@@ -186,9 +209,9 @@ class Gen:
     def cond(self, env, d) -> str:
         c = self.pick(4)
         if c == 0 or d <= 0:
-            return f"{self.draw(st.sampled_from(UNARY_TEST))}:{self.num(env, 0)}"
+            return f"{self.choose(UNARY_TEST)}:{self.num(env, 0)}"
         if c == 1:
-            op = self.draw(st.sampled_from(["lt?", "le?", "eq?", "ne?", "ge?", "gt?"]))
+            op = self.choose(["lt?", "le?", "eq?", "ne?", "ge?", "gt?"])
             return f"{op}:[{self.num(env, d - 1)} {self.num(env, d - 1)}]"
         if c == 2:
             return f"nil?:{self.list(env, d - 1)}"
@@ -220,31 +243,31 @@ class Gen:
         c = self.pick(38)
         if c >= 34:
             if c <= 35:
-                a, b = self.draw(st.sampled_from(BOUNDARY)), self.draw(st.sampled_from(BOUNDARY))
+                a, b = self.choose(BOUNDARY), self.choose(BOUNDARY)
                 if self.chance(3):
                     b = self.num(env, d - 1)
-                return self.draw(st.sampled_from(BOUNDARY_OPS)).format(a=a, b=b)
+                return self.choose(BOUNDARY_OPS).format(a=a, b=b)
             x, y = self.name("z"), self.name("z")
-            return self.draw(st.sampled_from(LAZY)).format(x=x, y=y, n=self.num(env, d - 1))
+            return self.choose(LAZY).format(x=x, y=y, n=self.num(env, d - 1))
         if c <= 3:
             return self.num_leaf(env)
         if c <= 5:
-            op = self.draw(st.sampled_from(UNARY_NUM + UNARY_TEST))
+            op = self.choose(UNARY_NUM + UNARY_TEST)
             return f"{op}:{self.num(env, d - 1)}"
         if c <= 8:
-            op = self.draw(st.sampled_from(BINARY))
+            op = self.choose(BINARY)
             if op in ("lsh", "rsh", "arsh") and self.chance(2):
-                return f"{op}:[{self.num(env, d - 1)} {self.draw(st.integers(-1, 65))}]"
+                return f"{op}:[{self.num(env, d - 1)} {self.integer(-1, 65)}]"
             return f"{op}:[{self.num(env, d - 1)} {self.num(env, d - 1)}]"
         if c <= 10:
-            op = self.draw(st.sampled_from(["add", "mpy"]))
+            op = self.choose(["add", "mpy"])
             args = " ".join(self.num(env, d - 1) for _ in range(self.pick(5)))
             return f"{op}:[{args}]"
         if c == 11:
-            return self.draw(st.sampled_from(["sub:[{0}]", "div:{0}", "add:{0}", "sub:[{0} 1 2]",
-                                              "lt?:[{0}]", "div:[{0} 0]", "rem:[{0} 0]",
-                                              "({0}):3", "(^foo):{0}", "div:[{0} 0.0]"])
-                             ).format(self.num(env, d - 1))
+            return self.choose(["sub:[{0}]", "div:{0}", "add:{0}", "sub:[{0} 1 2]",
+                                "lt?:[{0}]", "div:[{0} 0]", "rem:[{0} 0]",
+                                "({0}):3", "(^foo):{0}", "div:[{0} 0.0]"]
+                               ).format(self.num(env, d - 1))
         if c == 12:
             parts = []
             for _ in range(self.pick(3) + 1):
@@ -285,7 +308,7 @@ class Gen:
                 return f"nfib:rem:[{self.num(env, d - 1)} 11]"
             if w == 6:
                 return f"foldl:[{self.fn2(env, d - 1)} {self.num(env, d - 1)} {self.list(env, d - 1)}]"
-            return f"{self.draw(st.sampled_from(['ev', 'od']))}:{self.small(env, d - 1)}"
+            return f"{self.choose(['ev', 'od'])}:{self.small(env, d - 1)}"
         if c == 18:
             x = self.name("x")
             return f"(\\{x}. {self.num(self.bind(env, 'num', x), d - 1)}):{self.num(env, d - 1)}"
@@ -299,7 +322,7 @@ class Gen:
             f = self.name("f")
             return f"(\\{f}. {self.num(self.bind(env, 'fn', f), d - 1)}):{self.fn(env, d - 1)}"
         if c == 21:
-            return self.draw(st.sampled_from("@$#")) + self.num(env, d - 1)
+            return self.choose("@$#") + self.num(env, d - 1)
         if c == 22:
             items = [self.num(env, d - 1) for _ in range(self.pick(3))] + [self.num(env, d - 1)]
             return "seq:[" + " ".join(items) + "]"
@@ -319,7 +342,7 @@ class Gen:
             items = " ".join(self.num(env, d - 1) for _ in range(self.pick(3) + 1))
             return f"any?:[{items}]"
         if c == 27:
-            return "^" + self.draw(st.sampled_from([self.num, self.fn]))(env, d - 1)
+            return "^" + self.choose([self.num, self.fn])(env, d - 1)
         if c == 28:
             return f"eq?:[hd:{self.list(env, d - 1)} {self.num(env, d - 1)}]"
         if c == 29:
@@ -333,16 +356,16 @@ class Gen:
             return f"let:[{s} {self.inf(env, d - 1)} nth:[{self.small(benv, d - 1)} {s}]]"
         if c == 32:
             return f"$({self.fn(env, d - 1)}:{self.num(env, d - 1)})"
-        return self.draw(st.sampled_from(["fsum", "ev:4", "(\\f. f:3):neg", "(map:inc):5",
-                                          "val:^^x", "isFTN?:map:inc", "(fc:[inc]):5",
-                                          "eq?:[\"abc\" ^abc]", "eq?:[\"a b\" \"a b\"]",
-                                          "val:^take", "val:^fsum", "val:hd:^[inc:4]",
-                                          "val:^g1", "[map:inc fc:[inc] twice:inc]",
-                                          "neg:0.0", "div:[0.0 0.0]", "div:[-1.0 0]",
-                                          "mpy:[1e300 1e300]", "sub:[0.0 inf]",
-                                          "hd:take:[1 #fix:[x ! [1 2 ! x]]]",
-                                          "take:[5 #rec:[x [7 ! x] x]]",
-                                          "length:take:[9 #fix:[x ! [1 [2 3] ! x]]]"]))
+        return self.choose(["fsum", "ev:4", "(\\f. f:3):neg", "(map:inc):5",
+                            "val:^^x", "isFTN?:map:inc", "(fc:[inc]):5",
+                            "eq?:[\"abc\" ^abc]", "eq?:[\"a b\" \"a b\"]",
+                            "val:^take", "val:^fsum", "val:hd:^[inc:4]",
+                            "val:^g1", "[map:inc fc:[inc] twice:inc]",
+                            "neg:0.0", "div:[0.0 0.0]", "div:[-1.0 0]",
+                            "mpy:[1e300 1e300]", "sub:[0.0 inf]",
+                            "hd:take:[1 #fix:[x ! [1 2 ! x]]]",
+                            "take:[5 #rec:[x [7 ! x] x]]",
+                            "length:take:[9 #fix:[x ! [1 [2 3] ! x]]]"])
 
     def num_leaf(self, env) -> str:
         c = self.pick(6)
@@ -353,7 +376,7 @@ class Gen:
             if v is not None:
                 return v
             return self.number()
-        return self.draw(st.sampled_from(ODD_LEAVES))
+        return self.choose(ODD_LEAVES)
 
     # ---- finite lists ----
     def list(self, env, d) -> str:
@@ -373,13 +396,13 @@ class Gen:
         if c == 6:
             return f"take:[{self.small(env, d - 1)} {self.list(env, d - 1)}]"
         if c == 7:
-            m = self.draw(st.sampled_from(["map", "smap"]))
+            m = self.choose(["map", "smap"])
             return f"({m}:{self.fn(env, d - 1)}):{self.list(env, d - 1)}"
         if c == 8:
             fs = " ".join(self.fn(env, d - 1) for _ in range(self.pick(3) + 1))
             return f"(fc:[{fs}]):{self.list(env, d - 1)}"
         if c == 9:
-            a = self.draw(st.sampled_from(["append", "dappend"]))
+            a = self.choose(["append", "dappend"])
             return f"{a}:[{self.list(env, d - 1)} {self.list(env, d - 1)}]"
         if c == 10:
             return f"reverse:{self.list(env, d - 1)}"
@@ -394,13 +417,13 @@ class Gen:
             return f"countdown:{self.small(env, d - 1)}"
         if c == 13:
             return f"zipwith:[{self.fn2(env, d - 1)} {self.list(env, d - 1)} " \
-                   f"{self.draw(st.sampled_from([self.list, self.inf]))(env, d - 1)}]"
+                   f"{self.choose([self.list, self.inf])(env, d - 1)}]"
         if c == 14:
             return f"tl:{self.list(env, d - 1)}"
         if c == 15:
             return f"if:[{self.cond(env, d - 1)} {self.list(env, d - 1)} {self.list(env, d - 1)}]"
         if c == 16:
-            return self.draw(st.sampled_from("@$#")) + self.list(env, d - 1)
+            return self.choose("@$#") + self.list(env, d - 1)
         if c == 17:
             items = " ".join(self.num(env, d - 1) for _ in range(self.pick(3) + 1))
             return f"pcoerce:[{items}]"
@@ -431,7 +454,7 @@ class Gen:
         if c == 24:
             w = self.pick(5)
             if w == 1:
-                return "^" + self.draw(st.sampled_from([self.list, self.inf]))(env, d - 1)
+                return "^" + self.choose([self.list, self.inf])(env, d - 1)
             if w == 2:
                 items = " ".join(self.num({}, d - 1) for _ in range(self.pick(3) + 1))
                 return f"pmap:[val ^[{items}]]"
@@ -442,7 +465,7 @@ class Gen:
         if c == 25:
             x = self.name("l")
             return f"let:[{x} {self.list(env, d - 1)} {self.list(self.bind(env, 'list', x), d - 1)}]"
-        items = " ".join(self.draw(st.sampled_from([self.num, self.fn]))(env, d - 1)
+        items = " ".join(self.choose([self.num, self.fn])(env, d - 1)
                          for _ in range(self.pick(3) + 1))
         return "[" + items + "]"
 
@@ -456,8 +479,8 @@ class Gen:
             v = self.var(env, "list")
             if v is not None:
                 return v
-        return self.draw(st.sampled_from(["^[a 1 b]", "[1 2 ! 3]", "countdown:3", "^[]",
-                                          "[^x \"s t\" 2.5]", "nil", "5"]))
+        return self.choose(["^[a 1 b]", "[1 2 ! 3]", "countdown:3", "^[]",
+                            "[^x \"s t\" 2.5]", "nil", "5"])
 
     # ---- infinite lists (consumed only by take/nth) ----
     def inf(self, env, d) -> str:
@@ -481,7 +504,7 @@ class Gen:
             x = self.name("c")
             return f"fix:[{x} ! [{self.num(env, d - 1)} ! (map:{self.fn(env, d - 1)}):{x}]]"
         if c == 7:
-            m = self.draw(st.sampled_from(["map", "smap"]))
+            m = self.choose(["map", "smap"])
             return f"({m}:{self.fn(env, d - 1)}):{self.inf(env, d - 1)}"
         if c == 8:
             return f"zipwith:[{self.fn2(env, d - 1)} {self.inf(env, d - 1)} {self.inf(env, d - 1)}]"
@@ -494,16 +517,16 @@ class Gen:
         if c == 12:
             return f"tl:{self.inf(env, d - 1)}"
         if c == 13:
-            return self.draw(st.sampled_from("@$")) + self.inf(env, d - 1)
+            return self.choose("@$") + self.inf(env, d - 1)
         return f"if:[{self.cond(env, d - 1)} {self.inf(env, d - 1)} {self.inf(env, d - 1)}]"
 
     def inf_leaf(self, env) -> str:
         v = self.var(env, "inf")
         if v is not None and self.chance(2):
             return v
-        return self.draw(st.sampled_from(["intsfrom:0", "fix:[x ! [0 1 ! x]]",
-                                          "rec:[ones [1 ! ones] ones]", "iterate:[dcr 3]",
-                                          "cycle:[^a ^b]"]))
+        return self.choose(["intsfrom:0", "fix:[x ! [0 1 ! x]]",
+                            "rec:[ones [1 ! ones] ones]", "iterate:[dcr 3]",
+                            "cycle:[^a ^b]"])
 
     # ---- unary functions ----
     def fn(self, env, d) -> str:
@@ -524,7 +547,7 @@ class Gen:
         if c == 9:
             return f"(if:[{self.cond(env, d - 1)} {self.fn(env, d - 1)} {self.fn(env, d - 1)}])"
         if c == 10:
-            return "(" + self.draw(st.sampled_from(["$", "@", "val:^"])) + self.fn({}, d - 1) + ")"
+            return "(" + self.choose(["$", "@", "val:^"]) + self.fn({}, d - 1) + ")"
         x = self.name("x")
         return f"(\\[{x}]. {self.num(self.bind(env, 'num', x), d - 1)})"
 
@@ -535,8 +558,8 @@ class Gen:
             if v is not None:
                 return v
         if c == 2 and self.chance(4):
-            return self.draw(st.sampled_from(["5", "^f", "[inc]"]))   # not a function
-        return self.draw(st.sampled_from(FN_PRIMS))
+            return self.choose(["5", "^f", "[inc]"])   # not a function
+        return self.choose(FN_PRIMS)
 
     def fn2(self, env, d) -> str:
         c = self.pick(5) if d > 0 else 0
@@ -544,8 +567,8 @@ class Gen:
             v = self.var(env, "fn2")
             if v is not None and self.chance(2):
                 return v
-            return self.draw(st.sampled_from(["curadd", "(\\x. \\y. sub:[x y])",
-                                              "(\\x. \\y. mpy:[y x 2])", "(flip:curadd)"]))
+            return self.choose(["curadd", "(\\x. \\y. sub:[x y])",
+                                "(\\x. \\y. mpy:[y x 2])", "(flip:curadd)"])
         if c <= 2:
             x, y = self.name("x"), self.name("y")
             benv = self.bind(self.bind(env, "num", x), "num", y)
@@ -558,26 +581,31 @@ class Gen:
     def big(self) -> str:
         """A top-level expression with a long (but bounded) recursion: deep stacks,
         long lists, garbage collection, many sparks."""
-        n = self.draw(st.sampled_from([2000, 10000, 500, 30000]))
-        return self.draw(st.sampled_from([
+        n = self.choose(self.big_sizes)
+        return self.choose([
             "length:countdown:{n}", "sum:take:[{n} intsfrom:{k}]", "hd:reverse:countdown:{n}",
             "nth:[{n} iterate:[inc {k}]]", "psum:countdown:{n}", "length:pmap:[inc countdown:{n}]",
             "sum:take:[{n} fix:[x ! [1 {k} ! x]]]", "take:[5 reverse:countdown:{n}]",
             "length:filter:[\\x. zero?:rem:[x 3] countdown:{n}]", "foldl:[curadd 0 countdown:{n}]",
             "length:pquick:take:[{m} iterate:[\\x. rem:[mpy:[x 75] 65537] {k}]]",
             "pnfib:{p}", "nth:[{n} (map:\\x. [x]):intsfrom:{k}]",
-        ])).format(n=n, k=self.number(), m=min(n, 600), p=min(n // 1000 + 8, 18))
+        ]).format(n=n, k=self.number(), m=min(n, 600), p=min(n // 1000 + 8, 18))
 
     # ---- whole programs ----
     def program(self, min_exprs=10, max_exprs=25, depth=4) -> str:
+        return PRELUDE + "\n".join(self.lines(min_exprs, max_exprs, depth)) + "\n"
+
+    def lines(self, min_exprs=10, max_exprs=25, depth=4) -> list[str]:
+        """The generated part: definitions (g1, g2, ...), then top-level expressions,
+        one per line."""
         lines = []
         for _ in range(self.pick(4)):
-            kind = self.draw(st.sampled_from(["num", "fn", "list", "fn2"]))
+            kind = self.choose(["num", "fn", "list", "fn2"])
             name = self.name("g")
             body = {"num": self.num, "fn": self.fn, "list": self.list, "fn2": self.fn2}[kind]({}, depth - 1)
             lines.append(f"{name} = {body}")
             self.globals[kind].append(name)
-        n = self.draw(st.integers(min_exprs, max_exprs))
+        n = self.integer(min_exprs, max_exprs)
         for _ in range(n):
             c = self.pick(21)
             if c == 20:
@@ -587,17 +615,34 @@ class Gen:
             elif c <= 16:
                 lines.append(self.list({}, depth))
             elif c == 17:
-                lines.append(f"take:[{self.draw(st.integers(0, 8))} {self.inf({}, depth)}]")
+                lines.append(f"take:[{self.integer(0, 8)} {self.inf({}, depth)}]")
             elif c == 18:
                 lines.append(self.fn({}, depth - 1))
             else:
                 lines.append("^" + self.num({}, depth - 1))
-        return PRELUDE + "\n".join(lines) + "\n"
+        return lines
 
 
 @st.composite
-def programs(draw, min_exprs=10, max_exprs=25, depth=4):
-    return used_prelude(Gen(draw).program(min_exprs, max_exprs, depth))
+def programs(draw, min_exprs=10, max_exprs=25, depth=4, big_sizes=BIG_SIZES):
+    return used_prelude(Gen(draw, big_sizes=big_sizes).program(min_exprs, max_exprs, depth))
+
+
+# Program shapes for seeded_program (tests/test_differential.py): the normal run's
+# small programs and the slow run's bigger ones.
+SHAPES = {
+    "normal": dict(min_exprs=1, max_exprs=3, depth=3, big_sizes=SMALL_BIG_SIZES),
+    "slow": dict(min_exprs=1, max_exprs=4, depth=4, big_sizes=BIG_SIZES),
+}
+
+
+def seeded_program(seed: int, min_exprs=1, max_exprs=6, depth=4, big_sizes=BIG_SIZES) -> str:
+    """The program of one seed: its generated lines (definitions g1, g2, ... and
+    top-level expressions), without the prelude. The same seed gives the same program
+    on every machine (random.Random's generator is fixed across Python versions)."""
+    import random
+    gen = Gen(rng=random.Random(seed), big_sizes=big_sizes)
+    return "\n".join(gen.lines(min_exprs, max_exprs, depth)) + "\n"
 
 
 def expressions(src: str) -> list[str]:
@@ -743,6 +788,196 @@ def difference(expected: str, outputs: dict) -> str | None:
                 lines.append(f"threads={n}: output line {i + 1}: interp {e!r} / jit {g!r}")
                 break
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------
+# Batches: many small programs in one file, so the prelude is compiled once for all
+# of them and each engine starts once (tests/test_differential.py's normal run).
+
+GLOBAL_NAME = re.compile(r"(?<![\w?%'*+/<>-])g(\d+)(?![\w?'*+/<>-])")
+
+
+def rename_globals(src: str, prefix: str) -> str:
+    """A generated program with its definitions g1, g2, ... renamed PREFIXg1, ... (and
+    every mention, quoted ones included), so programs in one file do not collide.
+    Generated local names never start with g, so only globals change."""
+    return GLOBAL_NAME.sub(lambda m: f"{prefix}g{m.group(1)}", src)
+
+
+class Case:
+    """One generated program: where it comes from and its text (no prelude)."""
+
+    def __init__(self, name: str, src: str):
+        self.name = name
+        self.src = src
+        self.nexprs = count_expressions(src)
+
+    def standalone(self) -> str:
+        """The program alone, with the prelude definitions it uses."""
+        return used_prelude(PRELUDE + self.src)
+
+
+class Batch:
+    """Programs in one file: the prelude, then each program renamed apart. Every
+    top-level expression prints one line, so the output splits back by program."""
+
+    def __init__(self, cases: list[Case]):
+        self.cases = cases
+        parts = [PRELUDE]
+        for k, c in enumerate(cases):
+            parts.append(f"; {c.name}\n" + rename_globals(c.src, f"b{k}"))
+        self.text = "".join(parts)
+        self.offsets = []
+        n = 0
+        for c in cases:
+            self.offsets.append(n)
+            n += c.nexprs
+        self.nexprs = n
+
+    def lines_of(self, output: str, k: int) -> list[str] | None:
+        """Program k's lines of an output; None where the output stops before them."""
+        lines = output.splitlines()
+        lo = self.offsets[k]
+        hi = lo + self.cases[k].nexprs
+        return lines[lo:hi] if hi <= len(lines) else None
+
+    def owner(self, line_index: int) -> int:
+        """The program whose expression prints output line line_index (0-based)."""
+        for k in range(len(self.cases) - 1, -1, -1):
+            if self.offsets[k] <= line_index:
+                return k
+        return 0
+
+
+def daisy_command() -> list[str]:
+    """The `daisy` installed with this Python (tests/conftest.py daisy_command)."""
+    exe = pathlib.Path(sys.executable).parent / "daisy"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "daisy.cli"]
+
+
+class Run:
+    """What one `daisy run` printed and how it ended."""
+
+    def __init__(self, out: str, status: int | None, err: str = "", timed_out: bool = False):
+        self.out, self.status, self.err, self.timed_out = out, status, err, timed_out
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0 and not self.timed_out
+
+    def describe(self) -> str:
+        if self.timed_out:
+            return "timed out"
+        if self.status is not None and self.status < 0:
+            return f"killed by signal {-self.status}"
+        first = next((l for l in self.err.splitlines() if "warning" not in l
+                      and l.startswith("daisy")), "")
+        return f"exit status {self.status}" + (f" ({first})" if first else "")
+
+
+class CliRunner:
+    """The JIT as users run it: `daisy run -O N --threads K FILE` in a child process,
+    with a private compile cache (the first thread count compiles, the others load
+    the object), removed by close(); the user's cache is never touched. On a
+    timeout the child gets SIGINT first, so it flushes what it printed: the first
+    missing line names the expression that did not finish."""
+
+    def __init__(self, opt: int = 0, timeout: float = 240.0):
+        self.opt = opt
+        self.timeout = timeout
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="daisy-difftest-"))
+        self.runs = 0
+
+    def run(self, text: str, threads: int, timeout: float | None = None) -> Run:
+        import subprocess
+        self.runs += 1
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        path = self.dir / f"{digest}.dsy"
+        if not path.exists():
+            path.write_text(text)
+        env = dict(os.environ, DAISY_CACHE_DIR=str(self.dir / "cache"))
+        env.pop("DAISY_DEBUG", None)
+        cmd = daisy_command() + ["run", f"-O{self.opt}", "--threads", str(threads), str(path)]
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        try:
+            out, err = p.communicate(timeout=timeout or self.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGINT)
+            try:
+                out, err = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            timed_out = True
+        return Run(out.decode("utf-8", "replace"), p.returncode, err.decode("utf-8", "replace"),
+                   timed_out)
+
+    def outputs(self, text: str, threads=(1, 2, 4), timeout: float | None = None) -> dict:
+        """{threads: Run} for one program text."""
+        return {n: self.run(text, n, timeout) for n in threads}
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_outputs_text(runs: dict) -> dict:
+    """{threads: text} as difference() takes it: the output, then how it ended unless
+    it ended normally."""
+    return {n: r.out + ("" if r.ok else f"\n<<{r.describe()}>>") for n, r in runs.items()}
+
+
+def batch_mismatches(batch: Batch, expected: str, runs: dict) -> list[tuple[int, str]]:
+    """(program index, report) for every program of the batch whose lines differ
+    from the interpreter's in some run, in program order. A run that stops early is
+    charged to the program of the first missing line when its output was flushed (a
+    timeout, after SIGINT; heap exhausted), else to the batch as a whole (index -1:
+    a crash or an internal error, whose culprit bisect_cases finds)."""
+    found: dict[int, list[str]] = {}
+    exp_lines = expected.splitlines()
+    for n, r in runs.items():
+        got = r.out.splitlines()
+        for k in range(len(batch.cases)):
+            want = batch.lines_of(expected, k)
+            have = batch.lines_of(r.out, k)
+            if have is None:                  # the output stops in or before program k
+                i = len(got)
+                if r.timed_out or r.status in (0, 3, 130):
+                    k = batch.owner(i)
+                    e = exp_lines[i] if i < len(exp_lines) else "<missing>"
+                    found.setdefault(k, []).append(
+                        f"threads={n}: output line {i - batch.offsets[k] + 1}: interp {e!r} / "
+                        f"jit stops: {r.describe()}")
+                else:
+                    found.setdefault(-1, []).append(
+                        f"threads={n}: {r.describe()} after {i} of {batch.nexprs} lines")
+                break
+            if have != want:
+                i = next(j for j, (e, g) in enumerate(zip(want, have)) if e != g)
+                found.setdefault(k, []).append(
+                    f"threads={n}: output line {i + 1}: interp {want[i]!r} / jit {have[i]!r}")
+        else:
+            if len(got) > batch.nexprs:
+                found.setdefault(-1, []).append(
+                    f"threads={n}: {len(got) - batch.nexprs} more lines than expressions")
+            elif not r.ok:
+                found.setdefault(-1, []).append(f"threads={n}: all lines printed, then {r.describe()}")
+    return sorted((k, "\n".join(v)) for k, v in found.items())
+
+
+def bisect_cases(cases: list[Case], fails) -> list[Case]:
+    """A smallest run of consecutive cases on which fails(cases) still holds, by
+    halving (the failure may need company: then the halves together are kept)."""
+    while len(cases) > 1:
+        half = len(cases) // 2
+        if fails(cases[:half]):
+            cases = cases[:half]
+        elif fails(cases[half:]):
+            cases = cases[half:]
+        else:
+            break
+    return cases
 
 
 # ---------------------------------------------------------------------------------
@@ -907,6 +1142,9 @@ def _main(argv):
     if cmd == "keep":
         src = pathlib.Path(argv[2]).read_text()
         print(save_regression(src, argv[3]))
+        return
+    if cmd == "program":            # program SHAPE SEED: one seeded program, runnable
+        print(used_prelude(PRELUDE + seeded_program(int(argv[3]), **SHAPES[argv[2]])), end="")
         return
     if cmd == "search":
         search(float(argv[2]) if len(argv) > 2 else 600, int(argv[3]) if len(argv) > 3 else 4)
