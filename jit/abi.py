@@ -56,6 +56,7 @@ class Runtime:
         "rt_spark": (VOID, [PTR, I64]),
         "rt_cons": (I64, [PTR, I64, I64]),
         "rt_whnf": (I64, [PTR, I64]),
+        "rt_cons_set_tail": (VOID, [PTR, I64, I64]),
         "rt_stack_exhausted": (I64, [PTR]),
         "rt_error_new": (I64, [PTR, PTR]),
         "rt_int": (I64, [PTR, I64]),

@@ -96,6 +96,8 @@ class Slot:
 
 
 TAIL, LAZY, WHNF = "tail", "lazy", "whnf"
+EXH, XTAIL = "exh", "xtail"        # normal form; the tail of an exhaustive variant
+TAILS = (TAIL, XTAIL)
 
 SIMPLE = (C.Const, C.Local, C.Global, C.PrimRef, C.Lam)
 CHECKED = set(LIST_ARITY) | {"add", "mpy"}     # PrimCalls whose operands are all forced
@@ -149,6 +151,7 @@ class ModuleGen:
         self.defs = defs or {}
         self.def_index = {name: k for k, name in enumerate(self.defs)}
         self.direct: dict[str, ir.Function] = {}     # top-level lambdas: called directly
+        self.exh_fns: dict[str, ir.Function] = {}    # their exhaustive variants
         self.atoms: dict[str, ir.GlobalVariable] = {}
         self.strings: dict[bytes, ir.GlobalVariable] = {}
         self.quotes: list[tuple[ir.GlobalVariable, object]] = []   # (slot global, form)
@@ -243,6 +246,19 @@ class ModuleGen:
             g.finish()
         return fn
 
+    def exh_variant(self, name: str) -> ir.Function:
+        """The exhaustive variant of top-level function `name` (Note [Destination
+        passing]), made on first use."""
+        fn = self.exh_fns.get(name)
+        if fn is None:
+            fn = self.exh_fns[name] = self.new_function(name + "_exh")
+            lam = self.defs[name].expr
+            g = FnGen(self, fn, "closure")
+            g.exh_prologue(lam)
+            g.ev(lam.body, XTAIL)
+            g.finish()
+        return fn
+
     def lam_code(self, lam: C.Lam, hint: str | None = None) -> ir.Function:
         fn = self.code_for(lam.body, self.cl.free(lam), lam.param, hint or lam.name or "lambda",
                            "closure")
@@ -278,6 +294,7 @@ class FnGen:
         self.nslots = 0
         self.free_slots: list[int] = []
         self.slot_of: dict[int, int] = {}       # id(binder) -> slot
+        self.exh_lam = None                     # the function an exhaustive variant runs
 
     def _intrinsic(self, name, ret, args):
         m = self.mg.m
@@ -385,6 +402,9 @@ class FnGen:
         """Deliver v (already in the form ctx asks for) to ctx."""
         if ctx == TAIL:
             self.ret(v)
+            return None
+        if ctx == XTAIL:
+            self.deliver(v)
             return None
         return v
 
@@ -631,10 +651,137 @@ class FnGen:
     # ---- evaluation ----
     def ev(self, e: C.Expr, ctx: str):
         """Evaluate e. WHNF: its value; LAZY: its value or a suspension of it
-        (Note [Lazy returns]); TAIL: return it from this function (returns None)."""
+        (Note [Lazy returns]); TAIL: return it from this function (returns None);
+        EXH: its normal form; XTAIL: its normal form, delivered to the destination
+        of an exhaustive variant (Note [Destination passing])."""
         t = type(e)
+        if ctx in (EXH, XTAIL):
+            return self.exh(e, ctx)
         m = getattr(self, "ev_" + t.__name__)
         return m(e, ctx)
+
+    # ---- exhaustive demand: Note [Destination passing] ----
+    def exh(self, e: C.Expr, ctx: str):
+        t = type(e)
+        if t is C.If:
+            return self.ev_If(e, ctx)
+        if t is C.Let:
+            return self.ev_Let(e, ctx)
+        if t is C.Ann:                      # the value is needed whole, now, whatever e asks
+            return self.ev(e.expr, ctx)
+        if t is C.ListCons and e.items:
+            return self.exh_list(e, ctx)
+        if t is C.App and type(e.fn) is C.Global and e.fn.name in self.mg.direct:
+            return self.exh_call(e, ctx)
+        return self.finish_value(self.deep(self.ev(e, WHNF)), ctx)
+
+    def deep(self, v):
+        """The normal form of a value in WHNF: immediates are; the rest asks the runtime."""
+        b = self.b
+        start = b.block
+        isp = self.is_ptr(v)
+        slow = b.append_basic_block("deep")
+        done = b.append_basic_block("deepdone")
+        b.cbranch(isp, slow, done)
+        b.position_at_end(slow)
+        r = b.call(self.rt.rt_deep_force, [self.w, v])
+        slow_end = b.block
+        b.branch(done)
+        return self.join(done, [(v, start), (r, slow_end)])
+
+    def exh_call(self, e: C.App, ctx: str):
+        """A top-level function called under exhaustive demand: its exhaustive variant;
+        in the variant's own tail, a call of itself is the loop's back edge."""
+        b = self.b
+        name = e.fn.name
+        lam = self.mg.defs[name].expr
+        argop = self.strict_arg(lam.param, e.arg)
+        if ctx == XTAIL and self.exh_lam is lam:
+            self.store_slot(self.exh_arg.index, self.opval(argop))
+            b.branch(self.loop_bb)
+            return None
+        fn = self.mg.exh_variant(name)
+        args = [self.w, _c(NIL), self.opval(argop)]
+        self.release(argop)
+        if ctx != XTAIL:
+            return b.call(fn, args)
+        # nothing built yet: a jump, so exhaustive tail calls run in constant stack
+        jump = b.append_basic_block("xjump")
+        into = b.append_basic_block("xinto")
+        b.cbranch(b.icmp_unsigned("==", self.load(self.exh_dst), _c(NIL)), jump, into)
+        b.position_at_end(jump)
+        self.pop_frame()
+        b.ret(b.call(fn, args, tail="musttail"))
+        b.position_at_end(into)
+        self.deliver(b.call(fn, args))
+        return None
+
+    def exh_list(self, e: C.ListCons, ctx: str):
+        """[x1 .. xn ! t] in normal form: every item now; in an exhaustive variant's
+        tail the cells are linked to the destination and t continues the loop."""
+        vals = [self.spill(self.ev(item, EXH)) for item in e.items]
+        if ctx == EXH:
+            tail = Imm(NIL) if e.tail is None else self.spill(self.ev(e.tail, EXH))
+            r = self.cons_chain(vals, tail)
+            v = self.load(r)
+            for op in vals + [tail, r]:
+                self.release(op)
+            return v
+        b = self.b
+        self.reserve(24 * len(vals))
+        last = lst = self.alloc(HDR_CONS, [self.load(vals[-1]), _c(NIL)])
+        for op in reversed(vals[:-1]):
+            lst = self.alloc(HDR_CONS, [self.load(op), lst])
+        for op in vals:
+            self.release(op)
+        dst = self.load(self.exh_dst)
+        first = b.append_basic_block("xfirst")
+        link = b.append_basic_block("xlink")
+        linked = b.append_basic_block("xlinked")
+        b.cbranch(b.icmp_unsigned("==", dst, _c(NIL)), first, link)
+        b.position_at_end(first)
+        self.store_slot(self.exh_res.index, lst)
+        b.branch(linked)
+        b.position_at_end(link)
+        b.call(self.rt.rt_cons_set_tail, [self.w, dst, lst])
+        b.branch(linked)
+        b.position_at_end(linked)
+        self.store_slot(self.exh_dst.index, last)
+        if e.tail is None:
+            self.ret(self.load(self.exh_res))
+            return None
+        return self.ev(e.tail, XTAIL)
+
+    def deliver(self, v) -> None:
+        """End an exhaustive variant with v as the rest of its result."""
+        b = self.b
+        dst = self.load(self.exh_dst)
+        alone = b.append_basic_block("xalone")
+        into = b.append_basic_block("xstore")
+        b.cbranch(b.icmp_unsigned("==", dst, _c(NIL)), alone, into)
+        b.position_at_end(alone)
+        self.ret(v)
+        b.position_at_end(into)
+        b.call(self.rt.rt_cons_set_tail, [self.w, dst, v])
+        self.ret(self.load(self.exh_res))
+
+    def exh_prologue(self, lam: C.Lam) -> None:
+        """An exhaustive variant's frame: result and destination slots, the argument's
+        slot, and the loop header that binds the parameter afresh each time round."""
+        b = self.b
+        self.exh_lam = lam
+        self.exh_res = Slot(self.new_slot())          # NIL until the first cell
+        self.exh_dst = Slot(self.new_slot())          # the last cell, NIL before it
+        self.exh_arg = self.spill(self.arg)
+        self.loop_bb = b.append_basic_block("loop")
+        b.branch(self.loop_bb)
+        b.position_at_end(self.loop_bb)
+        self.poll()
+        p = lam.param
+        if type(p) is C.PVar:
+            self.store_slot(self.bind_slot(p), self.load(self.exh_arg))
+        else:
+            self.bind(p, self.exh_arg)
 
     def _deliver(self, v, ctx, lazy: bool):
         """v may be lazy (a suspension) when `lazy`; force it for WHNF."""
@@ -686,8 +833,7 @@ class FnGen:
 
     def ev_Ann(self, e, ctx):
         if e.op == "#":
-            v = self.ev(e.expr, WHNF)
-            return self.finish_value(self.b.call(self.rt.rt_deep_force, [self.w, v]), ctx)
+            return self.finish_value(self.ev(e.expr, EXH), ctx)
         if e.op == "$" and type(e.expr) in (C.Local, C.Global):
             return self.finish_value(self.ev(e.expr, WHNF), ctx)
         return self.ev(e.expr, ctx)
@@ -765,7 +911,7 @@ class FnGen:
     def ev_If(self, e, ctx):
         b = self.b
         results = []           # (value, block) for non-tail contexts
-        done = b.append_basic_block("ifdone") if ctx != TAIL else None
+        done = b.append_basic_block("ifdone") if ctx not in TAILS else None
         for test, branch in e.arms:
             v = self.ev(test, WHNF)
             then = b.append_basic_block("then")
@@ -777,8 +923,8 @@ class FnGen:
             errb = b.append_basic_block("testerror")
             b.cbranch(iserr, errb, then)
             b.position_at_end(errb)
-            if ctx == TAIL:
-                self.ret(v)
+            if ctx in TAILS:
+                self.finish_value(v, ctx)
             else:
                 results.append((v, b.block))
                 b.branch(done)
@@ -786,7 +932,7 @@ class FnGen:
             saved = list(self.free_slots)
             r = self.ev(branch, ctx)
             self.free_slots = saved
-            if ctx != TAIL:
+            if ctx not in TAILS:
                 results.append((r, b.block))
                 b.branch(done)
             b.position_at_end(other)
@@ -794,7 +940,7 @@ class FnGen:
             r = self.finish_value(_c(NIL), ctx)
         else:
             r = self.ev(e.otherwise, ctx)
-        if ctx == TAIL:
+        if ctx in TAILS:
             return None
         results.append((r, b.block))
         b.branch(done)

@@ -748,6 +748,7 @@ void rt_form_codes_forget(rt_ctx *ctx);
 rt_val rt_form_build(rt_worker *w, const uint8_t *enc, size_t n, uint32_t gbase,
                      rt_closure_code const *codes);
 rt_val rt_whnf(rt_worker *w, rt_val v);   /* rt_force, out of line */
+void rt_cons_set_tail(rt_worker *w, rt_val cell, rt_val v);   /* with the write barrier */
 void rt_sigint_install(rt_ctx *ctx);      /* Ctrl-C interrupts ctx; NULL: default */
 
 /* Monotonic clock in nanoseconds. */

@@ -108,6 +108,21 @@ rt_val rt_form_build(rt_worker *w, const uint8_t *enc, size_t n, uint32_t gbase,
  * repeating the inline probe. */
 rt_val rt_whnf(rt_worker *w, rt_val v) { return rt_force(w, v); }
 
+/* Note [Destination passing] in jit/lower.py: an exhaustive variant builds its
+ * result front to back, storing each new cell (or the last value) into the tail
+ * of the previous cell, which only this worker can reach so far.  The cell is
+ * immutable to everyone else, but a collection between its allocation and this
+ * store may have promoted it to old space: then the store needs the write
+ * barrier of an update (Note [Local collection]). */
+void rt_cons_set_tail(rt_worker *w, rt_val cell, rt_val v)
+{
+    rt_obj *c = rt_obj_of(cell);
+    c->field[1] = v;
+    rt_ctx *ctx = w->ctx;
+    if (rt_is_ptr(v) && rt_heap_owner_of(ctx, cell) != w->id && rt_heap_owner_of(ctx, v) == w->id)
+        rt_remset_push(w, v);
+}
+
 static rt_ctx *volatile sigint_ctx;
 
 static void on_sigint(int sig)
