@@ -115,6 +115,24 @@ def sparked(e: C.Expr) -> bool:
     return type(e) is C.Ann and e.op == "@"
 
 
+# Note [Destination passing]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~
+# `#f:A` needs f's whole result now, so f gets an *exhaustive variant* (ModuleGen.
+# exh_variant): its body compiled in the contexts EXH (a value in normal form) and
+# XTAIL (the variant's tail). A list in XTAIL is built front to back: its items are
+# evaluated to normal form, its cells allocated with a hole for the tail and linked
+# into the tail of the previous cell (the *destination*, a root slot; the first cell
+# goes to the result slot), and its tail continues in XTAIL. A call of the variant's
+# own function there is the loop's back edge (the argument slot is rebound and the
+# parameter pattern selected afresh); a call of another exhaustive variant is a jump
+# while nothing is built yet, else a call whose result fills the destination; any
+# other value is made normal (rt_deep_force) and fills it. So `map`, `append` and
+# list producers under `#` run as loops that allocate only their result cells, in
+# constant stack. The partial list is reachable only from this frame until it is
+# returned; a collection in between may promote its cells, so the link is stored by
+# rt_cons_set_tail with the update's write barrier (Note [Local collection]).
+# Arguments follow Note [Strict arguments]: demand under `#` includes WHNF demand.
+
 # Note [Sparked operands]
 # ~~~~~~~~~~~~~~~~~~~~~~~
 # `add:[@nfib:dcr:n nfib:sub:[n 2]]` builds its operand list first, which sparks the

@@ -660,8 +660,8 @@ static inline int rt_truthy(rt_val v) { return v != RT_NIL; }
 /* `val` and `evlst` in the top-level environment.  A top-level definition is
  * registered under its name (an identifier atom) with the global root that
  * holds its binding; a later definition of the same name replaces the earlier
- * one.  rt_toplevel_lookup gives the binding forced, else a predefined name
- * (a primitive, true, nil, stdin), else the error "unbound identifier NAME".  Forms
+ * one.  rt_toplevel_lookup gives the binding as it is (maybe a suspension),
+ * else a predefined name (a primitive, true, nil, stdin), else the error "unbound identifier NAME".  Forms
  * (application, function, annotation, definition) are evaluated by the eval
  * hook, which the JIT installs; without one `val` of a form is an error. */
 void rt_toplevel_define(rt_ctx *ctx, rt_val name_atom, uint32_t global_index);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+int rt_is_unit(rt_ctx *ctx, rt_val v);   /* rt_streams.c: a unit token */
 
 /* ---- output -------------------------------------------------------------------- */
 
@@ -300,7 +301,7 @@ void rt_print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int commit
         } else if (x == RT_NIL) {
             token(o, RT_PK_OPEN, "[", 1);
             token(o, RT_PK_CLOSE, "]", 1);
-        } else if (x == RT_UNIT) {
+        } else if (x == RT_UNIT || (was_top && rt_is_unit(ctx, x))) {
             if (!was_top)
                 token(o, RT_PK_WORD, "<screen>", 8);
             else if (w->sp - w->sp_base > (ptrdiff_t)base_off && w->sp[-1] == MARK(M_NEWLINE))
