@@ -57,15 +57,15 @@ class Program:
 
 SUITE = (
     Program("startup", (0,)),
-    Program("nfib", (25, 30, 35)),
-    Program("tak", (18, 22, 27)),
-    Program("queens", (6, 8, 10)),
-    Program("primes", (500, 1000, 2000)),
+    Program("nfib", (26, 31, 36)),
+    Program("tak", (18, 24, 30)),
+    Program("queens", (6, 9, 11)),
+    Program("primes", (1000, 2000, 4000)),
     Program("hamming", (1000, 3000, 10000)),
     Program("quicksort", (10_000, 100_000, 1_000_000)),
     Program("quicksort-par", (10_000, 100_000, 1_000_000)),
-    Program("sumeuler", (300, 600, 1200)),
-    Program("mandelbrot", (50, 100, 200)),
+    Program("sumeuler", (500, 1000, 2000)),
+    Program("mandelbrot", (100, 200, 400)),
     Program("loop-map", (10_000, 100_000, 1_000_000)),
     Program("loop-range", (10_000, 100_000, 1_000_000)),
 )
@@ -118,7 +118,8 @@ def measure(cmd: list[str], timeout: float) -> Run:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        timer = threading.Timer(timeout, proc.kill)
+        expired = threading.Event()
+        timer = threading.Timer(timeout, lambda: (expired.set(), proc.kill()))
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
@@ -130,7 +131,7 @@ def measure(cmd: list[str], timeout: float) -> Run:
         err.seek(0)
         return Run(seconds, usage.ru_maxrss, proc.returncode,
                    out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                   timed_out=timer.finished.is_set() and proc.returncode < 0)
+                   timed_out=expired.is_set())
 
 
 def spark_counts(stderr: str) -> dict[str, int] | None:
@@ -296,7 +297,7 @@ class Progress:
 def run_job(engine, program: Program, size: int, workers: int, rounds: int,
             timeout: float, warm: bool) -> Result:
     """Run one engine `rounds` times (after a warm-up run when `warm`); the answer is
-    the first line of the output, checked later against the reference."""
+    what the program printed, checked later against the reference."""
     r = Result(program.name, size, engine.name, workers)
     cmd = engine.command(program, size, workers)
     if isinstance(cmd, str):

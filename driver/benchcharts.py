@@ -71,6 +71,7 @@ def draw_charts(results, out: Path) -> list[Path]:
 
 def _mpl_ratios(results, path: Path) -> Path:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
     programs, ratios = ratio_data(results)
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(programs) + 2), 4.5))
     width = 0.8 / len(PEERS)
@@ -79,6 +80,7 @@ def _mpl_ratios(results, path: Path) -> Path:
         ax.bar(xs, [v for v in ratios[peer] if v], width, label=peer, color=PEER_COLOURS[i])
     ax.axhline(1, color="black", linewidth=0.8)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.set_xticks(range(len(programs)), programs, rotation=30, ha="right")
     ax.set_title(RATIOS_TITLE, fontsize=10)
     ax.legend()
@@ -90,6 +92,7 @@ def _mpl_ratios(results, path: Path) -> Path:
 
 def _mpl_scaling(results, path: Path) -> Path:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
     data = scaling_data(results)
     cols = 4
     rows = max(1, math.ceil(len(data) / cols))
@@ -102,6 +105,12 @@ def _mpl_scaling(results, path: Path) -> Path:
                         label=series_label(engine, workers))
         ax.set_xscale("log")
         ax.set_yscale("log")
+        sizes = sorted({s for points in series.values() for s, _ in points})
+        ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(program, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(data):]:
