@@ -124,8 +124,6 @@ def _cons(h: int, t: int) -> int:
 
 
 CONS = [[_cons(h, t) for t in range(8)] for h in range(8)]
-# points below p among the six table points, for the early stop in summaries
-BELOW = [[q for q in range(p) if LUB[q][p] == p] for p in range(6)]
 
 # --- primitives (LANGUAGE.md section 6; docs/language.md section 3) -----------------
 
@@ -141,6 +139,18 @@ ORDER_SENSITIVE = {"screen", "console", "stdin", "val", "evlst", "%SpnHd?", "%Sp
 
 def _prim_operand_demand(name: str) -> int:
     return HEAD if name in STRICT or name in PREDICATES or name in PROBES or name == "seq" else LAZY
+
+
+BITWISE = {"and", "or", "xor", "lsh", "rsh", "arsh", "not"}
+
+
+def _accepts(name: str, v) -> bool:
+    """Is constant v an operand that strict primitive `name` checks without an error?"""
+    if name in BITWISE:
+        return type(v) is int
+    if type(v) is str:
+        return name in ("eq?", "ne?")
+    return True
 
 
 def _eager(e: C.Expr) -> bool:
@@ -160,7 +170,7 @@ def level_under(r, ctx: int) -> int:
 
 class Summary:
     """A top-level function's tables (Note [Function summaries])."""
-    __slots__ = ("name", "lam", "binders", "table", "top")
+    __slots__ = ("name", "lam", "binders", "table", "top", "solving")
 
     def __init__(self, name: str, lam: C.Lam, binders, used):
         self.name = name
@@ -169,16 +179,13 @@ class Summary:
         # per binder slot: six results, or None for a binder the body never uses
         self.table = [[DIV] * 6 if id(b) in used else None for b in binders]
         self.top = DIV
+        self.solving = False          # its SCC is being solved: record what reads it
 
     def results(self, b) -> tuple[int, int, int]:
         row = self.table[b.index]
         if row is None:
             return (TOP, TOP, TOP)
         return (row[0], row[2], row[4])
-
-
-class _Merge(Exception):
-    pass
 
 
 class Analysis:
@@ -197,6 +204,8 @@ class Analysis:
         self.values: dict[str, int] = {}
         self.names: dict[int, list] = {}       # id(pattern) -> pattern_names
         self.splitting = 0
+        self.reads = None                      # while solving an SCC: what was read
+        self.eager_lits: set[int] = set()      # id() of list literals with `#E`/`$x` items
 
     # --- the pre-pass: uses, sizes, the call graph --------------------------------------
 
@@ -254,8 +263,12 @@ class Analysis:
             n = 1
             for i in e.items:
                 n += self.scan(i, scopes, refs)
+                if type(i) is C.Ann and _eager(i):
+                    self.eager_lits.add(id(e))
             if e.tail is not None:
                 n += self.scan(e.tail, scopes, refs)
+                if _eager(e.tail):
+                    self.eager_lits.add(id(e))
             return n
         if t is C.Ann:
             return 1 + self.scan(e.expr, scopes, refs)
@@ -350,8 +363,10 @@ class Analysis:
             return DIV, True, False
         if tc is C.PrimRef and c.name in ("true", "nil"):
             return DIV, c.name == "true", c.name == "nil"
-        if tc is C.ListCons and c.items:         # a cons cell, once built
-            v = self.ev(c, env)
+        if tc is C.ListCons:
+            if not c.items:                      # `[]`, or a bare tail
+                return (DIV, False, True) if c.tail is None else self.cond(c.tail, env)
+            v = self.ev(c, env)                  # a cons cell, once built
             return DIV, v != DIV, False
         v = self.ev(c, env)
         s = v >> 1
@@ -362,9 +377,12 @@ class Analysis:
     def ev_prim(self, e, env) -> int:
         name, args = e.name, e.args
         if name in STRICT:
-            # operands forced left to right; the first error is the answer
+            # operands forced left to right; the first error is the answer. A constant
+            # the primitive accepts stops nothing (Note [Abstract values])
             err = 0
             for a in args:
+                if type(a) is C.Const and _accepts(name, a.value):
+                    continue
                 v = self.ev(a, env)
                 if (v >> 1) == 0:
                     return v | err
@@ -427,12 +445,13 @@ class Analysis:
             return desc
         lit, k, env = desc
         items = lit.items
-        for item in items:
-            if _eager(item) and self.ev(item, env) == DIV:
-                return DIV                       # building the list runs it now
+        if id(lit) in self.eager_lits:
+            for item in items:
+                if _eager(item) and self.ev(item, env) == DIV:
+                    return DIV                   # building the list runs it now
+            if _eager(lit.tail) and self.ev(lit.tail, env) == DIV:
+                return DIV
         t = SAFE if lit.tail is None else self.ev(lit.tail, env)
-        if _eager(lit.tail) and t == DIV:
-            return DIV
         for j in range(len(items) - 1, k - 1, -1):
             t = CONS[self.ev(items[j], env)][t]
         return t
@@ -511,6 +530,10 @@ class Analysis:
 
     def enter(self, pattern, size, desc, body, env) -> int:
         """Evaluate body in a new frame (child of env) that binds pattern to desc."""
+        if type(pattern) is C.PVar:
+            frame = [env] + [TOP] * size
+            frame[pattern.index + 1] = desc if type(desc) is int else self.value(desc)
+            return self.ev(body, frame)
         alts = self.bind(pattern, desc)
         if len(alts) == 1:
             frame = [env] + [TOP] * size
@@ -535,6 +558,9 @@ class Analysis:
 
     def call(self, s: Summary, desc) -> int:
         table, top = s.table, s.top
+        reads = self.reads if s.solving else None
+        if reads is not None:
+            reads.append((s, -1))
         res = DIV
         for alt in self.bind(s.lam.param, desc):
             r = top
@@ -543,6 +569,8 @@ class Analysis:
                     row = table[i]
                     if row is not None:
                         r = GLB[r][row[v]]
+                        if reads is not None:
+                            reads.append((s, i))
             res = LUB[res][r]
         return res
 
@@ -574,6 +602,8 @@ class Analysis:
                         self.values[name] = TOP
 
     def solve(self, scc: list[str]):
+        """Kleene iteration from DIV, as a worklist: a row is computed again only when
+        something it read has changed (Note [Function summaries])."""
         recursive = len(scc) > 1 or scc[0] in self.edges[scc[0]]
         funcs = []
         for name in scc:
@@ -584,29 +614,66 @@ class Analysis:
                 self.values[name] = TOP          # may be cyclic data
             else:
                 self.values[name] = self.ev(self.defs[name].expr, None)
-        while True:
-            changed = False
+        work = []
+        for s in funcs:
+            work.append((s, -1))
+            work.extend((s, i) for i, row in enumerate(s.table) if row is not None)
+        if not recursive:
+            for item in work:
+                self.compute(item)
+            return
+        for s in funcs:
+            s.solving = True
+        readers: dict = {}
+        queued = set(work)
+        work.reverse()
+        try:
+            while work:
+                item = work.pop()
+                queued.discard(item)
+                self.reads = []
+                changed = self.compute(item)
+                for r in self.reads:
+                    readers.setdefault(r, set()).add(item)
+                if changed:
+                    for d in readers.get(item, ()):
+                        if d not in queued:
+                            queued.add(d)
+                            work.append(d)
+        finally:
+            self.reads = None
             for s in funcs:
-                body, size = s.lam.body, s.lam.size
-                top = self.ev(body, [None] + [TOP] * size)
-                if top != s.top:
-                    s.top, changed = top, True
-                for b, row in zip(s.binders, s.table):
-                    if row is None:
-                        continue
-                    new = [DIV] * 6
-                    for p in range(6):
-                        if any(new[q] == top for q in BELOW[p]):
-                            new[p] = top
-                            continue
-                        frame = [None] + [TOP] * size
-                        frame[b.index + 1] = p
-                        new[p] = self.ev(body, frame)
-                    if new != row:
-                        row[:] = new
-                        changed = True
-            if not recursive or not changed:
-                return
+                s.solving = False
+
+    def compute(self, item) -> bool:
+        """Evaluate one row of a summary (or its all-TOP answer); whether it changed.
+        Only the points 0, 1, 2 and 4 are evaluated: (s, 1) stands for the union of
+        (s, 0) and (0, 1), so its row entry is the join of theirs."""
+        s, i = item
+        body, size = s.lam.body, s.lam.size
+        if i < 0:
+            top = self.ev(body, [None] + [TOP] * size)
+            if top == s.top:
+                return False
+            s.top = top
+            return True
+        top = s.top
+        if self.reads is not None:
+            self.reads.append((s, -1))
+        new = [top] * 6
+        for p in (0, 1, 2, 4):
+            if p and (new[0] == top or (p == 4 and new[2] == top)):
+                continue                          # monotone: already at the top
+            frame = [None] + [TOP] * size
+            frame[i + 1] = p
+            new[p] = self.ev(body, frame)
+        new[3] = LUB[new[2]][new[1]]
+        new[5] = LUB[new[4]][new[1]]
+        row = s.table[i]
+        if new == row:
+            return False
+        row[:] = new
+        return True
 
     # --- phase 2: binders and calls ---------------------------------------------------
 
