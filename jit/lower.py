@@ -46,8 +46,8 @@ from ..frontend.parse import deep_recursion
 from ..interp.forms import core_of_form, form_of_syntax
 from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES
 from ..rt import native
-from .abi import (I8, I32, I64, PTR, VOID, W_CTX, W_SP, W_SP_LIMIT, W_STACK_LIMIT, Runtime,
-                  header)
+from .abi import (I8, I32, I64, PTR, VOID, W_CTX, W_SP, W_SP_LIMIT, W_STACK_LIMIT, W_SUSPS,
+                  Runtime, header)
 from .closures import Closures
 
 VAL = I64
@@ -512,7 +512,15 @@ class FnGen:
         free = self.mg.cl.free(e)
         fn = self.mg.code_for(e, free, None, hint, "susp")
         parts = [_c(0), self.code_word(fn), _c(0)] + [Slot(self.slot_of[id(x)]) for x in free]
+        self.count_susps(1)
         return self.make_object(header("susp", 3 + len(free), nraw=2), parts)
+
+    def count_susps(self, n: int) -> None:
+        """Add n to the worker's count of suspensions allocated (--stats)."""
+        if W_SUSPS >= 0:
+            b = self.b
+            p = self.wfield(W_SUSPS)
+            b.store(b.add(b.load(p, typ=I64), _c(n)), p)
 
     def make_closure(self, lam: C.Lam) -> Slot:
         free = self.mg.cl.free(lam)
@@ -909,6 +917,7 @@ class FnGen:
         sel_hdr = header("susp", 4, nraw=2)
         for binder in free:
             self.bind_slot(binder)           # rec binders get their slots now
+        self.count_susps(len(paths) + (env0 == 3))
         self.reserve(8 * (1 + len(fixed) + len(free)) + 40 * len(paths))
         # slots of the group's own binders hold NIL until filled below
         own = {id(b) for b, _ in selections}

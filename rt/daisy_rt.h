@@ -247,6 +247,7 @@ typedef struct rt_worker_stats {
     uint64_t sparks_converted, sparks_fizzled;
     uint64_t steals, alloc_failures, unwinds, released_claims;
     uint64_t busy_ns;
+    uint64_t susps_allocated;  /* generated code counts its own: "worker.susps" */
     uint64_t last_resume_ns;  /* failed allocation to re-entered evaluation */
 } rt_worker_stats;
 
@@ -686,6 +687,7 @@ typedef struct rt_stats {
     uint64_t sparks_created, sparks_dud, sparks_overflowed;
     uint64_t sparks_converted, sparks_fizzled, sparks_gcd;
     uint64_t alloc_failures, unwinds, released_claims, promotions, steps;
+    uint64_t susps_allocated;
 } rt_stats;
 void rt_stats_get(rt_ctx *ctx, rt_stats *out);
 void rt_stats_print(rt_ctx *ctx, FILE *f);

@@ -68,7 +68,7 @@ STAT_FIELDS = (
     "major_gcs major_pause_ns major_pause_max_ns "
     "peak_heap_bytes live_bytes_after_major heap_in_use_bytes "
     "sparks_created sparks_dud sparks_overflowed sparks_converted sparks_fizzled sparks_gcd "
-    "alloc_failures unwinds released_claims promotions steps").split()
+    "alloc_failures unwinds released_claims promotions steps susps_allocated").split()
 
 
 class Stats(ctypes.Structure):
@@ -125,6 +125,14 @@ def source_files() -> list[str]:
     programs' main()s (rt_main.c, rt_selftest_main.c)."""
     return sorted(p for p in glob.glob(os.path.join(HERE, "rt_*.c"))
                   if not p.endswith("_main.c"))
+
+
+def _worker_susps_offset() -> int:
+    """Where a worker counts the suspensions it allocates (generated code adds to it)."""
+    try:
+        return layout_table()["worker.susps"]
+    except (RuntimeUnavailable, KeyError):
+        return -1
 
 
 def parse_size(text: str) -> int:
@@ -371,3 +379,6 @@ def trace_kind_name(kind: int) -> str | None:
     """The runtime's name for a TRACE_* kind (rt_trace_kind_name)."""
     name = load().rt_trace_kind_name(kind)
     return name.decode() if name is not None else None
+
+
+WORKER_SUSPS = _worker_susps_offset()

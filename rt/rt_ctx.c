@@ -527,6 +527,7 @@ void rt_stats_get(rt_ctx *ctx, rt_stats *s)
         s->unwinds += ws->unwinds;
         s->released_claims += ws->released_claims;
         s->promotions += ws->promotions;
+        s->susps_allocated += ws->susps_allocated;
     }
     s->sparks_fizzled += ctx->sparks_fizzled_gc;
     s->sparks_gcd = ctx->sparks_gcd;
@@ -563,6 +564,7 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
     rt_stats s;
     rt_stats_get(ctx, &s);
     print_bytes(f, "bytes allocated in the heap", s.bytes_allocated);
+    print_bytes(f, "suspensions allocated", s.susps_allocated);
     print_bytes(f, "bytes maximum heap in use (peak)", s.peak_heap_bytes);
     print_bytes(f, "bytes live after the last compaction", s.live_bytes_after_major);
     fprintf(f, "%22s %s\n", "", "");
@@ -613,6 +615,7 @@ static const rt_layout_entry layout[] = {
     L("worker.id", offsetof(rt_worker, id)),
     L("worker.ctx", offsetof(rt_worker, ctx)),
     L("worker.stack_limit", offsetof(rt_worker, stack_limit)),
+    L("worker.susps", offsetof(rt_worker, stats.susps_allocated)),
     L("tag.mask", RT_TAG_MASK), L("tag.ptr", RT_TAG_PTR), L("tag.atom", RT_TAG_ATOM),
     L("tag.prim", RT_TAG_PRIM), L("tag.const", RT_TAG_CONST),
     L("nil", RT_NIL), L("unit", RT_UNIT),

@@ -460,6 +460,7 @@ rt_val rt_cons(rt_worker *w, rt_val head, rt_val tail)
 rt_val rt_susp_new(rt_worker *w, rt_susp_code code, uint32_t nenv, const rt_val *env)
 {
     rt_obj *o = alloc_with_values(w, RT_HDR(RT_T_SUSP, 0, 2, 3 + nenv), RT_SUSP_ENV, nenv, env);
+    w->stats.susps_allocated++;
     o->field[RT_SUSP_STATE] = RT_SUSP_UNEVALUATED;
     o->field[RT_SUSP_CODE] = (rt_val)(uintptr_t)code;
     o->field[RT_SUSP_VALUE] = RT_NULL;

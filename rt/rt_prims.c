@@ -83,6 +83,7 @@ static inline rt_val env_of(rt_val self, int i) { return rt_obj_of(self)->field[
 static rt_obj *susp_nogc(rt_worker *w, rt_susp_code code, uint32_t nenv)
 {
     rt_obj *o = rt_alloc_nogc(w, RT_HDR(RT_T_SUSP, 0, 2, 3 + nenv));
+    w->stats.susps_allocated++;
     o->field[RT_SUSP_STATE] = RT_SUSP_UNEVALUATED;
     o->field[RT_SUSP_CODE] = (rt_val)(uintptr_t)code;
     o->field[RT_SUSP_VALUE] = RT_NULL;

@@ -1,0 +1,60 @@
+"""What the demand pass buys at run time (issue 5), seen through `--stats`:
+strict arguments allocate no suspensions, an accumulator builds no chain, and a
+function under `#` runs as a loop that allocates none (jit/lower.py Notes [Strict
+arguments], [Destination passing], [Sparked operands]). Values are checked against
+the reference interpreter."""
+import re
+
+import pytest
+
+from conftest import run_source
+
+LISTS = """\
+map2 = \\[f L]. let:[[X ! Xs] L if:[nil?:L nil [f:X ! map2:[f Xs]]]]
+ints = \\[a b]. if:[gt?:[a b] nil [a ! ints:[inc:a b]]]
+sum = \\[acc L]. let:[[X ! Xs] L if:[nil?:L acc sum:[add:[acc X] Xs]]]
+"""
+NFIB = "nfib = \\n. if:[lt?:[n 2] 1 add:[nfib:dcr:n nfib:sub:[n 2] 1]]\n"
+N = 20000
+
+
+def stats_run(tmp_path, text, *flags):
+    done = run_source(tmp_path, text, "--stats", "--threads", "1", *flags)
+    assert done.returncode == 0, done.stderr
+    m = re.search(r"^\s*([\d,]+) suspensions allocated", done.stderr, re.M)
+    assert m, done.stderr
+    return done.stdout, int(m.group(1).replace(",", ""))
+
+
+def interp(tmp_path, text):
+    done = run_source(tmp_path, text, "--interp")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_strict_arguments_allocate_no_suspensions(tmp_path):
+    text = NFIB + "nfib:20\n"
+    out, susps = stats_run(tmp_path, text)
+    assert out == interp(tmp_path, text) == "21891\n"
+    assert susps <= 1            # nfib:20 makes 21,891 calls, each with a strict argument
+
+
+def test_an_exhaustive_loop_allocates_no_suspensions(tmp_path):
+    lazy = LISTS + f"sum:[0 map2:[inc ints:[1 {N}]]]\n"
+    eager = LISTS + f"sum:[0 #map2:[inc #ints:[1 {N}]]]\n"
+    want = f"{N * (N + 1) // 2 + N}\n"
+    out_lazy, susps_lazy = stats_run(tmp_path, lazy)
+    out_eager, susps_eager = stats_run(tmp_path, eager)
+    assert out_lazy == out_eager == interp(tmp_path, eager) == want
+    assert susps_lazy >= 2 * N   # the lazy producers suspend every tail and element
+    assert susps_eager <= 1      # the accumulator is strict and both lists are loops
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_sparks_in_strict_operands_are_offered_before_the_others_run(tmp_path, threads):
+    text = ("pfib = \\n. if:[lt?:[n 2] 1 add:[@pfib:dcr:n pfib:sub:[n 2] 1]]\n"
+            "pfib:16\n")
+    done = run_source(tmp_path, text, "--stats", "--threads", threads)
+    assert done.returncode == 0 and done.stdout == "3193\n", done.stderr
+    created = int(re.search(r"SPARKS: (\d+)", done.stderr).group(1))
+    assert created >= 1000       # one per call above the leaves, none lost to ordering
