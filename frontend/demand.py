@@ -54,21 +54,29 @@ Note [Function summaries]
 Top-level definitions form a call graph; its strongly connected components (Tarjan,
 iterative) are solved callees first. A top-level function f = \\P. B is summarised, per
 binder b of P, by the table T[b][p] = B# (b = p, every other binder TOP) for the six
-points p below TOP, and by B# (all TOP). A call f:A binds P against A's abstract value
-(exactly, element by element, when A is a list literal) and answers the meet over the
-binders of T[b][value of b]: monotonicity makes that an upper bound of the exact answer.
-An SCC's tables start at DIV and are iterated to their least fixed point (Kleene), which
-is how `len = \\L. if:[nil?:L 0 inc:len:tl:L]` comes out spine-strict: T[L][1] is
-computed from itself, from DIV. Binding a list pattern to a class-2 value splits into one
-case per place the bad element can be (Wadler's case rule), so `append` under `#` is full
-in both arguments.
+points p below TOP, and by B# (all TOP). Only the points 0, 1, 2 and 4 are evaluated:
+(s, 1) stands for the union of (s, 0) and (0, 1), so T[b][3] and T[b][5] are joins. A
+call f:A binds P against A's abstract value (exactly, element by element, when A is a
+list literal) and answers the meet over the binders of T[b][value of b]: monotonicity
+makes that an upper bound of the exact answer. An SCC's tables start at DIV and are
+iterated to their least fixed point (Kleene, as a worklist: a row is evaluated again
+only when a table entry it read has changed). That is how
+`len = \\L. if:[nil?:L 0 inc:len:tl:L]` comes out spine-strict: T[L][2] is computed from
+itself, starting at DIV. Binding a list pattern to a class-2 value splits into one case
+per place the bad element can be (Wadler's case rule), so `append` under `#` is full in
+both arguments. A function whose tables cannot be computed (nesting too deep for
+Python's stack) is assumed to demand nothing.
 
 Calls of anything else (a parameter, a local closure, a value) are unknown: lazy in the
 argument, TOP as a result, but the function expression itself is evaluated. A local
 lambda's parameters are analysed like a let's binders (from its body alone), so they are
 right for every caller; calls of let-bound lambdas are not followed. `@E` counts as no
 demand at all: its value is TOP, so nothing in E is demanded by its context (a spark is
-evaluated by whoever takes it).
+evaluated by whoever takes it). `#E` and `$name` in a suspended position run when the
+position is built, so a value that does not terminate there makes the building not
+terminate; `$E` of anything else is taken as the value of E only (its shallow
+evaluation, which hands back suspensions in tail position, is not followed), so
+`[X ! $append:[Xs L2]]` does not make append spine-strict in its first argument.
 
 Note [Order of evaluation]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -84,11 +92,12 @@ by other commands and can change meaning.
 Note [Demand analysis cost]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~
 One abstract evaluation is linear in the expression it walks. A top-level function costs
-(7 * binders + 1) evaluations of its body per fixed-point round (fewer when a binder's
-answer reaches the all-TOP answer early); binders never used are lazy without a look. A
-let or local lambda costs up to three evaluations of its scope per binder, and is only
-analysed when the scope has at most SCOPE_LIMIT nodes (bigger scopes leave their binders
-lazy), so deep let nesting stays at most quadratic in SCOPE_LIMIT.
+at most (4 * binders + 1) evaluations of its body each time its rows are computed (fewer
+when a binder's answer reaches the all-TOP answer early); binders never used are lazy
+without a look. A let or local lambda costs up to three evaluations of its scope per
+binder, and is only analysed when the scope has at most SCOPE_LIMIT nodes (bigger
+scopes leave their binders lazy), so deep let nesting stays at most quadratic in
+SCOPE_LIMIT. Case splits nest at most MAX_SPLIT_DEPTH deep before they are merged.
 """
 from __future__ import annotations
 
@@ -355,8 +364,8 @@ class Analysis:
                 return DIV, s == 3, True
             if name in ("list?", "isLST?"):      # classes 1 and 2 are lists
                 return DIV, s >= 1, bool(err) or s == 3
-            if name == "isERR?":
-                return DIV, bool(err) or s == 3, s >= 1
+            if name == "isERR?":                 # only the err part is an error
+                return DIV, bool(err), s >= 1
             return DIV, True, True
         tc = type(c)
         if tc is C.Const or tc is C.Lam:         # never []
