@@ -40,6 +40,9 @@ SPARKS = re.compile(r"SPARKS: (\d+) \((\d+) converted, (\d+) overflowed, (\d+) d
                     r"(\d+) GC'd, (\d+) fizzled\)")
 SPARK_FIELDS = ("created", "converted", "overflowed", "dud", "gcd", "fizzled")
 DAISY = [sys.executable, "-m", "daisy.cli"]
+# A fixed heap limit for daisy, far above what any program here needs: the default, 3/4
+# of physical memory, has let quicksort-par take the machine (bench/RESULTS.md).
+DAISY_HEAP = "4G"
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,8 @@ class Daisy:
         path = self.scratch / f"{program.name}-{size}.dsy"
         if not path.exists():
             path.write_text(sized_source(program, size), encoding="utf-8")
-        return DAISY + ["run", "--threads", str(workers), "--stats", str(path)]
+        return DAISY + ["run", "--threads", str(workers), "--heap", DAISY_HEAP, "--stats",
+                        str(path)]
 
 
 class CPython:
@@ -308,7 +312,7 @@ def run_job(engine, program: Program, size: int, workers: int, rounds: int,
         if run.timed_out or run.status != 0:
             r.status = "timeout" if run.timed_out else "error"
             r.detail = (f"timed out after {timeout} s" if run.timed_out else
-                        f"exit {run.status}: {_last_line(run.stderr)}")
+                        f"exit {run.status}: {_first_line(run.stderr)}")
             return r
         if warm and i == 0:
             continue
@@ -320,9 +324,9 @@ def run_job(engine, program: Program, size: int, workers: int, rounds: int,
     return r
 
 
-def _last_line(text: str) -> str:
+def _first_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "(no message)"
+    return lines[0].strip() if lines else "(no message)"
 
 
 def check_answers(results: list[Result]) -> None:
