@@ -50,7 +50,8 @@ class Runtime:
         "rt_safepoint_slow": (VOID, [PTR]),
         "rt_roots_overflow_slow": (VOID, [PTR]),
         "rt_force_slow": (I64, [PTR, I64]),
-        "rt_apply": (I64, [PTR, I64, I64]),
+        # the code signature (jit/lower.py Note [Code signature]): C reads three
+        "rt_apply": (I64, [PTR, I64, I64, I64, I64]),
         "rt_prim_call": (I64, [PTR, I32, I64]),
         "rt_select": (I64, [PTR, I64, I32]),
         "rt_deep_force": (I64, [PTR, I64]),

@@ -8,12 +8,24 @@ re-deriving an address from another pointer.
 
 Note [Code signature]
 ~~~~~~~~~~~~~~~~~~~~~
-Closure code, suspension code and `rt_apply` share one C-callable signature,
-`rt_val code(rt_worker *w, rt_val self, rt_val arg)`, so any of them can `musttail`
+Closure code, suspension code, workers and `rt_apply` share one signature,
+`i64 code(ptr w, i64 a1, i64 a2, i64 a3, i64 a4)`, so any of them can `musttail`
 call any other: a Daisy call in tail position is a jump and tail recursion runs in
-constant stack. The runtime calls suspension code as `code(w, self)`; the third
-register is then garbage and suspension code never reads it (x86-64 SysV and AArch64
-pass the first arguments in registers, so the extra parameter costs nothing).
+constant stack. Closure code reads `(w, self, arg)`, suspension code `(w, self)`,
+a worker (Note [Workers]) its values from a1..; the runtime's C side declares and
+calls them with only the parameters they read (`rt_closure_code`, `rt_apply`):
+x86-64 SysV and AArch64 pass the first six arguments in registers and the caller
+cleans up, so unread parameters are garbage registers that cost nothing.
+
+Note [Workers]
+~~~~~~~~~~~~~~
+A top-level function whose parameter is a list pattern, `\[a b]. E` (up to four
+items, a rest included), gets a *worker* taking the pattern's items as separate
+values, and its closure code becomes a wrapper that selects them lazily from the
+argument and jumps to the worker. A direct call with a list literal, `f:[x y]`,
+calls the worker: no argument list is built, and the items the callee demands are
+evaluated first (Note [Strict arguments]). Extra items past a pattern without a rest
+are never selected, so they are not built either.
 
 Note [Lazy returns]
 ~~~~~~~~~~~~~~~~~~~
@@ -51,7 +63,24 @@ from .abi import (I8, I32, I64, PTR, VOID, W_CTX, W_SP, W_SP_LIMIT, W_STACK_LIMI
 from .closures import Closures
 
 VAL = I64
-CODE_TY = ir.FunctionType(VAL, [PTR, VAL, VAL])
+CODE_TY = ir.FunctionType(VAL, [PTR, VAL, VAL, VAL, VAL])
+NCODE_ARGS = 4          # the value parameters of the code signature
+UNDEF = ir.Constant(VAL, ir.Undefined)
+
+
+def code_args(w, *vals) -> list:
+    """Arguments for a call with the code signature (Note [Code signature])."""
+    return [w, *vals] + [UNDEF] * (NCODE_ARGS - len(vals))
+
+
+def worker_shape(lam) -> int:
+    """How many values a top-level function's worker takes (Note [Workers]), 0 if
+    it has none: the items of a list-pattern parameter (and its rest)."""
+    p = lam.param
+    if type(p) is not C.PList:
+        return 0
+    n = len(p.items) + (p.rest is not None)
+    return n if 1 <= len(p.items) and n <= NCODE_ARGS else 0
 STEP_TY = ir.FunctionType(VAL, [PTR, VAL])
 
 NIL = native.NIL
@@ -133,6 +162,17 @@ def sparked(e: C.Expr) -> bool:
 # rt_cons_set_tail with the update's write barrier (Note [Local collection]).
 # Arguments follow Note [Strict arguments]: demand under `#` includes WHNF demand.
 
+# Note [Evaluated binders]
+# ~~~~~~~~~~~~~~~~~~~~~~~~
+# When code forces a binder (a parameter, a pattern or `let` name, a captured value)
+# it stores the value back into the binder's slot and remembers, while generating
+# code, that the binder is evaluated: later uses on every path the force dominates
+# read the slot without another probe. The set is saved and restored around each
+# branch of an `if`, whose code runs only on its own path, and is empty at the
+# entry of every function and at an exhaustive variant's loop header, where
+# binders are bound afresh. Overwriting a suspension with its value changes
+# nothing anyone can see: the suspension holds that value too.
+
 # Note [Sparked operands]
 # ~~~~~~~~~~~~~~~~~~~~~~~
 # `add:[@nfib:dcr:n nfib:sub:[n 2]]` builds its operand list first, which sparks the
@@ -170,6 +210,7 @@ class ModuleGen:
         self.def_index = {name: k for k, name in enumerate(self.defs)}
         self.direct: dict[str, ir.Function] = {}     # top-level lambdas: called directly
         self.exh_fns: dict[str, ir.Function] = {}    # their exhaustive variants
+        self.workers: dict[str, ir.Function] = {}    # Note [Workers]
         self.atoms: dict[str, ir.GlobalVariable] = {}
         self.strings: dict[bytes, ir.GlobalVariable] = {}
         self.quotes: list[tuple[ir.GlobalVariable, object]] = []   # (slot global, form)
@@ -313,6 +354,7 @@ class FnGen:
         self.free_slots: list[int] = []
         self.slot_of: dict[int, int] = {}       # id(binder) -> slot
         self.exh_lam = None                     # the function an exhaustive variant runs
+        self.evaluated: set[int] = set()        # Note [Evaluated binders]
 
     def _intrinsic(self, name, ret, args):
         m = self.mg.m
@@ -389,6 +431,22 @@ class FnGen:
 
     def poll(self) -> None:
         self.rt.poll(self.b, self.w)
+
+    def wrapper(self, param: C.PList, worker: ir.Function) -> None:
+        """Closure code for a function with a worker: select the pattern's items from
+        the argument lazily, as binding would, and jump to the worker."""
+        src = self.spill(self.arg)
+        self.poll()
+        vals = []
+        cur = src
+        for _ in param.items:
+            vals.append(self.spill(self.select(cur, 0)))
+            cur = self.spill(self.select(cur, 1))
+        if param.rest is not None:
+            vals.append(cur)
+        args = code_args(self.w, *[self.load(v) for v in vals])
+        self.pop_frame()
+        self.b.ret(self.b.call(worker, args, tail="musttail"))
 
     def finish(self) -> None:
         """Emit the frame push now that the slot count is known."""
@@ -721,14 +779,24 @@ class FnGen:
         b = self.b
         name = e.fn.name
         lam = self.mg.defs[name].expr
-        argop = self.strict_arg(lam.param, e.arg)
+        if name in self.mg.workers:
+            if not self.fits_worker(name, e.arg):
+                return self.finish_value(self.deep(self.ev(e, WHNF)), ctx)
+            ops = self.worker_args(lam.param, e.arg)
+        else:
+            ops = [self.strict_arg(lam.param, e.arg)]
+        vals = [self.opval(op) for op in ops]
+        for op in ops:
+            self.release(op)
         if ctx == XTAIL and self.exh_lam is lam:
-            self.store_slot(self.exh_arg.index, self.opval(argop))
+            for slot, v in zip(self.exh_args, vals):
+                self.store_slot(slot.index, v)
             b.branch(self.loop_bb)
             return None
         fn = self.mg.exh_variant(name)
-        args = [self.w, _c(NIL), self.opval(argop)]
-        self.release(argop)
+        if name not in self.mg.workers:
+            vals = [_c(NIL)] + vals
+        args = code_args(self.w, *vals)
         if ctx != XTAIL:
             return b.call(fn, args)
         # nothing built yet: a jump, so exhaustive tail calls run in constant stack
@@ -798,16 +866,20 @@ class FnGen:
         self.exh_lam = lam
         self.exh_res = Slot(self.new_slot())          # NIL until the first cell
         self.exh_dst = Slot(self.new_slot())          # the last cell, NIL before it
-        self.exh_arg = self.spill(self.arg)
+        p = lam.param
+        d = self.mg.defs.get(lam.name)
+        k = worker_shape(lam) if lam.name in self.mg.workers and d.expr is lam else 0
+        self.exh_args = [self.spill(a) for a in (self.fn.args[1:1 + k] if k else [self.arg])]
         self.loop_bb = b.append_basic_block("loop")
         b.branch(self.loop_bb)
         b.position_at_end(self.loop_bb)
         self.poll()
-        p = lam.param
-        if type(p) is C.PVar:
-            self.store_slot(self.bind_slot(p), self.load(self.exh_arg))
+        if k:
+            self.bind_worker_params(p, self.exh_args)
+        elif type(p) is C.PVar:
+            self.store_slot(self.bind_slot(p), self.load(self.exh_args[0]))
         else:
-            self.bind(p, self.exh_arg)
+            self.bind(p, self.exh_args[0])
 
     def _deliver(self, v, ctx, lazy: bool):
         """v may be lazy (a suspension) when `lazy`; force it for WHNF."""
@@ -816,7 +888,16 @@ class FnGen:
         return self.finish_value(v, ctx)
 
     def ev_Local(self, e, ctx):
-        return self._deliver(self.load(self.delay(e)), ctx, True)
+        binder = self.mg.cl.binder[id(e)]
+        slot = Slot(self.slot_of[id(binder)])
+        if ctx == WHNF:
+            if id(binder) in self.evaluated:
+                return self.load(slot)
+            v = self.force(self.load(slot))
+            self.store_slot(slot.index, v)       # Note [Evaluated binders]
+            self.evaluated.add(id(binder))
+            return v
+        return self._deliver(self.load(slot), ctx, True)
 
     def ev_Global(self, e, ctx):
         return self._deliver(self.global_value(e.name), ctx, True)
@@ -939,8 +1020,11 @@ class FnGen:
         b = self.b
         results = []           # (value, block) for non-tail contexts
         done = b.append_basic_block("ifdone") if ctx not in TAILS else None
+        after_first = None
         for test, branch in e.arms:
             v = self.ev(test, WHNF)
+            if after_first is None:
+                after_first = set(self.evaluated)     # what every path has forced
             then = b.append_basic_block("then")
             other = b.append_basic_block("else")
             chk = b.append_basic_block("iferr")
@@ -956,9 +1040,9 @@ class FnGen:
                 results.append((v, b.block))
                 b.branch(done)
             b.position_at_end(then)
-            saved = list(self.free_slots)
+            saved, known = list(self.free_slots), set(self.evaluated)
             r = self.ev(branch, ctx)
-            self.free_slots = saved
+            self.free_slots, self.evaluated = saved, known
             if ctx not in TAILS:
                 results.append((r, b.block))
                 b.branch(done)
@@ -967,6 +1051,8 @@ class FnGen:
             r = self.finish_value(_c(NIL), ctx)
         else:
             r = self.ev(e.otherwise, ctx)
+        if after_first is not None:
+            self.evaluated = after_first
         if ctx in TAILS:
             return None
         results.append((r, b.block))
@@ -996,10 +1082,15 @@ class FnGen:
         else:
             f = self.ev(fe, WHNF)
             fop = self.spill(f)
+        if direct is not None and fe.name in self.mg.workers and self.fits_worker(fe.name, e.arg):
+            ops = self.worker_args(self.mg.defs[fe.name].expr.param, e.arg)
+            vals = [self.opval(op) for op in ops]
+            for op in ops:
+                self.release(op)
+            return self.call(self.mg.workers[fe.name], code_args(self.w, *vals), ctx)
         if direct is not None:
             argop = self.strict_arg(self.mg.defs[fe.name].expr.param, e.arg)
-            args = [self.w, _c(NIL), self.opval(argop)]
-            return self.call(direct, args, ctx)
+            return self.call(direct, code_args(self.w, _c(NIL), self.opval(argop)), ctx)
         argop = self.delay(e.arg)
         f = self.load(fop)
         arg = self.opval(argop)
@@ -1009,10 +1100,10 @@ class FnGen:
         b.cbranch(isclo, clo, other)
         b.position_at_end(clo)
         code = b.inttoptr(self.field(f, 0), CODE_TY.as_pointer())
-        r1 = self.call(code, [self.w, f, arg], ctx)
+        r1 = self.call(code, code_args(self.w, f, arg), ctx)
         b1 = b.block
         b.position_at_end(other)
-        r2 = self.call(self.rt.rt_apply, [self.w, f, arg], ctx)
+        r2 = self.call(self.rt.rt_apply, code_args(self.w, f, arg), ctx)
         b2 = b.block
         if ctx == TAIL:
             return None
@@ -1045,6 +1136,30 @@ class FnGen:
                 self.release(op)
             return r
         return self.delay(arg)
+
+    def fits_worker(self, name: str, arg: C.Expr) -> bool:
+        """A direct call can pass its list literal's items to the worker."""
+        p = self.mg.defs[name].expr.param
+        if type(arg) is not C.ListCons or len(arg.items) < len(p.items):
+            return False
+        return p.rest is None or len(arg.items) == len(p.items)
+
+    def worker_args(self, param: C.PList, arg: C.ListCons) -> list:
+        """Operands for a worker: the items its pattern names, demanded ones evaluated
+        now (Note [Strict arguments]); items past the pattern are never selected."""
+        ops = []
+        for p, item in zip(param.items, arg.items):
+            if demanded(p) and not sparked(item):
+                ops.append(self.spill(self.ev(item, WHNF)))
+            else:
+                ops.append(self._delay_flat(item))
+        if param.rest is not None:
+            ops.append(Imm(NIL) if arg.tail is None else self._delay_flat(arg.tail))
+        return ops
+
+    def bind_worker_params(self, param: C.PList, ops: list) -> None:
+        for p, op in zip(list(param.items) + ([param.rest] if param.rest is not None else []), ops):
+            self.bind(p, op)
 
     def call(self, fn, args, ctx):
         """A call with the code signature; in TAIL a jump (musttail)."""
@@ -1102,6 +1217,9 @@ class FnGen:
             return self.prim_slow(name, [], args)
         fast_ok = True
         ready = self.spark_operands(args)
+        # an operand after one that is not a small integer is left to the runtime,
+        # so only the first is certainly forced here (Note [Evaluated binders])
+        known = None
         done = b.append_basic_block(f"{name}done")
         results = []
         forced: list[Slot] = []
@@ -1121,6 +1239,8 @@ class FnGen:
                 self.release(ready[i])
             else:
                 v = self.ev(a, WHNF)
+            if known is None:
+                known = set(self.evaluated)
             op = self.spill(v)
             forced.append(op)
             if not fast_ok:
@@ -1153,6 +1273,8 @@ class FnGen:
         results.append((r, b.block))
         b.branch(done)
         phi = self.join(done, results)
+        if known is not None:
+            self.evaluated = known
         for op in forced:
             self.release(op)
         return phi
@@ -1306,10 +1428,20 @@ class ProgramGen(ModuleGen):
             self.cl.link(d.expr)
             if type(d.expr) is C.Lam:
                 self.direct[name] = self.new_function(name)
+                if worker_shape(d.expr):
+                    self.workers[name] = self.new_function(name + "_w")
         for name, fn in self.direct.items():
             lam = self.defs[name].expr
             g = FnGen(self, fn, "closure")
-            g.prologue([], lam.param)
+            if name in self.workers:
+                g.wrapper(lam.param, self.workers[name])
+                g.finish()
+                g = FnGen(self, self.workers[name], "closure")
+                ops = [g.spill(a) for a in self.workers[name].args[1:1 + worker_shape(lam)]]
+                g.poll()
+                g.bind_worker_params(lam.param, ops)
+            else:
+                g.prologue([], lam.param)
             g.ev(lam.body, TAIL)
             g.finish()
             self.code_names.append((fn, name))
@@ -1486,7 +1618,7 @@ class ProgramGen(ModuleGen):
         st = self.state_here(g)
         with b.if_then(b.icmp_unsigned("!=", st, ir.Constant(I32, 2)), likely=False):
             b.call(atoms, [g.w])
-            b.call(vals, [g.w, _c(NIL), _c(NIL)])
+            b.call(vals, code_args(g.w, _c(NIL), _c(NIL)))
 
 
 def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
@@ -1513,7 +1645,7 @@ def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
         bb = b.append_basic_block(f"eval{k}")
         sw.add_case(_c(fix(k)), bb)
         b.position_at_end(bb)
-        r = b.call(fn, [g.w, _c(NIL), _c(NIL)])
+        r = b.call(fn, code_args(g.w, _c(NIL), _c(NIL)))
         g.ret(b.call(pg.rt.rt_whnf, [g.w, r]))
     b.position_at_end(default)
     g.ret(_c(NIL))
