@@ -212,6 +212,9 @@ class Analysis:
         self.summaries: dict[str, Summary] = {}
         self.values: dict[str, int] = {}
         self.names: dict[int, list] = {}       # id(pattern) -> pattern_names
+        self.slot_lists: dict[int, list] = {}  # id(pattern) -> its binders' slots
+        self.flat_patterns: set[int] = set()   # id() of `[a b ...]` without a rest
+        self.suffixes: dict = {}               # (id(pattern), j) -> its items from j on
         self.splitting = 0
         self.reads = None                      # while solving an SCC: what was read
         self.eager_lits: set[int] = set()      # id() of list literals with `#E`/`$x` items
@@ -287,7 +290,24 @@ class Analysis:
         names = self.names.get(id(p))
         if names is None:
             names = self.names[id(p)] = C.pattern_names(p)
+            if type(p) is C.PList and all(type(i) is C.PVar for i in p.items):
+                self.flat_patterns.add(id(p))
         return names
+
+    def suffix(self, p, j: int):
+        """The pattern p without its first j items, made once: the caches here are
+        keyed by id(), so a pattern must live as long as the analysis."""
+        key = (id(p), j)
+        out = self.suffixes.get(key)
+        if out is None:
+            out = self.suffixes[key] = C.PList(p.items[j:], p.rest)
+        return out
+
+    def slots(self, p) -> list[int]:
+        out = self.slot_lists.get(id(p))
+        if out is None:
+            out = self.slot_lists[id(p)] = [b.index for b in self.binders(p)]
+        return out
 
     # --- abstract evaluation ------------------------------------------------------------
 
@@ -478,6 +498,15 @@ class Analysis:
         if type(desc) is tuple:
             lit, k, env = desc
             items = lit.items
+            pitems = p.items
+            if (p.rest is None and k + len(pitems) <= len(items)
+                    and id(p) in self.flat_patterns):   # `\[a b]` given `[x y ...]`
+                out = []
+                for j, ip in enumerate(pitems):
+                    item = items[k + j]
+                    out.append((ip.index, self.value((item, 0, env)) if type(item) is C.ListCons
+                                else self.ev(item, env)))
+                return [out]
             alts = [[]]
             for j, ip in enumerate(p.items):
                 if k < len(items):
@@ -485,7 +514,7 @@ class Analysis:
                     k += 1
                     alts = self.product(alts, self.bind(ip, self.desc(item, env)))
                     continue
-                rest = C.PList(p.items[j:], p.rest)
+                rest = self.suffix(p, j)
                 if lit.tail is None:             # selecting from []: pattern mismatch
                     return self.product(alts, self.bind(rest, ERR))
                 return self.product(alts, self.bind(rest, self.desc(lit.tail, env)))
@@ -501,9 +530,9 @@ class Analysis:
         v = desc
         s = v >> 1
         if s == 0:      # selecting from a value that does not terminate, or an error
-            return [[(b.index, v) for b in self.binders(p)]]
+            return [[(i, v) for i in self.slots(p)]]
         if s == 3:
-            return [[(b.index, TOP) for b in self.binders(p)]]
+            return [[(i, TOP) for i in self.slots(p)]]
         item_tops = [(b.index, TOP) for ip in p.items for b in self.binders(ip)]
         if s == 1:      # every element may be anything; the rest is as bad as v
             if p.rest is None:
@@ -753,7 +782,7 @@ class Analysis:
             return
         for j, ip in enumerate(p.items):
             if k >= len(items):
-                d = self.pattern_demand(C.PList(p.items[j:], p.rest), dem)
+                d = self.pattern_demand(self.suffix(p, j), dem)
                 if lit.tail is not None:
                     self.visit(lit.tail, d)
                 return
