@@ -26,6 +26,7 @@ W_INTERRUPT = native.Worker.interrupt.offset
 W_CTX = native.Worker.ctx.offset
 W_STACK_LIMIT = native.Worker.stack_limit.offset
 W_SUSPS = native.WORKER_SUSPS
+CTX_HUNGRY = native.CTX_HUNGRY
 
 #: rt_step_fn: the signature of code a step runs, rt_val fn(rt_worker *, rt_val)
 STEP_FN = ir.FunctionType(I64, [PTR, I64])

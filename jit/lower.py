@@ -58,8 +58,8 @@ from ..frontend.parse import deep_recursion
 from ..interp.forms import core_of_form, form_of_syntax
 from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES
 from ..rt import native
-from .abi import (I8, I32, I64, PTR, VOID, W_CTX, W_SP, W_SP_LIMIT, W_STACK_LIMIT, W_SUSPS,
-                  Runtime, header)
+from .abi import (CTX_HUNGRY, I8, I32, I64, PTR, VOID, W_CTX, W_SP, W_SP_LIMIT, W_STACK_LIMIT,
+                  W_SUSPS, Runtime, header)
 from .closures import Closures
 
 VAL = I64
@@ -182,7 +182,10 @@ def sparked(e: C.Expr) -> bool:
 # evaluated cannot change its value (docs/language.md, "Strictness and errors"): the
 # code offers every sparked operand, evaluates the others, and forces the sparks
 # last, by which time an idle worker may have taken them. The operands are still
-# checked in their written order, so the same error is reported.
+# checked in their written order, so the same error is reported. A spark is made only
+# while some worker is hungry (Note [Hungry workers] in rt/rt_spark.c); otherwise the
+# operand is evaluated at once, so `@` on every call of nfib costs a load and a
+# branch when every worker is busy.
 
 # Note [Strict arguments]
 # ~~~~~~~~~~~~~~~~~~~~~~~
@@ -211,6 +214,7 @@ class ModuleGen:
         self.direct: dict[str, ir.Function] = {}     # top-level lambdas: called directly
         self.exh_fns: dict[str, ir.Function] = {}    # their exhaustive variants
         self.workers: dict[str, ir.Function] = {}    # Note [Workers]
+        self.late_binding = False                    # Note [Late binding]
         self.atoms: dict[str, ir.GlobalVariable] = {}
         self.strings: dict[bytes, ir.GlobalVariable] = {}
         self.quotes: list[tuple[ir.GlobalVariable, object]] = []   # (slot global, form)
@@ -304,6 +308,9 @@ class ModuleGen:
             g.ret(g.select(vop, which))
             g.finish()
         return fn
+
+    def calls_direct(self, name: str) -> bool:
+        return name in self.direct and not self.late_binding
 
     def exh_variant(self, name: str) -> ir.Function:
         """The exhaustive variant of top-level function `name` (Note [Destination
@@ -612,7 +619,7 @@ class FnGen:
         mg = self.mg
         b = self.b
         k = mg.def_index.get(name)
-        if k is not None:
+        if k is not None and not mg.late_binding:
             return self.global_slot(k)
         return b.call(self.rt.rt_toplevel_lookup, [self.w, b.load(mg.atom(name), typ=I64)])
 
@@ -648,7 +655,7 @@ class FnGen:
                 if type(inner) in SIMPLE or type(inner) is C.Quote:
                     return self.delay(inner, allow_now)
                 s = self.make_susp(inner, "spark")
-                self.b.call(self.rt.rt_spark, [self.w, self.load(s)])
+                self.offer_spark(s)
                 return s
             if not allow_now:
                 return self.make_susp(e, "demand")
@@ -755,7 +762,7 @@ class FnGen:
             return self.ev(e.expr, ctx)
         if t is C.ListCons and e.items:
             return self.exh_list(e, ctx)
-        if t is C.App and type(e.fn) is C.Global and e.fn.name in self.mg.direct:
+        if t is C.App and type(e.fn) is C.Global and self.mg.calls_direct(e.fn.name):
             return self.exh_call(e, ctx)
         return self.finish_value(self.deep(self.ev(e, WHNF)), ctx)
 
@@ -1076,7 +1083,7 @@ class FnGen:
         b = self.b
         fe = e.fn
         direct = None
-        if type(fe) is C.Global and fe.name in self.mg.direct:
+        if type(fe) is C.Global and self.mg.calls_direct(fe.name):
             direct = self.mg.direct[fe.name]
             fop = None
         else:
@@ -1152,9 +1159,9 @@ class FnGen:
             if demanded(p) and not sparked(item):
                 ops.append(self.spill(self.ev(item, WHNF)))
             else:
-                ops.append(self._delay_flat(item))
+                ops.append(self.delay(item))   # a list literal is built, not suspended
         if param.rest is not None:
-            ops.append(Imm(NIL) if arg.tail is None else self._delay_flat(arg.tail))
+            ops.append(Imm(NIL) if arg.tail is None else self.delay(arg.tail))
         return ops
 
     def bind_worker_params(self, param: C.PList, ops: list) -> None:
@@ -1285,12 +1292,52 @@ class FnGen:
         evaluated, and only then are the sparks forced. Returns {index: slot}."""
         if not any(sparked(a) for a in args):
             return {}
-        ready = {i: self.delay(a) for i, a in enumerate(args) if sparked(a)}
+        ready = {i: self.spark_if_hungry(a) for i, a in enumerate(args) if sparked(a)}
         for i, a in enumerate(args):
             if not sparked(a) and not (type(a) is C.Const and type(a.value) is int
                                        and FIX_MIN <= a.value <= FIX_MAX):
                 ready[i] = self.spill(self.ev(a, WHNF))
         return ready
+
+    def hungry(self):
+        """i1: some worker would take a spark now (Note [Hungry workers])."""
+        b = self.b
+        ctx = b.load(self.wfield(W_CTX), typ=PTR)
+        n = b.load(b.gep(ctx, [ir.Constant(I64, CTX_HUNGRY)], source_etype=I8), typ=I32)
+        return b.icmp_signed(">", n, ir.Constant(I32, 0))
+
+    def offer_spark(self, s: Slot) -> None:
+        """Spark the suspension in s if some worker is hungry; it stays a suspension."""
+        if CTX_HUNGRY < 0:
+            self.b.call(self.rt.rt_spark, [self.w, self.load(s)])
+            return
+        with self.b.if_then(self.hungry(), likely=False):
+            self.b.call(self.rt.rt_spark, [self.w, self.load(s)])
+
+    def spark_if_hungry(self, e: C.Ann) -> Slot:
+        """`@E` as a strict operand: a spark while some worker is hungry, else E's
+        value at once (Note [Hungry workers] in rt/rt_spark.c). Either way the slot
+        holds something the caller forces."""
+        b = self.b
+        if CTX_HUNGRY < 0:
+            return self.delay(e)
+        k = self.new_slot()
+        spark = b.append_basic_block("hungry")
+        now = b.append_basic_block("busy")
+        done = b.append_basic_block("sparked")
+        b.cbranch(self.hungry(), spark, now)
+        saved, known = list(self.free_slots), set(self.evaluated)
+        b.position_at_end(spark)
+        op = self.delay(e)
+        self.store_slot(k, self.opval(op))
+        b.branch(done)
+        self.free_slots, self.evaluated = list(saved), set(known)
+        b.position_at_end(now)
+        self.store_slot(k, self.ev(e.expr, WHNF))
+        b.branch(done)
+        self.free_slots, self.evaluated = saved, known
+        b.position_at_end(done)
+        return Slot(k)
 
     def arith_step(self, name, acc, y, forced, rest, results, done):
         """acc (op) y on tagged small integers with an overflow check."""
@@ -1621,6 +1668,27 @@ class ProgramGen(ModuleGen):
             b.call(vals, code_args(g.w, _c(NIL), _c(NIL)))
 
 
+# Note [Late binding]
+# ~~~~~~~~~~~~~~~~~~~
+# A definition made at run time (`val` or `evlst` of a definition form) rebinds its
+# name for everyone, the file's own code included, as in the interpreter. A program
+# that mentions `val` or `evlst` therefore looks every top-level name up when it is
+# used (rt_toplevel_lookup) and calls no function directly, so it has no workers or
+# exhaustive variants; other programs bind their names when they are compiled.
+
+
+def defines_at_run_time(module: C.Module) -> bool:
+    """The program mentions `val` or `evlst`, so its names may be rebound."""
+    stack = [c.expr for c in module.commands]
+    while stack:
+        e = stack.pop()
+        t = type(e)
+        if (t is C.PrimRef or t is C.PrimCall) and e.name in ("val", "evlst"):
+            return True
+        stack.extend(C.children(e))
+    return False
+
+
 def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
     """A whole program: its definitions, and one step function that evaluates its
     i-th top-level expression (rt_step_fn), as rt_run_toplevel expects."""
@@ -1629,6 +1697,7 @@ def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
         if isinstance(cmd, C.Def):
             defs[cmd.name] = cmd
     pg = ProgramGen(prefix, defs, main=True)
+    pg.late_binding = defines_at_run_time(module)
     with deep_recursion():
         pg.define_all()
         evals = [pg.expression(cmd.expr, f"eval{k}")

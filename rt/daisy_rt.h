@@ -314,6 +314,7 @@ typedef struct rt_worker {
     rt_worker_stats stats;
     struct rt_trace_buf *trace;    /* NULL: not tracing; written by this worker only
                                       (Note [Trace buffers] in rt_trace.c) */
+    int hungry;                /* counted in ctx->hungry: Note [Hungry workers] */
 } rt_worker;
 
 /* ------------------------------------------------------------------------

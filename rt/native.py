@@ -127,10 +127,11 @@ def source_files() -> list[str]:
                   if not p.endswith("_main.c"))
 
 
-def _worker_susps_offset() -> int:
-    """Where a worker counts the suspensions it allocates (generated code adds to it)."""
+def _layout_offset(name: str) -> int:
+    """An offset generated code uses beyond the fixed ABI fields, -1 if unknown:
+    worker.susps (suspensions allocated), ctx.hungry (Note [Hungry workers])."""
     try:
-        return layout_table()["worker.susps"]
+        return layout_table()[name]
     except (RuntimeUnavailable, KeyError):
         return -1
 
@@ -381,4 +382,5 @@ def trace_kind_name(kind: int) -> str | None:
     return name.decode() if name is not None else None
 
 
-WORKER_SUSPS = _worker_susps_offset()
+WORKER_SUSPS = _layout_offset("worker.susps")
+CTX_HUNGRY = _layout_offset("ctx.hungry")

@@ -183,15 +183,19 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, cfg.helper_stack_bytes);
-    for (uint32_t i = 1; i < ctx->nworkers; i++)
+    for (uint32_t i = 1; i < ctx->nworkers; i++) {
+        rt_spark_set_hungry(ctx->workers[i], 1);     /* idle: Note [Hungry workers] */
         if (pthread_create(&ctx->workers[i]->thread, &attr, rt_spark_helper_main,
                            ctx->workers[i]) != 0) {
             /* No room for another thread: run with the helpers that started. */
-            for (uint32_t j = i; j < ctx->nworkers; j++)
+            for (uint32_t j = i; j < ctx->nworkers; j++) {
+                rt_spark_set_hungry(ctx->workers[j], 0);
                 worker_free(ctx, ctx->workers[j]), ctx->workers[j] = NULL;
+            }
             ctx->nworkers = i;
             break;
         }
+    }
     pthread_attr_destroy(&attr);
     return ctx;
 fail:
@@ -379,6 +383,7 @@ int rt_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
         rt_fatal("rt_step called inside a step");
     ctx->in_step = 1;
     ctx->steps++;
+    rt_spark_set_hungry(w, 0);     /* an unwound wait may have left it set */
     uint64_t t_trace = rt_trace_clock(w);
     int status;
     if (!ctx->main_stack) {
@@ -616,6 +621,7 @@ static const rt_layout_entry layout[] = {
     L("worker.ctx", offsetof(rt_worker, ctx)),
     L("worker.stack_limit", offsetof(rt_worker, stack_limit)),
     L("worker.susps", offsetof(rt_worker, stats.susps_allocated)),
+    L("ctx.hungry", offsetof(struct rt_ctx, hungry)),
     L("tag.mask", RT_TAG_MASK), L("tag.ptr", RT_TAG_PTR), L("tag.atom", RT_TAG_ATOM),
     L("tag.prim", RT_TAG_PRIM), L("tag.const", RT_TAG_CONST),
     L("nil", RT_NIL), L("unit", RT_UNIT),

@@ -260,6 +260,14 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
     if (w->id == 0 && (atomic_load_explicit(&ctx->gc_request, memory_order_relaxed) ||
                        ctx->cfg.gc_stress || over_major_threshold(ctx)))
         rt_gc_major(w);
+    else if (w->id != 0 && over_major_threshold(ctx) &&
+             !atomic_load_explicit(&ctx->gc_request, memory_order_relaxed)) {
+        /* Worker 0 may be waiting for this helper and allocating nothing: ask it
+         * to compact at its next safepoint, and carry on meanwhile, so the heap
+         * keeps to twice the live data rather than growing to the limit. */
+        atomic_store(&ctx->gc_request, 1);
+        atomic_store_explicit(&ctx->workers[0]->interrupt, 1, memory_order_relaxed);
+    }
 
     /* While injecting, limit is the end of the last reservation and the
      * extent's real end is kept in inject_extent_end. */

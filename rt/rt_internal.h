@@ -65,6 +65,7 @@ struct rt_ctx {
     _Alignas(RT_CACHE_LINE) _Atomic int step_active;
     _Atomic int shutdown;
     _Atomic int sleepers;
+    _Atomic int hungry;             /* workers wanting sparks: Note [Hungry workers] */
     _Atomic int wake_pending;       /* a wake-up is on its way to a parked helper */
     _Atomic int interrupt_requested;
     pthread_mutex_t park_lock;
@@ -142,6 +143,7 @@ static inline uint16_t rt_heap_owner_of(rt_ctx *ctx, rt_val v)
                                 memory_order_relaxed);
 }
 void rt_remset_push(rt_worker *w, rt_val v);
+void rt_spark_set_hungry(rt_worker *w, int hungry);   /* Note [Hungry workers] */
 
 /* rt_gc.c */
 void rt_gc_local_promote(rt_worker *w);

@@ -159,6 +159,26 @@ void rt_spark_wake(rt_ctx *ctx)
     pthread_mutex_unlock(&ctx->park_lock);
 }
 
+/* Note [Hungry workers]
+ *
+ * A spark pays only if some worker is free to take it.  ctx->hungry counts the
+ * workers that would: helpers that are not running a spark (idle, searching or
+ * parked) and workers waiting for a suspension another worker holds.  Generated
+ * code reads it at an `@` in a strict operand (jit/lower.py Note [Sparked
+ * operands]): when nobody is hungry it evaluates the operand at once, with no
+ * suspension, no deque traffic and nothing to fizzle, so `@` on every call costs
+ * a load and a branch while every worker is busy; as soon as one goes hungry the
+ * next `@` met sparks again.  The count is a hint, read without ordering: a stale
+ * read costs one spark too many or too few, never a wrong value.  Each worker
+ * writes only its own flag and keeps the count in step with it. */
+void rt_spark_set_hungry(rt_worker *w, int hungry)
+{
+    if (w->hungry != hungry) {
+        w->hungry = hungry;
+        atomic_fetch_add_explicit(&w->ctx->hungry, hungry ? 1 : -1, memory_order_relaxed);
+    }
+}
+
 void rt_spark(rt_worker *w, rt_val v)
 {
     if (!rt_is_type(v, RT_T_SUSP) ||
@@ -331,10 +351,13 @@ static rt_val force_wait_slow(rt_worker *w, rt_val v)
 {
     rt_push_root(w, v);
     uint64_t spins = 0;
+    int was_hungry = w->hungry;
+    rt_spark_set_hungry(w, 1);
     for (;;) {
         /* Compaction may have replaced the suspension by its value. */
         if (!rt_is_type(w->sp[-1], RT_T_SUSP)) {
             atomic_store(&w->waiting_on, NULL);
+            rt_spark_set_hungry(w, was_hungry);
             return rt_pop_root(w);
         }
         rt_obj *s = rt_obj_of(w->sp[-1]);
@@ -342,12 +365,14 @@ static rt_val force_wait_slow(rt_worker *w, rt_val v)
                                            memory_order_acquire);
         if (!(st & RT_SUSP_CLAIMED_BIT)) {
             atomic_store(&w->waiting_on, NULL);
+            rt_spark_set_hungry(w, was_hungry);
             return rt_force(w, rt_pop_root(w));     /* evaluated, or released */
         }
         atomic_store(&w->waiting_on, s);
         if (wait_cycle(w, s)) {
             atomic_store(&w->waiting_on, NULL);
             w->sp--;
+            rt_spark_set_hungry(w, was_hungry);
             return rt_error_new(w, "cycle: a suspension demands its own value");
         }
         rt_poll(w);
@@ -356,7 +381,9 @@ static rt_val force_wait_slow(rt_worker *w, rt_val v)
             if (o) {
                 atomic_store(&w->waiting_on, NULL);
                 w->nested_waits++;
+                rt_spark_set_hungry(w, 0);
                 run_spark(w, o);
+                rt_spark_set_hungry(w, 1);
                 w->nested_waits--;
                 spins = 0;
                 continue;
@@ -477,6 +504,7 @@ void *rt_spark_helper_main(void *arg)
         if (reason == RT_UNWIND_ALLOC && !ctx->cfg.inject_fail_every)
             w->backoff_gc = atomic_load(&ctx->gc_count) + 1;
         atomic_store(&w->running, 0);
+        rt_spark_set_hungry(w, 1);
         if (busy) {
             w->stats.busy_ns += rt_now_ns() - t0;
             rt_spark_leave_busy(w);
@@ -501,7 +529,9 @@ void *rt_spark_helper_main(void *arg)
         if (s) {
             atomic_store(&w->running, 1);
             w->current_spark = s;
+            rt_spark_set_hungry(w, 0);
             run_spark(w, s);
+            rt_spark_set_hungry(w, 1);
             w->current_spark = NULL;
             atomic_store(&w->running, 0);
             spins = 0;

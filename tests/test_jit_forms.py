@@ -38,3 +38,13 @@ def test_executables_evaluate_quoted_forms_without_a_compiler(tmp_path):
     assert lines[2].startswith("<error: val: this program cannot compile new code")
     jit = run_source(tmp_path, prog.read_text())
     assert jit.stdout.splitlines() == ["3", "[6 [4 ! -5]]", "2"]
+
+
+def test_a_definition_made_at_run_time_rebinds_the_files_own_calls(tmp_path):
+    # Note [Late binding] in jit/lower.py: g calls f directly in a program that
+    # cannot change names; here evlst can, so g must see the new f
+    text = "f = \\x. inc:x\ng = \\x. f:x\ng:1\n#evlst:prsis:scnis:stdin\ng:1\n"
+    jit = run_source(tmp_path, text, stdin="f = \\x. 42\n")
+    interp = run_source(tmp_path, text, "--interp", stdin="f = \\x. 42\n")
+    assert jit.returncode == interp.returncode == 0, jit.stderr + interp.stderr
+    assert jit.stdout == interp.stdout == "2\n[<defined f>]\n42\n"
