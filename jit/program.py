@@ -19,6 +19,7 @@ program, written to a file descriptor by the runtime's screen step.
 from __future__ import annotations
 
 import ctypes
+import os
 import hashlib
 import struct
 
@@ -60,6 +61,8 @@ class JitProgram:
 
     # ---- running ----
     def context(self, threads: int = 0, heap: int = 0, **kw) -> native.Context:
+        if os.environ.get("DAISY_GC_STRESS"):      # debugging: compact at every slow path
+            kw.setdefault("gc_stress", True)
         ctx = native.Context(threads, heap, **kw)
         ctx._lib.rt_set_eval_hook(ctx._ctx, ctypes.cast(self._hook, ctypes.c_void_p))
         ctx._lib.rt_streams_init(ctx._ctx)     # `stdin` exists before any helper can ask

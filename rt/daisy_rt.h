@@ -483,6 +483,23 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason);
  * ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------
+ * Note [Values made elsewhere]
+ *
+ * (L) must survive updates.  When worker B evaluates a suspension S that lives
+ * in A's regions, it reads A's objects through S's environment and may build
+ * its value V, in B's regions, with pointers back to them (the elements of a
+ * list it sorted, say).  Once S says EVALUATED, A's marker would follow only V,
+ * and it never follows pointers out of its own regions: the objects V points
+ * back to would be reachable by B but swept by A.  So A's marker keeps the
+ * environment of an evaluated suspension whose value is a pointer outside A's
+ * regions (rt_gc.c trace_local): every path through A's regions that B could
+ * have read stays a path.  The environment lives until the next compaction,
+ * which replaces S by V everywhere.  (Found by the differential tests: batch
+ * `normal` seeds 500..749 at 2-4 workers crashed or printed wrong values about
+ * one run in two; tests/test_gc_escapes.py keeps it.)
+ * ------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------
  * Note [Compaction]
  *
  * Worker 0 compacts the whole context (all local regions and old space) into

@@ -52,9 +52,15 @@ static void trace_local(rt_worker *w, size_t *n, rt_obj *o)
         uint64_t st = atomic_load_explicit((_Atomic uint64_t *)&o->field[RT_SUSP_STATE],
                                            memory_order_acquire);
         if (st == RT_SUSP_EVALUATED) {
-            mark_val(w, n, atomic_load_explicit((_Atomic rt_val *)&o->field[RT_SUSP_VALUE],
-                                                memory_order_relaxed));
-            return;
+            rt_val v = atomic_load_explicit((_Atomic rt_val *)&o->field[RT_SUSP_VALUE],
+                                            memory_order_relaxed);
+            mark_val(w, n, v);
+            /* Note [Values made elsewhere]: a value outside this worker's regions
+             * may point back into them, through objects this marker does not
+             * follow; the environment that value was computed from keeps those
+             * objects reachable through our own regions, as (L) requires. */
+            if (!rt_is_ptr(v) || rt_heap_owner_of(w->ctx, v) == w->id)
+                return;
         }
         for (uint32_t i = RT_SUSP_ENV; i < size; i++)
             mark_val(w, n, o->field[i]);
