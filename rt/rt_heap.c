@@ -260,7 +260,7 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
     if (w->id == 0 && (atomic_load_explicit(&ctx->gc_request, memory_order_relaxed) ||
                        ctx->cfg.gc_stress || over_major_threshold(ctx)))
         rt_gc_major(w);
-    else if (0 && w->id != 0 && over_major_threshold(ctx) &&
+    else if (w->id != 0 && over_major_threshold(ctx) &&
              !atomic_load_explicit(&ctx->gc_request, memory_order_relaxed)) {
         /* Worker 0 may be waiting for this helper and allocating nothing: ask it
          * to compact at its next safepoint, and carry on meanwhile, so the heap
