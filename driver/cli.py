@@ -34,13 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a program file, printing each top-level value")
     run.add_argument("file", help="the program (.dsy); '-' reads standard input")
-    run.add_argument("--interp", action="store_true",
-                     help="use the reference interpreter instead of the JIT")
-    _engine_flags(run)
-    run.add_argument("--threads", type=int, default=0, metavar="N",
-                     help="workers, including the main one (default: the number of cores)")
-    run.add_argument("--heap", default=None, metavar="SIZE",
-                     help="heap limit such as 512M or 2G (default: 3/4 of physical memory)")
+    _runtime_flags(run)
     run.add_argument("--stats", action="store_true",
                      help="print what the runtime did (allocation, collections, sparks) to stderr")
     run.add_argument("--trace", default=None, metavar="FILE",
@@ -70,13 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="the C compiler that links executables (default: $CC, else cc)")
 
     repl = sub.add_parser("repl", help="the Daisy top level: & prompt, definitions, expressions")
-    repl.add_argument("--interp", action="store_true",
-                      help="use the reference interpreter instead of the JIT")
-    _engine_flags(repl)
-    repl.add_argument("--threads", type=int, default=0, metavar="N",
-                      help="workers, including the main one (default: the number of cores)")
-    repl.add_argument("--heap", default=None, metavar="SIZE",
-                      help="heap limit such as 512M or 2G (default: 3/4 of physical memory)")
+    _runtime_flags(repl)
     repl.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="N",
                       help="with --interp: evaluation depth at which a demand becomes the "
                            "error 'stack exhausted' (default %(default)s)")
@@ -101,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--scale", type=int, default=1, metavar="K",
                     help="multiply the work of each test by K (default 1)")
     return ap
+
+
+def _runtime_flags(p: argparse.ArgumentParser) -> None:
+    """The engine choice, -O, and the native runtime's workers and heap (run, repl)."""
+    p.add_argument("--interp", action="store_true",
+                   help="use the reference interpreter instead of the JIT")
+    _engine_flags(p)
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="workers, including the main one (default: the number of cores)")
+    p.add_argument("--heap", default=None, metavar="SIZE",
+                   help="heap limit such as 512M or 2G (default: 3/4 of physical memory)")
 
 
 def _engine_flags(p) -> None:

@@ -25,8 +25,11 @@ W_SP_LIMIT = native.Worker.sp_limit.offset
 W_INTERRUPT = native.Worker.interrupt.offset
 W_CTX = native.Worker.ctx.offset
 W_STACK_LIMIT = native.Worker.stack_limit.offset
-W_SUSPS = native.WORKER_SUSPS
-CTX_HUNGRY = native.CTX_HUNGRY
+# offsets past the fixed ABI fields, read from the runtime's layout table: the
+# worker's count of suspensions allocated (--stats), Note [Hungry workers]
+_LAYOUT = native.layout_table()
+W_SUSPS = _LAYOUT["worker.susps"]
+CTX_HUNGRY = _LAYOUT["ctx.hungry"]
 
 #: rt_step_fn: the signature of code a step runs, rt_val fn(rt_worker *, rt_val)
 STEP_FN = ir.FunctionType(I64, [PTR, I64])

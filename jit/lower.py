@@ -320,7 +320,7 @@ class ModuleGen:
             fn = self.exh_fns[name] = self.new_function(name + "_exh")
             lam = self.defs[name].expr
             g = FnGen(self, fn, "closure")
-            g.exh_prologue(lam)
+            g.exh_prologue(lam, worker_shape(lam) if name in self.workers else 0)
             g.ev(lam.body, XTAIL)
             g.finish()
         return fn
@@ -502,20 +502,24 @@ class FnGen:
         h = b.load(b.inttoptr(v, PTR), typ=I64)
         return b.and_(b.lshr(h, _c(1)), _c(0x7F))
 
-    def is_type(self, v, t: int):
-        """i1: v is a pointer to an object of type t (two blocks, no phi needed by callers)."""
+    def if_ptr(self, v, then, otherwise, ty=VAL):
+        """then() where v is a heap pointer, else `otherwise`, joined in a phi of ty."""
         b = self.b
         start = b.block
         isp = self.is_ptr(v)
-        check = b.append_basic_block("ty")
-        done = b.append_basic_block("tydone")
-        b.cbranch(isp, check, done)
-        b.position_at_end(check)
-        r = b.icmp_unsigned("==", self.hdr_type(v), _c(t))
-        check_end = b.block
+        yes = b.append_basic_block("isptr")
+        done = b.append_basic_block("ptrdone")
+        b.cbranch(isp, yes, done)
+        b.position_at_end(yes)
+        r = then()
+        yes_end = b.block
         b.branch(done)
-        return self.join(done, [(ir.Constant(ir.IntType(1), 0), start), (r, check_end)],
-                         ir.IntType(1))
+        return self.join(done, [(otherwise, start), (r, yes_end)], ty)
+
+    def is_type(self, v, t: int):
+        """i1: v is a pointer to an object of type t (two blocks, no phi needed by callers)."""
+        return self.if_ptr(v, lambda: self.b.icmp_unsigned("==", self.hdr_type(v), _c(t)),
+                           ir.Constant(ir.IntType(1), 0), ir.IntType(1))
 
     def join(self, done, incoming, ty=VAL):
         """Continue at block `done` with the phi of (value, from-block) pairs."""
@@ -582,10 +586,9 @@ class FnGen:
 
     def count_susps(self, n: int) -> None:
         """Add n to the worker's count of suspensions allocated (--stats)."""
-        if W_SUSPS >= 0:
-            b = self.b
-            p = self.wfield(W_SUSPS)
-            b.store(b.add(b.load(p, typ=I64), _c(n)), p)
+        b = self.b
+        p = self.wfield(W_SUSPS)
+        b.store(b.add(b.load(p, typ=I64), _c(n)), p)
 
     def make_closure(self, lam: C.Lam) -> Slot:
         free = self.mg.cl.free(lam)
@@ -768,17 +771,7 @@ class FnGen:
 
     def deep(self, v):
         """The normal form of a value in WHNF: immediates are; the rest asks the runtime."""
-        b = self.b
-        start = b.block
-        isp = self.is_ptr(v)
-        slow = b.append_basic_block("deep")
-        done = b.append_basic_block("deepdone")
-        b.cbranch(isp, slow, done)
-        b.position_at_end(slow)
-        r = b.call(self.rt.rt_deep_force, [self.w, v])
-        slow_end = b.block
-        b.branch(done)
-        return self.join(done, [(v, start), (r, slow_end)])
+        return self.if_ptr(v, lambda: self.b.call(self.rt.rt_deep_force, [self.w, v]), v)
 
     def exh_call(self, e: C.App, ctx: str):
         """A top-level function called under exhaustive demand: its exhaustive variant;
@@ -866,16 +859,15 @@ class FnGen:
         b.call(self.rt.rt_cons_set_tail, [self.w, dst, v])
         self.ret(self.load(self.exh_res))
 
-    def exh_prologue(self, lam: C.Lam) -> None:
+    def exh_prologue(self, lam: C.Lam, k: int) -> None:
         """An exhaustive variant's frame: result and destination slots, the argument's
-        slot, and the loop header that binds the parameter afresh each time round."""
+        slot (or the k values a worker takes), and the loop header that binds the
+        parameter afresh each time round."""
         b = self.b
         self.exh_lam = lam
         self.exh_res = Slot(self.new_slot())          # NIL until the first cell
         self.exh_dst = Slot(self.new_slot())          # the last cell, NIL before it
         p = lam.param
-        d = self.mg.defs.get(lam.name)
-        k = worker_shape(lam) if lam.name in self.mg.workers and d.expr is lam else 0
         self.exh_args = [self.spill(a) for a in (self.fn.args[1:1 + k] if k else [self.arg])]
         self.loop_bb = b.append_basic_block("loop")
         b.branch(self.loop_bb)
@@ -1125,24 +1117,25 @@ class FnGen:
         """The argument of a direct call, with what the callee certainly demands
         evaluated now instead of suspended (Note [Strict arguments])."""
         if demanded(param):
-            if not sparked(arg):
-                return self.spill(self.ev(arg, WHNF))
-            return self.delay(arg)
+            return self.arg_op(param, arg, self.delay)
         if (type(param) is C.PList and type(arg) is C.ListCons
                 and len(arg.items) >= len(param.items)
                 and any(demanded(p) and not sparked(a) for p, a in zip(param.items, arg.items))):
-            ops = []
-            for i, item in enumerate(arg.items):
-                if i < len(param.items) and demanded(param.items[i]) and not sparked(item):
-                    ops.append(self.spill(self.ev(item, WHNF)))
-                else:
-                    ops.append(self._delay_flat(item))
+            pats = list(param.items) + [None] * (len(arg.items) - len(param.items))
+            ops = [self.arg_op(p, item, self._delay_flat) for p, item in zip(pats, arg.items)]
             tail = Imm(NIL) if arg.tail is None else self._delay_flat(arg.tail)
             r = self.cons_chain(ops, tail)
             for op in ops + [tail]:
                 self.release(op)
             return r
         return self.delay(arg)
+
+    def arg_op(self, p, item: C.Expr, delay):
+        """An operand for `item` bound by pattern p (None: by no pattern): evaluated now
+        when p is demanded and item is not a spark, else delay(item)."""
+        if p is not None and demanded(p) and not sparked(item):
+            return self.spill(self.ev(item, WHNF))
+        return delay(item)
 
     def fits_worker(self, name: str, arg: C.Expr) -> bool:
         """A direct call can pass its list literal's items to the worker."""
@@ -1154,12 +1147,8 @@ class FnGen:
     def worker_args(self, param: C.PList, arg: C.ListCons) -> list:
         """Operands for a worker: the items its pattern names, demanded ones evaluated
         now (Note [Strict arguments]); items past the pattern are never selected."""
-        ops = []
-        for p, item in zip(param.items, arg.items):
-            if demanded(p) and not sparked(item):
-                ops.append(self.spill(self.ev(item, WHNF)))
-            else:
-                ops.append(self.delay(item))   # a list literal is built, not suspended
+        # a list literal passed alone is built, not suspended (delay, not _delay_flat)
+        ops = [self.arg_op(p, item, self.delay) for p, item in zip(param.items, arg.items)]
         if param.rest is not None:
             ops.append(Imm(NIL) if arg.tail is None else self.delay(arg.tail))
         return ops
@@ -1308,9 +1297,6 @@ class FnGen:
 
     def offer_spark(self, s: Slot) -> None:
         """Spark the suspension in s if some worker is hungry; it stays a suspension."""
-        if CTX_HUNGRY < 0:
-            self.b.call(self.rt.rt_spark, [self.w, self.load(s)])
-            return
         with self.b.if_then(self.hungry(), likely=False):
             self.b.call(self.rt.rt_spark, [self.w, self.load(s)])
 
@@ -1319,8 +1305,6 @@ class FnGen:
         value at once (Note [Hungry workers] in rt/rt_spark.c). Either way the slot
         holds something the caller forces."""
         b = self.b
-        if CTX_HUNGRY < 0:
-            return self.delay(e)
         k = self.new_slot()
         spark = b.append_basic_block("hungry")
         now = b.append_basic_block("busy")

@@ -127,15 +127,6 @@ def source_files() -> list[str]:
                   if not p.endswith("_main.c"))
 
 
-def _layout_offset(name: str) -> int:
-    """An offset generated code uses beyond the fixed ABI fields, -1 if unknown:
-    worker.susps (suspensions allocated), ctx.hungry (Note [Hungry workers])."""
-    try:
-        return layout_table()[name]
-    except (RuntimeUnavailable, KeyError):
-        return -1
-
-
 def parse_size(text: str) -> int:
     """`--heap` sizes: 512M, 2G, 64k, or bytes; 0 when malformed."""
     return load().rt_parse_size(text.encode())
@@ -381,6 +372,3 @@ def trace_kind_name(kind: int) -> str | None:
     name = load().rt_trace_kind_name(kind)
     return name.decode() if name is not None else None
 
-
-WORKER_SUSPS = _layout_offset("worker.susps")
-CTX_HUNGRY = _layout_offset("ctx.hungry")
