@@ -10,6 +10,7 @@ issues append passes here (lowering to LLVM).
     resolve     names -> slots, globals, prims     frontend/resolve.py
     primcalls   prim:[args] -> PrimCall            frontend/primcalls.py
     demand      demands on binders and calls       frontend/demand.py
+    fixnum      functions with fixnum workers      frontend/fixnum.py
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .frontend.demand import analyse_module
 from .frontend.desugar import desugar_program
 from .frontend.diagnostics import Diagnostic, SourceError
 from .frontend.dump import dump_module, dump_syntax
+from .frontend.fixnum import analyse_fixnum
 from .frontend.parse import NESTING_LIMIT, deep_recursion, gc_paused, parse_program
 from .frontend.primcalls import rewrite_module
 from .frontend.resolve import resolve_module
@@ -35,6 +37,7 @@ class CompileState:
     module: C.Module | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
     demands: object = None                # what the demand pass found (demand.DemandInfo)
+    fixnum: object = None                 # what the fixnum pass found (fixnum.FixnumInfo)
 
 
 class Pass:
@@ -95,7 +98,20 @@ class Demand(Pass):
         return dump_module(state.module, demands=state.demands)
 
 
-PASSES: list[Pass] = [Parse(), Desugar(), Resolve(), PrimCalls(), Demand()]
+class Fixnum(Pass):
+    name = "fixnum"
+    description = "functions that compute only small integers get fixnum workers"
+
+    def run(self, state):
+        state.fixnum = analyse_fixnum(state.module, dynamic=state.dynamic,
+                                      late_binding=C.defines_at_run_time(state.module),
+                                      demands=state.demands)
+
+    def dump(self, state):
+        return dump_module(state.module, demands=state.demands, fixnum=state.fixnum)
+
+
+PASSES: list[Pass] = [Parse(), Desugar(), Resolve(), PrimCalls(), Demand(), Fixnum()]
 PASS_NAMES = [p.name for p in PASSES]
 
 

@@ -11,7 +11,9 @@ Expressions
     Global(name)                a top-level definition, looked up by name when run
     PrimRef(name)               a primitive of LANGUAGE.md section 6 (or true/nil)
   Lam(param, body)      a one-argument function; `param` is a pattern; after
-                        `resolve`, `size` is the number of slots its frame holds
+                        `resolve`, `size` is the number of slots its frame holds;
+                        after `fixnum`, `fixnum` says it gets a fixnum worker
+                        (Note [Fixnum workers] in frontend/fixnum.py)
   App(fn, arg, demand)  application `fn:arg`; the argument is suspended. After the
                         `demand` pass, `demand` is what the context demands of the
                         call's result when the code around it runs (below)
@@ -95,6 +97,7 @@ class Lam(Expr):
     body: Expr
     size: int = 0
     name: str | None = None   # the top-level name it is defined as, for printing
+    fixnum: bool = False      # set by `fixnum`: it gets a fixnum worker
 
 
 @dataclass(slots=True, eq=False)
@@ -232,3 +235,15 @@ def children(e: Expr) -> list[Expr]:
     if t is Ann:
         return [e.expr]
     return []
+
+
+def defines_at_run_time(module: Module) -> bool:
+    """The program mentions `val` or `evlst`, so its names may be rebound."""
+    stack = [c.expr for c in module.commands]
+    while stack:
+        e = stack.pop()
+        t = type(e)
+        if (t is PrimRef or t is PrimCall) and e.name in ("val", "evlst"):
+            return True
+        stack.extend(children(e))
+    return False

@@ -8,7 +8,8 @@ binder's slot after resolve (`[X@0 ! Xs@1]`). Quoted forms print as their source
 After the `demand` pass (`demands=`), every binder shows its demand (`L@0{spine}`), every
 call the demand on its result (`(app{head} ...)`), and each top-level function is
 preceded by a summary line: its parameters' demands when its result is demanded to
-WHNF, and when it is demanded completely (`#`).
+WHNF, and when it is demanded completely (`#`). After the `fixnum` pass (`fixnum=`), a
+function with a fixnum worker has the line `;; fixnum worker` after its summary.
 """
 from __future__ import annotations
 
@@ -18,17 +19,22 @@ from . import syntax as S
 WIDTH = 88
 
 
-def dump_module(m: C.Module, demands=None) -> str:
+def dump_module(m: C.Module, demands=None, fixnum=None) -> str:
     """The module's text; with `demands` (the DemandInfo frontend/demand.py's
-    analyse_module returns) also the demands, as the demand pass left them."""
+    analyse_module returns) also the demands, as the demand pass left them, and with
+    `fixnum` (frontend/fixnum.py's FixnumInfo) which functions have fixnum workers."""
     shown = demands is not None
     out = []
     if shown and demands.skipped:
         out.append(f";; demand: not analysed, {demands.skipped}: everything is lazy")
+    if fixnum is not None and fixnum.skipped:
+        out.append(f";; fixnum: no workers, {fixnum.skipped}")
     for cmd in m.commands:
         if isinstance(cmd, C.Def):
             if shown and cmd.name in demands.functions:
                 out.append(_summary(cmd.name, demands.functions[cmd.name]))
+            if fixnum is not None and type(cmd.expr) is C.Lam and cmd.expr.fixnum:
+                out.append(";; fixnum worker")
             out.append(_layout(["def", cmd.name, _tree(cmd.expr, shown)], 0))
         else:
             out.append(_layout(["eval", _tree(cmd.expr, shown)], 0))

@@ -29,6 +29,8 @@ W_STACK_LIMIT = native.Worker.stack_limit.offset
 # worker's count of suspensions allocated (--stats), Note [Hungry workers]
 _LAYOUT = native.layout_table()
 W_SUSPS = _LAYOUT["worker.susps"]
+W_FX_OFF = _LAYOUT["worker.fx_off"]
+W_FX_GIVEUPS = _LAYOUT["worker.fx_giveups"]
 CTX_HUNGRY = _LAYOUT["ctx.hungry"]
 
 #: rt_step_fn: the signature of code a step runs, rt_val fn(rt_worker *, rt_val)

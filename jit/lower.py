@@ -19,7 +19,7 @@ cleans up, so unread parameters are garbage registers that cost nothing.
 
 Note [Workers]
 ~~~~~~~~~~~~~~
-A top-level function whose parameter is a list pattern, `\[a b]. E` (up to four
+A top-level function whose parameter is a list pattern, `\\[a b]. E` (up to four
 items, a rest included), gets a *worker* taking the pattern's items as separate
 values, and its closure code becomes a wrapper that selects them lazily from the
 argument and jumps to the worker. A direct call with a list literal, `f:[x y]`,
@@ -61,6 +61,7 @@ from ..rt import native
 from .abi import (CTX_HUNGRY, I8, I32, I64, PTR, VOID, W_CTX, W_SP, W_SP_LIMIT, W_STACK_LIMIT,
                   W_SUSPS, Runtime, header)
 from .closures import Closures
+from .fixnum import FixnumGen, emit_entry
 
 VAL = I64
 CODE_TY = ir.FunctionType(VAL, [PTR, VAL, VAL, VAL, VAL])
@@ -214,6 +215,8 @@ class ModuleGen:
         self.direct: dict[str, ir.Function] = {}     # top-level lambdas: called directly
         self.exh_fns: dict[str, ir.Function] = {}    # their exhaustive variants
         self.workers: dict[str, ir.Function] = {}    # Note [Workers]
+        self.fixnum_fns: dict[str, ir.Function] = {}   # Note [Fixnum entries]: f_fx
+        self.generic_fns: dict[str, ir.Function] = {}  # and f_g
         self.late_binding = False                    # Note [Late binding]
         self.atoms: dict[str, ir.GlobalVariable] = {}
         self.strings: dict[bytes, ir.GlobalVariable] = {}
@@ -1461,13 +1464,25 @@ class ProgramGen(ModuleGen):
                 self.direct[name] = self.new_function(name)
                 if worker_shape(d.expr):
                     self.workers[name] = self.new_function(name + "_w")
-        for name, fn in self.direct.items():
+                if d.expr.fixnum and not self.late_binding:
+                    self.fixnum_fns[name] = self.new_function(name + "_fx")
+        for name, fn in self.fixnum_fns.items():
+            # Note [Fixnum entries]: the entry is what everyone calls; the generic
+            # code below becomes f_g
             lam = self.defs[name].expr
+            entry = self.workers.get(name, self.direct[name])
+            generic = self.new_function(name + "_g")
+            FixnumGen(self, name, lam, fn, generic, code_args).emit()
+            emit_entry(self, entry, lam, fn, generic, code_args)
+            self.generic_fns[name] = generic
+        for name, entry in self.direct.items():
+            lam = self.defs[name].expr
+            fn = entry if name in self.workers else self.generic_fns.get(name, entry)
             g = FnGen(self, fn, "closure")
             if name in self.workers:
                 g.wrapper(lam.param, self.workers[name])
                 g.finish()
-                g = FnGen(self, self.workers[name], "closure")
+                g = FnGen(self, self.generic_fns.get(name, self.workers[name]), "closure")
                 ops = [g.spill(a) for a in self.workers[name].args[1:1 + worker_shape(lam)]]
                 g.poll()
                 g.bind_worker_params(lam.param, ops)
@@ -1475,7 +1490,7 @@ class ProgramGen(ModuleGen):
                 g.prologue([], lam.param)
             g.ev(lam.body, TAIL)
             g.finish()
-            self.code_names.append((fn, name))
+            self.code_names.append((entry, name))
         self.def_code = {}
         for name, d in self.defs.items():
             if type(d.expr) not in (C.Lam, C.Const):
@@ -1657,20 +1672,9 @@ class ProgramGen(ModuleGen):
 # A definition made at run time (`val` or `evlst` of a definition form) rebinds its
 # name for everyone, the file's own code included, as in the interpreter. A program
 # that mentions `val` or `evlst` therefore looks every top-level name up when it is
-# used (rt_toplevel_lookup) and calls no function directly, so it has no workers or
-# exhaustive variants; other programs bind their names when they are compiled.
-
-
-def defines_at_run_time(module: C.Module) -> bool:
-    """The program mentions `val` or `evlst`, so its names may be rebound."""
-    stack = [c.expr for c in module.commands]
-    while stack:
-        e = stack.pop()
-        t = type(e)
-        if (t is C.PrimRef or t is C.PrimCall) and e.name in ("val", "evlst"):
-            return True
-        stack.extend(C.children(e))
-    return False
+# used (rt_toplevel_lookup) and calls no function directly, so it has no workers,
+# exhaustive variants or fixnum workers (frontend/fixnum.py); other programs bind
+# their names when they are compiled (core.defines_at_run_time tells which).
 
 
 def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
@@ -1681,7 +1685,7 @@ def lower_program(module: C.Module, prefix: str, aot: bool = False) -> Lowered:
         if isinstance(cmd, C.Def):
             defs[cmd.name] = cmd
     pg = ProgramGen(prefix, defs, main=True)
-    pg.late_binding = defines_at_run_time(module)
+    pg.late_binding = C.defines_at_run_time(module)
     with deep_recursion():
         pg.define_all()
         evals = [pg.expression(cmd.expr, f"eval{k}")

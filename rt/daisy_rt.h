@@ -248,6 +248,7 @@ typedef struct rt_worker_stats {
     uint64_t steals, alloc_failures, unwinds, released_claims;
     uint64_t busy_ns;
     uint64_t susps_allocated;  /* generated code counts its own: "worker.susps" */
+    uint64_t fx_giveups;       /* fixnum workers given up on: "worker.fx_giveups" */
     uint64_t last_resume_ns;  /* failed allocation to re-entered evaluation */
 } rt_worker_stats;
 
@@ -277,6 +278,10 @@ typedef struct rt_worker {
     uint64_t progress;         /* commits: Note [Committed progress] */
     int unwind_reason;
     uint64_t fail_t0;
+    /* nonzero while generic code recomputes a call its fixnum worker gave up on:
+     * entries then skip the workers (Note [Fixnum entries] in jit/fixnum.py);
+     * generated code reads and writes it ("worker.fx_off") */
+    uint32_t fx_off;
     /* allocation */
     rt_extent *free_extents;   /* from the last local GC, in address order */
     size_t nfree, free_next, free_cap;
@@ -705,7 +710,7 @@ typedef struct rt_stats {
     uint64_t sparks_created, sparks_dud, sparks_overflowed;
     uint64_t sparks_converted, sparks_fizzled, sparks_gcd;
     uint64_t alloc_failures, unwinds, released_claims, promotions, steps;
-    uint64_t susps_allocated;
+    uint64_t susps_allocated, fx_giveups;
 } rt_stats;
 void rt_stats_get(rt_ctx *ctx, rt_stats *out);
 void rt_stats_print(rt_ctx *ctx, FILE *f);

@@ -68,7 +68,7 @@ STAT_FIELDS = (
     "major_gcs major_pause_ns major_pause_max_ns "
     "peak_heap_bytes live_bytes_after_major heap_in_use_bytes "
     "sparks_created sparks_dud sparks_overflowed sparks_converted sparks_fizzled sparks_gcd "
-    "alloc_failures unwinds released_claims promotions steps susps_allocated").split()
+    "alloc_failures unwinds released_claims promotions steps susps_allocated fx_giveups").split()
 
 
 class Stats(ctypes.Structure):

@@ -533,6 +533,7 @@ void rt_stats_get(rt_ctx *ctx, rt_stats *s)
         s->released_claims += ws->released_claims;
         s->promotions += ws->promotions;
         s->susps_allocated += ws->susps_allocated;
+        s->fx_giveups += ws->fx_giveups;
     }
     s->sparks_fizzled += ctx->sparks_fizzled_gc;
     s->sparks_gcd = ctx->sparks_gcd;
@@ -582,6 +583,9 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
             (unsigned long long)s.sparks_created, (unsigned long long)s.sparks_converted,
             (unsigned long long)s.sparks_overflowed, (unsigned long long)s.sparks_dud,
             (unsigned long long)s.sparks_gcd, (unsigned long long)s.sparks_fizzled);
+    if (s.fx_giveups)
+        fprintf(f, "  fixnum workers given up on: %llu (computed again generically)\n",
+                (unsigned long long)s.fx_giveups);
     if (s.alloc_failures || s.unwinds)
         fprintf(f, "  allocation failures %llu, unwinds %llu, claims released %llu\n",
                 (unsigned long long)s.alloc_failures, (unsigned long long)s.unwinds,
@@ -621,6 +625,8 @@ static const rt_layout_entry layout[] = {
     L("worker.ctx", offsetof(rt_worker, ctx)),
     L("worker.stack_limit", offsetof(rt_worker, stack_limit)),
     L("worker.susps", offsetof(rt_worker, stats.susps_allocated)),
+    L("worker.fx_off", offsetof(rt_worker, fx_off)),
+    L("worker.fx_giveups", offsetof(rt_worker, stats.fx_giveups)),
     L("ctx.hungry", offsetof(struct rt_ctx, hungry)),
     L("tag.mask", RT_TAG_MASK), L("tag.ptr", RT_TAG_PTR), L("tag.atom", RT_TAG_ATOM),
     L("tag.prim", RT_TAG_PRIM), L("tag.const", RT_TAG_CONST),

@@ -381,6 +381,7 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason)
     atomic_store(&w->top_claim, w->nclaims ? w->claims[w->nclaims - 1] : NULL);
     atomic_store(&w->waiting_on, NULL);
     w->nested_waits = 0;
+    w->fx_off = 0;        /* no recomputation survives an unwind: jit/fixnum.py */
     w->sp = w->sp_base + w->unwind_sp;
     w->unwind_reason = reason;
     w->stats.unwinds++;

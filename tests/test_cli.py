@@ -267,7 +267,7 @@ def test_dump_after_all_in_pass_order(run):
     assert p.returncode == 0
     assert p.stdout == "3\n"
     headers = re.findall(r";; ---- IR after (\w+) ----", p.stderr)
-    assert headers == ["parse", "desugar", "resolve", "primcalls", "demand"]
+    assert headers == ["parse", "desugar", "resolve", "primcalls", "demand", "fixnum"]
 
 
 def test_dump_after_repeated(run):
@@ -285,7 +285,7 @@ def test_passes_lists_the_passes_in_order():
     no_traceback(p)
     assert p.returncode == 0
     names = [line.split()[0] for line in p.stdout.splitlines() if line.strip()]
-    assert names == ["parse", "desugar", "resolve", "primcalls", "demand"]
+    assert names == ["parse", "desugar", "resolve", "primcalls", "demand", "fixnum"]
 
 
 def test_version():

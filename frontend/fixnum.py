@@ -1,0 +1,188 @@
+"""Pass `fixnum`: which top-level functions compute only small integers.
+
+Note [Fixnum workers]
+~~~~~~~~~~~~~~~~~~~~~
+A top-level function whose parameters are all demanded (a name, or a list pattern of
+up to four names; frontend/demand.py) and whose body, read with those parameters as
+small integers, can only make small integers, gets a second compiled form besides its
+generic code: a *fixnum worker* (jit/fixnum.py). The worker takes the parameters as
+tagged small-integer words and returns one, with no root frame, no suspensions and no
+heap objects: its arithmetic is inline with overflow checks, its tests are machine
+comparisons and its calls go straight to other fixnum workers.
+
+What counts as such a body (`fixnum_expr`, `fixnum_test`):
+  - an integer constant in the small range, a parameter, a `let` binder of such a value;
+  - `add`, `sub`, `mpy` of such values; `inc`, `dcr`, `neg` of one;
+  - `if` whose tests compare such values (`lt? le? gt? ge? eq? ne?`, `zero? one? pos?
+    neg?`) and whose branches, `else` included, are such values;
+  - a call of a function that has a fixnum worker, with such values for the names its
+    pattern binds (items past the pattern are never selected, so never evaluated);
+  - `$E`, `#E` and `@E` of such a value.
+A `let` binder must be demanded, or its value must contain no call: the worker
+evaluates it at once, and only a demanded or call-free value can be evaluated early
+without changing what the program means (an early call could fail to terminate where
+the lazy program never asked for the value).
+
+The set of functions is the greatest fixed point: start from every function with
+demanded name parameters and drop those whose bodies use anything else, including a
+call of a dropped function, until none is dropped. That is sound because the worker
+only ever *speculates*: whatever the analysis believes, at run time an overflow, a
+value that is not a small integer, a full stack or a hungry worker (`@`) makes the
+worker give up, and the generic code computes the call instead. Giving up is never
+visible: these bodies have no effects, so computing a call again gives the same value
+(jit/fixnum.py tells how it is kept cheap).
+
+Programs whose names can be rebound at run time (`val`, `evlst`, the REPL) get no
+fixnum workers: a worker calls other workers directly (Note [Late binding] in
+jit/lower.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import core as C
+
+FIX_MIN, FIX_MAX = -(1 << 62), (1 << 62) - 1
+ARITH = {"add", "sub", "mpy"}
+UNARY = {"inc", "dcr", "neg"}
+COMPARE = {"lt?", "le?", "gt?", "ge?", "eq?", "ne?"}
+PREDICATE = {"zero?", "one?", "pos?", "neg?"}
+MAX_ITEMS = 4            # a worker's values: the code signature's four (jit/lower.py)
+
+
+@dataclass
+class FixnumInfo:
+    """What the pass found: names with fixnum workers, and why others have none."""
+    functions: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+
+def demanded(p) -> bool:
+    return getattr(p, "demand", "lazy") != "lazy"
+
+
+def fixnum_params(lam: C.Lam) -> list | None:
+    """The binders a fixnum worker takes, in order, or None when the parameter is
+    not all demanded names."""
+    p = lam.param
+    if type(p) is C.PVar:
+        return [p] if demanded(p) else None
+    if (type(p) is C.PList and p.rest is None and 1 <= len(p.items) <= MAX_ITEMS
+            and all(type(i) is C.PVar and demanded(i) for i in p.items)):
+        return list(p.items)
+    return None
+
+
+def small_int(e) -> bool:
+    return type(e) is C.Const and type(e.value) is int and FIX_MIN <= e.value <= FIX_MAX
+
+
+def has_call(e) -> bool:
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if type(x) is C.App:
+            return True
+        stack.extend(C.children(x))
+    return False
+
+
+class _Check:
+    """One pass over a body with a candidate set of functions."""
+
+    def __init__(self, candidates: dict[str, C.Lam]):
+        self.candidates = candidates
+
+    def expr(self, e, scopes: list, fx: set[int]) -> bool:
+        t = type(e)
+        if t is C.Const:
+            return small_int(e)
+        if t is C.Local:
+            k = len(scopes) - 1 - e.depth
+            return 0 <= k and e.index < len(scopes[k]) and id(scopes[k][e.index]) in fx
+        if t is C.PrimCall:
+            if e.name in ARITH:
+                return len(e.args) >= 1 and all(self.expr(a, scopes, fx) for a in e.args)
+            if e.name in UNARY:
+                return len(e.args) == 1 and self.expr(e.args[0], scopes, fx)
+            return False
+        if t is C.App:
+            return self.call(e, scopes, fx)
+        if t is C.If:
+            return (e.otherwise is not None and self.expr(e.otherwise, scopes, fx)
+                    and all(self.test(c, scopes, fx) and self.expr(b, scopes, fx)
+                            for c, b in e.arms))
+        if t is C.Let:
+            p = e.pattern
+            if e.rec or type(p) is not C.PVar:
+                return False
+            value = e.value
+            if type(value) is C.Ann and value.op == "@" and not demanded(p):
+                return False
+            if not self.expr(value, scopes, fx):
+                return False
+            if not demanded(p) and has_call(value):
+                return False
+            scopes.append(C.pattern_names(p))
+            ok = self.expr(e.body, scopes, fx | {id(p)})
+            scopes.pop()
+            return ok
+        if t is C.Ann:
+            return self.expr(e.expr, scopes, fx)
+        return False
+
+    def test(self, e, scopes, fx) -> bool:
+        if type(e) is C.Ann and e.op == "$":
+            return self.test(e.expr, scopes, fx)
+        if type(e) is not C.PrimCall:
+            return False
+        if e.name in COMPARE:
+            return len(e.args) == 2 and all(self.expr(a, scopes, fx) for a in e.args)
+        if e.name in PREDICATE:
+            return len(e.args) == 1 and self.expr(e.args[0], scopes, fx)
+        return False
+
+    def call(self, e: C.App, scopes, fx) -> bool:
+        f = e.fn
+        if type(f) is not C.Global or f.name not in self.candidates:
+            return False
+        p = self.candidates[f.name].param
+        if type(p) is C.PVar:
+            return self.expr(e.arg, scopes, fx)
+        a = e.arg
+        if type(a) is not C.ListCons or len(a.items) < len(p.items):
+            return False
+        return all(self.expr(x, scopes, fx) for x in a.items[:len(p.items)])
+
+
+def analyse_fixnum(module: C.Module, dynamic: bool = False, late_binding: bool = False,
+                   demands=None) -> FixnumInfo:
+    """Mark `Lam.fixnum` on the top-level functions that get fixnum workers."""
+    defs: dict[str, C.Def] = {}
+    for cmd in module.commands:
+        if isinstance(cmd, C.Def):
+            defs[cmd.name] = cmd
+    for d in defs.values():
+        if type(d.expr) is C.Lam:
+            d.expr.fixnum = False
+    if dynamic:
+        return FixnumInfo(skipped="names are looked up when used (the REPL)")
+    if late_binding:
+        return FixnumInfo(skipped="the program can define names at run time (val, evlst)")
+    if demands is not None and getattr(demands, "skipped", None):
+        return FixnumInfo(skipped=f"no demands: {demands.skipped}")
+    candidates = {name: d.expr for name, d in defs.items()
+                  if type(d.expr) is C.Lam and fixnum_params(d.expr) is not None}
+    changed = True
+    while changed:
+        changed = False
+        check = _Check(candidates)
+        for name, lam in list(candidates.items()):
+            params = fixnum_params(lam)
+            scope = C.pattern_names(lam.param)
+            if not check.expr(lam.body, [scope], {id(b) for b in params}):
+                del candidates[name]
+                changed = True
+    for lam in candidates.values():
+        lam.fixnum = True
+    return FixnumInfo(functions=[n for n in defs if n in candidates])

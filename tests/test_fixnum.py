@@ -1,0 +1,134 @@
+"""Fixnum workers (Note [Fixnum workers] in frontend/fixnum.py, Note [Fixnum entries] in
+jit/fixnum.py): they compute the same values as the interpreter, including where they
+must give up (overflow, values that are not small integers, a full stack), giving up
+costs one recomputation and not one per frame, a hungry worker still gets sparks, and
+they survive injected allocation failures and a compaction at every slow path."""
+import functools
+import re
+import tempfile
+
+import pytest
+
+from conftest import interpret, run_source
+from daisy.jit.program import JitProgram
+from daisy.pipeline import compile_source
+
+FUNCTIONS = """\
+nfib = \\n. if:[lt?:[n 2] 1 add:[nfib:dcr:n nfib:sub:[n 2] 1]]
+pfib = \\n. if:[lt?:[n 12] nfib:n let:[a @pfib:dcr:n add:[pfib:sub:[n 2] a 1]]]
+enfib = \\n. if:[lt?:[n 2] 1 add:[@enfib:dcr:n enfib:sub:[n 2] 1]]
+tak = \\[x y z]. if:[lt?:[y x] tak:[tak:[dcr:x y z] tak:[dcr:y z x] tak:[dcr:z x y]] z]
+fact = \\n. if:[zero?:n 1 mpy:[n fact:dcr:n]]
+count = \\n. if:[zero?:n 0 inc:count:dcr:n]
+shift = \\[a b]. if:[le?:[b 0] a shift:[mpy:[a 2] dcr:b]]
+down = \\[a b]. if:[ge?:[a b] sub:[a b] neg:down:[inc:a b]]
+"""
+BIG = 2**62 - 1           # the largest small integer (Note [Value tags])
+
+# each line one top-level expression: the answers the interpreter gives
+CASES = [
+    "nfib:15", "pfib:16", "enfib:14", "tak:[12 8 4]", "nfib:2.5",
+    "fact:20",                       # fits
+    "fact:21", "fact:30",            # overflow on the way back up: given up on
+    "shift:[1 61]", "shift:[1 62]", "shift:[3 70]",
+    "down:[-5 7]", "down:[-20 3]", f"down:[{BIG} {-BIG}]",
+    'nfib:"a"', "nfib:[1]", "tak:[1.5 2 3]",   # not small integers
+    "fact:add:[2 3]", "let:[k 10 nfib:k]",
+]
+
+
+def program(lines):
+    return FUNCTIONS + "".join(line + "\n" for line in lines)
+
+
+@functools.cache
+def interpreted(text: str) -> str:
+    return "".join(line + "\n" for line in interpret(text))
+
+
+def giveups(stderr: str) -> int:
+    m = re.search(r"fixnum workers given up on: ([\d,]+)", stderr)
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "4"])
+def test_values_agree_with_the_interpreter(tmp_path, threads):
+    text = program(CASES)
+    want = interpreted(text)
+    done = run_source(tmp_path, text, "--threads", threads)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == want
+
+
+def test_the_pass_marks_the_functions(tmp_path):
+    state = compile_source(program(["nfib:3"]))
+    assert state.fixnum.functions == ["nfib", "pfib", "enfib", "tak", "fact", "count",
+                                      "shift", "down"]
+    lazy = compile_source("pick = \\[a b]. if:[lt?:[a 0] 0 b]\npick:[1 2]\n")
+    assert lazy.fixnum.functions == []      # b is not demanded: evaluating it early
+    late = compile_source(FUNCTIONS + "val:^nfib:3\n")
+    assert late.fixnum.functions == [] and "run time" in late.fixnum.skipped
+
+
+def test_giving_up_is_paid_once_not_per_frame(tmp_path):
+    # fact:200 overflows at fact:21, 180 frames below the top: the entry that sees
+    # the worker give up recomputes generically with the workers off, so one give-up;
+    # retrying in every frame on the way back would give up 180 times
+    done = run_source(tmp_path, program(["fact:200"]), "--stats", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == interpreted(program(["fact:200"]))
+    assert giveups(done.stderr) == 1
+    # the flag is cleared afterwards: a second overflow gives up again
+    done = run_source(tmp_path, program(["fact:200", "fact:100", "nfib:15"]), "--stats",
+                      "--threads", "1")
+    assert giveups(done.stderr) == 2
+
+
+def test_small_integers_never_give_up(tmp_path):
+    done = run_source(tmp_path, program(["nfib:22", "tak:[18 12 6]", "count:1000"]),
+                      "--stats", "--threads", "1")
+    assert done.returncode == 0
+    assert done.stdout == "57313\n7\n1000\n"
+    assert "given up" not in done.stderr
+    assert re.search(r"^\s*1 suspensions allocated", done.stderr, re.M), done.stderr
+
+
+def test_a_full_stack_gives_the_error_value(tmp_path):
+    # a worker at the C stack's end gives up; the generic code then reaches the end
+    # too and makes the error value (tests/test_deep.py: deep recursion works or
+    # ends with `stack exhausted`)
+    done = run_source(tmp_path, program(["count:10000000", "count:10"]), "--stats",
+                      "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first in ("10000000", "<error: stack exhausted>")
+    assert second == "10"
+
+
+def test_a_hungry_worker_gets_sparks(tmp_path):
+    # with two workers the helper is hungry: a worker reaching `@` hands its call to
+    # the generic code, which sparks; the helper converts some
+    done = run_source(tmp_path, program(["enfib:24", "pfib:26"]), "--stats", "--threads", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "150049\n392835\n"
+    m = re.search(r"SPARKS: (\d+) \((\d+) converted", done.stderr)
+    assert int(m.group(2)) >= 1, done.stderr
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_faults_and_compactions(threads):
+    # allocation failures injected in helpers and a compaction at every slow path,
+    # while workers run: the values stay the interpreter's
+    lines = ["pfib:16", "enfib:14", "fact:25", "tak:[12 8 4]", "shift:[1 62]"]
+    text = program(lines)
+    want = interpreted(text)
+    state = compile_source(text)
+    prog = JitProgram(state.module, text, opt=1)
+    ctx = prog.context(threads, 0, gc_stress=True, inject_fail_every=7)
+    with tempfile.TemporaryFile() as out:
+        status = prog.run(ctx, fd=out.fileno())
+        out.seek(0)
+        got = out.read().decode()
+    ctx.close()
+    assert status == 0
+    assert got == want
