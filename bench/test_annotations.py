@@ -15,7 +15,7 @@ test suite) each runs once at a small size, as a smoke test.
 | pfib (`@` above a threshold), 1 worker over 2                | >= 1.85           |
 | nfib with `@` on every call: 1 worker over 2; sequential over it on 2 | >= 1.3, >= 1.0 |
 | quicksort 10^6: unannotated on 1 worker over annotated on 2 | >= 1.7            |
-| sum of a `#`-mapped list of 10^7: suspensions; over the lazy list | 0 suspensions |
+| sum of a `#`-mapped list of 10^7: suspensions; over a C loop (bench/peers/c/sumloop.c, malloc'd cells) | 0 suspensions, <= 2 |
 """
 import pathlib
 import re
@@ -27,6 +27,7 @@ import tempfile
 import pytest
 
 PROGRAMS = pathlib.Path(__file__).parent / "programs"
+PEERS = pathlib.Path(__file__).parent / "peers"
 NFIB = "N = 0\nnfib = \\n. if:[lt?:[n 2] 1 add:[nfib:dcr:n nfib:sub:[n 2] 1]]\nnfib:N\n"
 PNFIB = "N = 0\nnfib = \\n. if:[lt?:[n 2] 1 add:[@nfib:dcr:n nfib:sub:[n 2] 1]]\nnfib:N\n"
 LOOP = """N = 0
@@ -162,17 +163,36 @@ def test_quicksort(benchmark, tmp):
             sparks_annotated_2w=sparks(a2[2]))
 
 
+def c_loop_seconds(n: int, rounds: int, tmp: pathlib.Path):
+    """bench/peers/c/sumloop.c's loop time for n (best of rounds), or None without cc."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    exe = tmp / "sumloop"
+    subprocess.run([cc, "-O2", "-o", str(exe), str(PEERS / "c" / "sumloop.c")],
+                   capture_output=True, check=True, timeout=120)
+    best = None
+    for _ in range(rounds):
+        done = subprocess.run([str(exe), str(n)], capture_output=True, text=True, check=True)
+        total, secs = done.stdout.split()
+        assert int(total) == n * (n + 1) // 2 + n
+        best = float(secs) if best is None else min(best, float(secs))
+    return best
+
+
 def test_exhaustive_loop(benchmark, tmp):
     n = _size(benchmark, 10000000, 10000)
     r = _rounds(benchmark)
     lazy = LOOP.replace("#", "")
 
     def run():
-        return daisy_step(LOOP, n, 1, r, tmp), daisy_step(lazy, n, 1, r, tmp)
-    eager, lz = benchmark.pedantic(run, rounds=1, iterations=1)
+        return (daisy_step(LOOP, n, 1, r, tmp), daisy_step(lazy, n, 1, r, tmp),
+                c_loop_seconds(n, r, tmp))
+    eager, lz, c = benchmark.pedantic(run, rounds=1, iterations=1)
     want = f"{n * (n + 1) // 2 + n}\n"
     assert eager[1] == lz[1] == want
     assert susps(eager[2]) <= 1
-    _report(benchmark, n=n, exhaustive_s=eager[0], lazy_s=lz[0],
+    _report(benchmark, n=n, exhaustive_s=eager[0], lazy_s=lz[0], c_loop_s=c,
             susps_exhaustive=susps(eager[2]), susps_lazy=susps(lz[2]),
-            exhaustive_over_lazy=_ratio(eager[0], lz[0]))
+            exhaustive_over_lazy=_ratio(eager[0], lz[0]),
+            exhaustive_over_c=_ratio(eager[0], c) if c else "no C compiler")

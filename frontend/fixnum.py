@@ -12,7 +12,7 @@ comparisons and its calls go straight to other fixnum workers.
 
 What counts as such a body (`fixnum_expr`, `fixnum_test`):
   - an integer constant in the small range, a parameter, a `let` binder of such a value;
-  - `add`, `sub`, `mpy` of such values; `inc`, `dcr`, `neg` of one;
+  - `add`, `sub`, `mpy`, `div`, `rem` of such values; `inc`, `dcr`, `neg` of one;
   - `if` whose tests compare such values (`lt? le? gt? ge? eq? ne?`, `zero? one? pos?
     neg?`) and whose branches, `else` included, are such values;
   - a call of a function that has a fixnum worker, with such values for the names its
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from . import core as C
 
 FIX_MIN, FIX_MAX = -(1 << 62), (1 << 62) - 1
-ARITH = {"add", "sub", "mpy"}
+ARITH = {"add", "sub", "mpy", "div", "rem"}
 UNARY = {"inc", "dcr", "neg"}
 COMPARE = {"lt?", "le?", "gt?", "ge?", "eq?", "ne?"}
 PREDICATE = {"zero?", "one?", "pos?", "neg?"}

@@ -32,6 +32,7 @@ W_SUSPS = _LAYOUT["worker.susps"]
 W_FX_OFF = _LAYOUT["worker.fx_off"]
 W_FX_GIVEUPS = _LAYOUT["worker.fx_giveups"]
 CTX_HUNGRY = _LAYOUT["ctx.hungry"]
+SUSP_AUX_NF = _LAYOUT["susp.aux_nf"]     # a `#E` suspension: Note [Deep forcing] in rt_prims.c
 
 #: rt_step_fn: the signature of code a step runs, rt_val fn(rt_worker *, rt_val)
 STEP_FN = ir.FunctionType(I64, [PTR, I64])

@@ -187,13 +187,32 @@ class FixnumGen:
         acc = self.ev(e.args[0], env)
         for a in e.args[1:]:
             y = self.ev(a, env)
-            if name == "add":
+            if name in ("div", "rem"):
+                acc = self.divide(name, acc, y)
+            elif name == "add":
                 acc = self.checked("sadd", b.sub(acc, _c(1)), y)
             elif name == "sub":
                 acc = self.checked("ssub", acc, b.sub(y, _c(1)))
             else:
                 acc = b.or_(self.checked("smul", b.ashr(acc, _c(1)), b.sub(y, _c(1))), _c(1))
         return acc
+
+    def divide(self, name, x, y):
+        """Truncating div/rem; a zero divisor or the one quotient past the range
+        gives up (the generic code makes the error value or the boxed integer)."""
+        b = self.b
+        ok = self.fn.append_basic_block("divisor")
+        b.cbranch(b.icmp_unsigned("==", y, _c(_fix(0))), self.bail(), ok)
+        b.position_at_end(ok)
+        a, d = b.ashr(x, _c(1)), b.ashr(y, _c(1))
+        if name == "rem":
+            return b.or_(b.shl(b.srem(a, d), _c(1)), _c(1))
+        q = b.sdiv(a, d)
+        r = b.or_(b.shl(q, _c(1)), _c(1))
+        fits = self.fn.append_basic_block("quotient")
+        b.cbranch(b.icmp_signed("==", b.ashr(r, _c(1)), q), fits, self.bail())
+        b.position_at_end(fits)
+        return r
 
     def test(self, e, env):
         """An `if` test as an i1."""

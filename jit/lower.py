@@ -58,8 +58,8 @@ from ..frontend.parse import deep_recursion
 from ..interp.forms import core_of_form, form_of_syntax
 from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES
 from ..rt import native
-from .abi import (CTX_HUNGRY, I8, I32, I64, PTR, VOID, W_CTX, W_SP, W_SP_LIMIT, W_STACK_LIMIT,
-                  W_SUSPS, Runtime, header)
+from .abi import (CTX_HUNGRY, I8, I32, I64, PTR, SUSP_AUX_NF, VOID, W_CTX, W_SP, W_SP_LIMIT,
+                  W_STACK_LIMIT, W_SUSPS, Runtime, header)
 from .closures import Closures
 from .fixnum import FixnumGen, emit_entry
 
@@ -133,6 +133,7 @@ SIMPLE = (C.Const, C.Local, C.Global, C.PrimRef, C.Lam)
 CHECKED = set(LIST_ARITY) | {"add", "mpy"}     # PrimCalls whose operands are all forced
 ARITH = {"add", "sub", "mpy"}
 COMPARE = {"lt?": "<", "le?": "<=", "gt?": ">", "ge?": ">=", "eq?": "==", "ne?": "!="}
+DIVIDE = {"div", "rem"}            # truncating, as C's / and %: docs/language.md
 UNARY_FIX = {"inc", "dcr", "neg", "zero?", "one?", "pos?", "neg?"}
 
 
@@ -585,7 +586,9 @@ class FnGen:
         fn = self.mg.code_for(e, free, None, hint, "susp")
         parts = [_c(0), self.code_word(fn), _c(0)] + [Slot(self.slot_of[id(x)]) for x in free]
         self.count_susps(1)
-        return self.make_object(header("susp", 3 + len(free), nraw=2), parts)
+        # `#E` makes a normal form: rt_deep_force need not walk it again
+        aux = SUSP_AUX_NF if type(e) is C.Ann and e.op == "#" else 0
+        return self.make_object(header("susp", 3 + len(free), nraw=2, aux=aux), parts)
 
     def count_susps(self, n: int) -> None:
         """Add n to the worker's count of suspensions allocated (--stats)."""
@@ -1211,8 +1214,8 @@ class FnGen:
         b = self.b
         name = e.name
         args = e.args
-        if name not in ARITH and name not in COMPARE:
-            # div, rem and the bitwise operators: the runtime forces and checks
+        if name not in ARITH and name not in COMPARE and name not in DIVIDE:
+            # the bitwise operators: the runtime forces and checks
             return self.prim_slow(name, [], args)
         fast_ok = True
         ready = self.spark_operands(args)
@@ -1265,6 +1268,8 @@ class FnGen:
             x, y = self.load(forced[0]), self.load(forced[1])
             c = b.icmp_signed(COMPARE[name], x, y)
             r = b.select(c, b.load(self.mg.atom("true"), typ=I64), _c(NIL))
+        elif name in DIVIDE:
+            r = self.divide(name, forced, results, done)
         elif not args:
             r = _c(fix(0 if name == "add" else 1))
         else:
@@ -1350,6 +1355,33 @@ class FnGen:
         if name == "mpy":
             val = b.or_(val, _c(1))
         return val
+
+    def divide(self, name, forced, results, done):
+        """div or rem of two small integers, truncating; a zero divisor (an error
+        value) and the one quotient past the range (the least by -1) take the runtime's
+        path, which makes them as the interpreter does."""
+        b = self.b
+        x, y = self.load(forced[0]), self.load(forced[1])
+        a, d = b.ashr(x, _c(1)), b.ashr(y, _c(1))
+        nonzero = b.append_basic_block("divisor")
+        slowb = b.append_basic_block("divslow")
+        b.cbranch(b.icmp_unsigned("==", y, _c(fix(0))), slowb, nonzero)
+        b.position_at_end(nonzero)
+        if name == "rem":
+            r = b.or_(b.shl(b.srem(a, d), _c(1)), _c(1))
+        else:
+            q = b.sdiv(a, d)
+            r = b.or_(b.shl(q, _c(1)), _c(1))
+            fits = b.icmp_signed("==", b.ashr(r, _c(1)), q)
+            ok = b.append_basic_block("quotient")
+            b.cbranch(fits, ok, slowb)
+            b.position_at_end(ok)
+        okb = b.block
+        b.position_at_end(slowb)
+        results.append((self.prim_slow(name, list(forced), []), b.block))
+        b.branch(done)
+        b.position_at_end(okb)
+        return r
 
     def unary_fast(self, e):
         b = self.b

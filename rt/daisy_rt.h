@@ -145,6 +145,10 @@ static inline int rt_is_type(rt_val v, rt_type t)
 }
 
 #define RT_CONS_WORDS 3
+/* A suspension whose code makes a normal form (`#E`, made by the JIT) has this
+ * aux bit, set when it is allocated and never written after: Note [Deep forcing]
+ * does not walk its value again. */
+#define RT_SUSP_AUX_NF 1
 #define RT_SUSP_STATE 0
 #define RT_SUSP_CODE 1
 #define RT_SUSP_VALUE 2

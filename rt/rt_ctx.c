@@ -593,7 +593,7 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
     fputc('\n', f);
     for (uint32_t i = 0; i < ctx->nworkers; i++) {
         rt_worker *w = ctx->workers[i];
-        fprintf(f, "  worker %u%s: busy %.3f s, %llu sparks run, %llu steals\n", i,
+        fprintf(f, "  worker %u%s: busy %.4f s, %llu sparks run, %llu steals\n", i,
                 i == 0 ? " (main)" : "", w->stats.busy_ns / 1e9,
                 (unsigned long long)w->stats.sparks_converted, (unsigned long long)w->stats.steals);
     }
@@ -638,6 +638,7 @@ static const rt_layout_entry layout[] = {
     L("susp.state", RT_SUSP_STATE), L("susp.code", RT_SUSP_CODE),
     L("susp.value", RT_SUSP_VALUE), L("susp.env", RT_SUSP_ENV),
     L("susp.unevaluated", RT_SUSP_UNEVALUATED), L("susp.evaluated", RT_SUSP_EVALUATED),
+    L("susp.aux_nf", RT_SUSP_AUX_NF),
     L("closure.code", RT_CLOSURE_CODE), L("closure.free", RT_CLOSURE_FREE),
     L("region.bytes", RT_REGION_BYTES),
     L("stats.size", sizeof(rt_stats)),

@@ -66,6 +66,8 @@ struct rt_ctx {
     _Atomic int shutdown;
     _Atomic int sleepers;
     _Atomic int hungry;             /* workers wanting sparks: Note [Hungry workers] */
+    _Atomic rt_val nil_mismatch[2]; /* the atoms of "pattern mismatch: head/tail of []",
+                                     * made once (rt_prims.c mismatch) */
     _Atomic int wake_pending;       /* a wake-up is on its way to a parked helper */
     _Atomic int interrupt_requested;
     pthread_mutex_t park_lock;

@@ -22,6 +22,9 @@ fact = \\n. if:[zero?:n 1 mpy:[n fact:dcr:n]]
 count = \\n. if:[zero?:n 0 inc:count:dcr:n]
 shift = \\[a b]. if:[le?:[b 0] a shift:[mpy:[a 2] dcr:b]]
 down = \\[a b]. if:[ge?:[a b] sub:[a b] neg:down:[inc:a b]]
+digits = \\[n b]. if:[lt?:[n b] 1 inc:digits:[div:[n b] b]]
+gcd = \\[a b]. if:[zero?:b a gcd:[b rem:[a b]]]
+quot = \\[a b]. add:[div:[a b] rem:[a b]]
 """
 BIG = 2**62 - 1           # the largest small integer (Note [Value tags])
 
@@ -34,6 +37,8 @@ CASES = [
     "down:[-5 7]", "down:[-20 3]", f"down:[{BIG} {-BIG}]",
     'nfib:"a"', "nfib:[1]", "tak:[1.5 2 3]",   # not small integers
     "fact:add:[2 3]", "let:[k 10 nfib:k]",
+    "digits:[1000000 10]", "digits:[-77 -3]", "digits:[5 0]",   # 0: division by zero
+    "gcd:[1071 462]", "gcd:[-48 18]", "gcd:[7 0]", f"quot:[{-BIG - 1} -1]", "quot:[-7 2]", "quot:[1 0]",
 ]
 
 
@@ -63,7 +68,7 @@ def test_values_agree_with_the_interpreter(tmp_path, threads):
 def test_the_pass_marks_the_functions(tmp_path):
     state = compile_source(program(["nfib:3"]))
     assert state.fixnum.functions == ["nfib", "pfib", "enfib", "tak", "fact", "count",
-                                      "shift", "down"]
+                                      "shift", "down", "digits", "gcd", "quot"]
     lazy = compile_source("pick = \\[a b]. if:[lt?:[a 0] 0 b]\npick:[1 2]\n")
     assert lazy.fixnum.functions == []      # b is not demanded: evaluating it early
     late = compile_source(FUNCTIONS + "val:^nfib:3\n")
