@@ -48,6 +48,13 @@ def fix(i: int) -> int:
     return ((i << 1) | 1) & (2**64 - 1)
 
 
+def word(v: int) -> ir.Constant:
+    """An i64 constant for a word given as unsigned or signed."""
+    if v >= 2**63:
+        v -= 2**64
+    return ir.Constant(I64, v)
+
+
 class Runtime:
     """The runtime's entry points, declared in one module on first use (by their C
     names: `rt.rt_force_slow`), and the emitters of the fast paths that call them."""

@@ -41,16 +41,7 @@ from ..frontend import core as C
 from ..frontend.fixnum import fixnum_params
 from .abi import (CTX_HUNGRY, I8, I32, I64, PTR, W_CTX, W_FX_GIVEUPS, W_FX_OFF, W_STACK_LIMIT,
                   Runtime)
-
-
-def _fix(i: int) -> int:
-    return ((i << 1) | 1) & (2**64 - 1)
-
-
-def _c(v: int) -> ir.Constant:
-    if v >= 2**63:
-        v -= 2**64
-    return ir.Constant(I64, v)
+from .abi import fix as _fix, word as _c
 
 
 BOOL = ir.IntType(1)
@@ -107,17 +98,10 @@ class FixnumGen:
             return self.code_args(self.w, _c(6), vals[0])
         return self.code_args(self.w, *vals)
 
-    def _intrinsic(self, name, ret, args):
-        m = self.mg.m
-        try:
-            return m.get_global(name)
-        except KeyError:
-            return ir.Function(m, ir.FunctionType(ret, args), name)
-
     # ---- the function ----
     def emit(self) -> None:
         b = self.b
-        fa = b.call(self._intrinsic("llvm.frameaddress.p0", PTR, [I32]), [ir.Constant(I32, 0)])
+        fa = b.call(self.mg.intrinsic("llvm.frameaddress.p0", PTR, [I32]), [ir.Constant(I32, 0)])
         lim = b.load(Runtime.field(b, self.w, W_STACK_LIMIT), typ=I64)
         deep = b.icmp_unsigned("<", b.ptrtoint(fa, I64), lim)
         body = self.fn.append_basic_block("body")
@@ -168,7 +152,7 @@ class FixnumGen:
     def checked(self, intrinsic: str, x, y):
         """x op y with LLVM's overflow intrinsic; an overflow gives up."""
         b = self.b
-        res = b.call(self._intrinsic(f"llvm.{intrinsic}.with.overflow.i64", OVF, [I64, I64]), [x, y])
+        res = b.call(self.mg.intrinsic(f"llvm.{intrinsic}.with.overflow.i64", OVF, [I64, I64]), [x, y])
         ok = self.fn.append_basic_block("noovf")
         b.cbranch(b.extract_value(res, 1), self.bail(), ok)
         b.position_at_end(ok)

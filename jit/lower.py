@@ -59,7 +59,7 @@ from ..interp.forms import core_of_form, form_of_syntax
 from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES
 from ..rt import native
 from .abi import (CTX_HUNGRY, I8, I32, I64, PTR, SUSP_AUX_NF, VOID, W_CTX, W_SP, W_SP_LIMIT,
-                  W_STACK_LIMIT, W_SUSPS, Runtime, header)
+                  W_STACK_LIMIT, W_SUSPS, Runtime, fix, header, word as _c)
 from .closures import Closures
 from .fixnum import FixnumGen, emit_entry
 
@@ -103,14 +103,6 @@ def prim_value(name: str) -> int:
     return (PRIM_INDEX[name] << 3) | 4
 
 
-def fix(i: int) -> int:
-    return ((i << 1) | 1) & (2**64 - 1)
-
-
-def _c(v: int) -> ir.Constant:
-    if v >= 2**63:
-        v -= 2**64
-    return ir.Constant(I64, v)
 
 
 @dataclass(frozen=True)
@@ -233,6 +225,13 @@ class ModuleGen:
         self.atom("true")
 
     # ---- module-level data ----
+    def intrinsic(self, name, ret, args) -> ir.Function:
+        """An LLVM intrinsic's declaration, made on first use."""
+        try:
+            return self.m.get_global(name)
+        except KeyError:
+            return ir.Function(self.m, ir.FunctionType(ret, args), name)
+
     def _global(self, name, ty, init):
         g = ir.GlobalVariable(self.m, ty, f"{self.prefix}_{name}")
         g.linkage = "internal"
@@ -368,11 +367,7 @@ class FnGen:
         self.evaluated: set[int] = set()        # Note [Evaluated binders]
 
     def _intrinsic(self, name, ret, args):
-        m = self.mg.m
-        try:
-            return m.get_global(name)
-        except KeyError:
-            return ir.Function(m, ir.FunctionType(ret, args), name)
+        return self.mg.intrinsic(name, ret, args)
 
     # ---- worker fields and slots ----
     def wfield(self, off):
