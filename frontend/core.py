@@ -247,3 +247,8 @@ def defines_at_run_time(module: Module) -> bool:
             return True
         stack.extend(children(e))
     return False
+
+
+def demanded(p: "Pattern") -> bool:
+    """The demand pass found that p's scope certainly evaluates what p binds."""
+    return type(p) in (PVar, PAs) and p.demand != "lazy"

@@ -57,23 +57,20 @@ class FixnumInfo:
     skipped: str | None = None
 
 
-def demanded(p) -> bool:
-    return getattr(p, "demand", "lazy") != "lazy"
-
-
 def fixnum_params(lam: C.Lam) -> list | None:
     """The binders a fixnum worker takes, in order, or None when the parameter is
     not all demanded names."""
     p = lam.param
     if type(p) is C.PVar:
-        return [p] if demanded(p) else None
+        return [p] if C.demanded(p) else None
     if (type(p) is C.PList and p.rest is None and 1 <= len(p.items) <= MAX_ITEMS
-            and all(type(i) is C.PVar and demanded(i) for i in p.items)):
+            and all(type(i) is C.PVar and C.demanded(i) for i in p.items)):
         return list(p.items)
     return None
 
 
 def small_int(e) -> bool:
+    """e is an integer constant a word holds unboxed (Note [Value tags])."""
     return type(e) is C.Const and type(e.value) is int and FIX_MIN <= e.value <= FIX_MAX
 
 
@@ -117,11 +114,11 @@ class _Check:
             if e.rec or type(p) is not C.PVar:
                 return False
             value = e.value
-            if type(value) is C.Ann and value.op == "@" and not demanded(p):
+            if type(value) is C.Ann and value.op == "@" and not C.demanded(p):
                 return False
             if not self.expr(value, scopes, fx):
                 return False
-            if not demanded(p) and has_call(value):
+            if not C.demanded(p) and has_call(value):
                 return False
             scopes.append(C.pattern_names(p))
             ok = self.expr(e.body, scopes, fx | {id(p)})

@@ -156,6 +156,12 @@ class Runtime:
         sp = b.load(slot, typ=PTR)
         b.store(b.gep(sp, [ir.Constant(I64, -8 * n)], source_etype=I8), slot)
 
+    def hungry(self, b: ir.IRBuilder, w):
+        """i1: some worker would take a spark now (Note [Hungry workers] in rt_spark.c)."""
+        ctx = b.load(self.field(b, w, W_CTX), typ=PTR)
+        n = b.load(b.gep(ctx, [ir.Constant(I64, CTX_HUNGRY)], source_etype=I8), typ=I32)
+        return b.icmp_signed(">", n, ir.Constant(I32, 0))
+
     # ---- safepoints: Note [Safepoints] ----
     def poll(self, b: ir.IRBuilder, w) -> None:
         flag = b.load_atomic(self.field(b, w, W_INTERRUPT), "monotonic", 4, typ=I32)

@@ -39,15 +39,10 @@ from llvmlite import ir
 
 from ..frontend import core as C
 from ..frontend.fixnum import fixnum_params
-from .abi import (CTX_HUNGRY, I8, I32, I64, PTR, W_CTX, W_FX_GIVEUPS, W_FX_OFF, W_STACK_LIMIT,
-                  Runtime)
-from .abi import fix as _fix, word as _c
-
-
-BOOL = ir.IntType(1)
-OVF = ir.LiteralStructType([I64, BOOL])
-COMPARE = {"lt?": "<", "le?": "<=", "gt?": ">", "ge?": ">=", "eq?": "==", "ne?": "!="}
-PREDICATE = {"zero?": ("==", 0), "one?": ("==", 1), "pos?": (">=", 0), "neg?": ("<", 0)}
+from ..rt import native
+from . import smallint
+from .abi import I32, I64, PTR, W_FX_GIVEUPS, W_FX_OFF, W_STACK_LIMIT, Runtime
+from .abi import fix, word as _c
 
 
 class FixnumGen:
@@ -95,7 +90,7 @@ class FixnumGen:
     def generic_args(self) -> list:
         vals = list(self.fn.args[1:1 + len(self.params)])
         if type(self.lam.param) is C.PVar:            # closure code reads (w, self, arg)
-            return self.code_args(self.w, _c(6), vals[0])
+            return self.code_args(self.w, _c(native.NIL), vals[0])
         return self.code_args(self.w, *vals)
 
     # ---- the function ----
@@ -116,7 +111,7 @@ class FixnumGen:
         b = self.b
         t = type(e)
         if t is C.Const:
-            v = _c(_fix(e.value))
+            v = _c(fix(e.value))
         elif t is C.Local:
             v = env[id(self.mg.cl.binder[id(e)])]
         elif t is C.PrimCall:
@@ -133,7 +128,7 @@ class FixnumGen:
         elif t is C.Ann:
             if e.op == "@":
                 go = self.fn.append_basic_block("busy")
-                b.cbranch(self.hungry(), self.handoff(), go)
+                b.cbranch(self.rt.hungry(b, self.w), self.handoff(), go)
                 b.position_at_end(go)
             return self.ev(e.expr, env, tail)
         else:
@@ -143,72 +138,37 @@ class FixnumGen:
             return None
         return v
 
-    def hungry(self):
-        b = self.b
-        ctx = b.load(Runtime.field(b, self.w, W_CTX), typ=PTR)
-        n = b.load(b.gep(ctx, [ir.Constant(I64, CTX_HUNGRY)], source_etype=I8), typ=I32)
-        return b.icmp_signed(">", n, ir.Constant(I32, 0))
-
-    def checked(self, intrinsic: str, x, y):
-        """x op y with LLVM's overflow intrinsic; an overflow gives up."""
-        b = self.b
-        res = b.call(self.mg.intrinsic(f"llvm.{intrinsic}.with.overflow.i64", OVF, [I64, I64]), [x, y])
+    def checked(self, result):
+        """A (word, overflowed) pair from jit/smallint.py: an overflow gives up."""
+        val, ovf = result
         ok = self.fn.append_basic_block("noovf")
-        b.cbranch(b.extract_value(res, 1), self.bail(), ok)
-        b.position_at_end(ok)
-        return b.extract_value(res, 0)
+        self.b.cbranch(ovf, self.bail(), ok)
+        self.b.position_at_end(ok)
+        return val
 
     def prim(self, e: C.PrimCall, env):
         b = self.b
-        name = e.name
-        if name in ("inc", "dcr", "neg"):
-            x = self.ev(e.args[0], env)
-            if name == "inc":
-                return self.checked("sadd", x, _c(2))
-            if name == "dcr":
-                return self.checked("ssub", x, _c(2))
-            return self.checked("ssub", _c(2), x)       # -(2n+1) + 2 = 2(-n)+1
+        if e.name in ("inc", "dcr", "neg"):
+            return self.checked(smallint.unary(b, self.mg, e.name, self.ev(e.args[0], env)))
         acc = self.ev(e.args[0], env)
         for a in e.args[1:]:
             y = self.ev(a, env)
-            if name in ("div", "rem"):
-                acc = self.divide(name, acc, y)
-            elif name == "add":
-                acc = self.checked("sadd", b.sub(acc, _c(1)), y)
-            elif name == "sub":
-                acc = self.checked("ssub", acc, b.sub(y, _c(1)))
+            if e.name in ("div", "rem"):
+                acc = smallint.divide(b, self.fn, e.name, acc, y, self.bail())
             else:
-                acc = b.or_(self.checked("smul", b.ashr(acc, _c(1)), b.sub(y, _c(1))), _c(1))
+                acc = self.checked(smallint.binary(b, self.mg, e.name, acc, y))
         return acc
-
-    def divide(self, name, x, y):
-        """Truncating div/rem; a zero divisor or the one quotient past the range
-        gives up (the generic code makes the error value or the boxed integer)."""
-        b = self.b
-        ok = self.fn.append_basic_block("divisor")
-        b.cbranch(b.icmp_unsigned("==", y, _c(_fix(0))), self.bail(), ok)
-        b.position_at_end(ok)
-        a, d = b.ashr(x, _c(1)), b.ashr(y, _c(1))
-        if name == "rem":
-            return b.or_(b.shl(b.srem(a, d), _c(1)), _c(1))
-        q = b.sdiv(a, d)
-        r = b.or_(b.shl(q, _c(1)), _c(1))
-        fits = self.fn.append_basic_block("quotient")
-        b.cbranch(b.icmp_signed("==", b.ashr(r, _c(1)), q), fits, self.bail())
-        b.position_at_end(fits)
-        return r
 
     def test(self, e, env):
         """An `if` test as an i1."""
         b = self.b
         if type(e) is C.Ann:
             return self.test(e.expr, env)
-        if e.name in COMPARE:
+        if e.name in smallint.COMPARE:
             x = self.ev(e.args[0], env)
             y = self.ev(e.args[1], env)
-            return b.icmp_signed(COMPARE[e.name], x, y)
-        op, k = PREDICATE[e.name]
-        return b.icmp_signed(op, self.ev(e.args[0], env), _c(_fix(k)))
+            return b.icmp_signed(smallint.COMPARE[e.name], x, y)
+        return smallint.predicate(b, e.name, self.ev(e.args[0], env))
 
     def if_(self, e: C.If, env, tail: bool):
         b = self.b

@@ -58,10 +58,13 @@ from ..frontend.parse import deep_recursion
 from ..interp.forms import core_of_form, form_of_syntax
 from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES
 from ..rt import native
-from .abi import (CTX_HUNGRY, I8, I32, I64, PTR, SUSP_AUX_NF, VOID, W_CTX, W_SP, W_SP_LIMIT,
+from .abi import (I8, I32, I64, PTR, SUSP_AUX_NF, VOID, W_CTX, W_SP, W_SP_LIMIT,
                   W_STACK_LIMIT, W_SUSPS, Runtime, fix, header, word as _c)
 from .closures import Closures
+from ..frontend.fixnum import FIX_MAX, FIX_MIN, small_int
 from .fixnum import FixnumGen, emit_entry
+from . import smallint
+from .smallint import COMPARE, PREDICATE
 
 VAL = I64
 CODE_TY = ir.FunctionType(VAL, [PTR, VAL, VAL, VAL, VAL])
@@ -92,7 +95,6 @@ T_ERROR, T_FORM = native.TYPES["error"], native.TYPES["form"]
 HDR_CONS = header("cons", 2)
 FORM_KIND = {"apply": 1, "function": 2, "annotation": 3, "define": 4}
 
-FIX_MIN, FIX_MAX = -(1 << 62), (1 << 62) - 1
 ROOT_RESERVE = 4096       # root-stack words kept free below sp_limit for C callers
 
 #: primitive values: index in the runtime's table (rt_prim_name), which is sorted
@@ -124,14 +126,8 @@ TAILS = (TAIL, XTAIL)
 SIMPLE = (C.Const, C.Local, C.Global, C.PrimRef, C.Lam)
 CHECKED = set(LIST_ARITY) | {"add", "mpy"}     # PrimCalls whose operands are all forced
 ARITH = {"add", "sub", "mpy"}
-COMPARE = {"lt?": "<", "le?": "<=", "gt?": ">", "ge?": ">=", "eq?": "==", "ne?": "!="}
-DIVIDE = {"div", "rem"}            # truncating, as C's / and %: docs/language.md
+DIVIDE = {"div", "rem"}            # truncating, as C's / and % (jit/smallint.py)
 UNARY_FIX = {"inc", "dcr", "neg", "zero?", "one?", "pos?", "neg?"}
-
-
-def demanded(p: C.Pattern) -> bool:
-    """The demand pass found that p's scope certainly evaluates what p binds."""
-    return type(p) in (C.PVar, C.PAs) and p.demand != "lazy"
 
 
 def sparked(e: C.Expr) -> bool:
@@ -951,7 +947,7 @@ class FnGen:
         else:
             if type(e.value) is C.Ann and e.value.op in "$#":
                 val = self.spill(self.now(e.value))
-            elif demanded(e.pattern) and not sparked(e.value):
+            elif C.demanded(e.pattern) and not sparked(e.value):
                 val = self.spill(self.ev(e.value, WHNF))      # Note [Strict arguments]
             else:
                 val = self.delay(e.value)
@@ -1117,11 +1113,11 @@ class FnGen:
     def strict_arg(self, param: C.Pattern, arg: C.Expr):
         """The argument of a direct call, with what the callee certainly demands
         evaluated now instead of suspended (Note [Strict arguments])."""
-        if demanded(param):
+        if C.demanded(param):
             return self.arg_op(param, arg, self.delay)
         if (type(param) is C.PList and type(arg) is C.ListCons
                 and len(arg.items) >= len(param.items)
-                and any(demanded(p) and not sparked(a) for p, a in zip(param.items, arg.items))):
+                and any(C.demanded(p) and not sparked(a) for p, a in zip(param.items, arg.items))):
             pats = list(param.items) + [None] * (len(arg.items) - len(param.items))
             ops = [self.arg_op(p, item, self._delay_flat) for p, item in zip(pats, arg.items)]
             tail = Imm(NIL) if arg.tail is None else self._delay_flat(arg.tail)
@@ -1134,7 +1130,7 @@ class FnGen:
     def arg_op(self, p, item: C.Expr, delay):
         """An operand for `item` bound by pattern p (None: by no pattern): evaluated now
         when p is demanded and item is not a spark, else delay(item)."""
-        if p is not None and demanded(p) and not sparked(item):
+        if p is not None and C.demanded(p) and not sparked(item):
             return self.spill(self.ev(item, WHNF))
         return delay(item)
 
@@ -1222,7 +1218,7 @@ class FnGen:
         forced: list[Slot] = []
         acc = None
         for i, a in enumerate(args):
-            if type(a) is C.Const and type(a.value) is int and FIX_MIN <= a.value <= FIX_MAX:
+            if small_int(a):
                 op = Imm(fix(a.value))          # a small integer: no check needed
                 forced.append(op)
                 if name in ARITH and i > 0:
@@ -1286,17 +1282,13 @@ class FnGen:
             return {}
         ready = {i: self.spark_if_hungry(a) for i, a in enumerate(args) if sparked(a)}
         for i, a in enumerate(args):
-            if not sparked(a) and not (type(a) is C.Const and type(a.value) is int
-                                       and FIX_MIN <= a.value <= FIX_MAX):
+            if not sparked(a) and not small_int(a):
                 ready[i] = self.spill(self.ev(a, WHNF))
         return ready
 
     def hungry(self):
         """i1: some worker would take a spark now (Note [Hungry workers])."""
-        b = self.b
-        ctx = b.load(self.wfield(W_CTX), typ=PTR)
-        n = b.load(b.gep(ctx, [ir.Constant(I64, CTX_HUNGRY)], source_etype=I8), typ=I32)
-        return b.icmp_signed(">", n, ir.Constant(I32, 0))
+        return self.rt.hungry(self.b, self.w)
 
     def offer_spark(self, s: Slot) -> None:
         """Spark the suspension in s if some worker is hungry; it stays a suspension."""
@@ -1329,17 +1321,7 @@ class FnGen:
     def arith_step(self, name, acc, y, forced, rest, results, done):
         """acc (op) y on tagged small integers with an overflow check."""
         b = self.b
-        if name == "add":
-            fn = self._intrinsic("llvm.sadd.with.overflow.i64", ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64])
-            res = b.call(fn, [b.sub(acc, _c(1)), y])
-        elif name == "sub":
-            fn = self._intrinsic("llvm.ssub.with.overflow.i64", ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64])
-            res = b.call(fn, [acc, b.sub(y, _c(1))])
-        else:
-            fn = self._intrinsic("llvm.smul.with.overflow.i64", ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64])
-            res = b.call(fn, [b.ashr(acc, _c(1)), b.sub(y, _c(1))])
-        val = b.extract_value(res, 0)
-        ovf = b.extract_value(res, 1)
+        val, ovf = smallint.binary(b, self.mg, name, acc, y)
         okb = b.append_basic_block("noovf")
         slowb = b.append_basic_block("ovf")
         b.cbranch(ovf, slowb, okb)
@@ -1347,30 +1329,15 @@ class FnGen:
         results.append((self.prim_slow(name, list(forced), rest), b.block))
         b.branch(done)
         b.position_at_end(okb)
-        if name == "mpy":
-            val = b.or_(val, _c(1))
         return val
 
     def divide(self, name, forced, results, done):
-        """div or rem of two small integers, truncating; a zero divisor (an error
-        value) and the one quotient past the range (the least by -1) take the runtime's
-        path, which makes them as the interpreter does."""
+        """div or rem of two small integers; a zero divisor (an error value) and the
+        one quotient past the range take the runtime's path, which makes them as the
+        interpreter does."""
         b = self.b
-        x, y = self.load(forced[0]), self.load(forced[1])
-        a, d = b.ashr(x, _c(1)), b.ashr(y, _c(1))
-        nonzero = b.append_basic_block("divisor")
         slowb = b.append_basic_block("divslow")
-        b.cbranch(b.icmp_unsigned("==", y, _c(fix(0))), slowb, nonzero)
-        b.position_at_end(nonzero)
-        if name == "rem":
-            r = b.or_(b.shl(b.srem(a, d), _c(1)), _c(1))
-        else:
-            q = b.sdiv(a, d)
-            r = b.or_(b.shl(q, _c(1)), _c(1))
-            fits = b.icmp_signed("==", b.ashr(r, _c(1)), q)
-            ok = b.append_basic_block("quotient")
-            b.cbranch(fits, ok, slowb)
-            b.position_at_end(ok)
+        r = smallint.divide(b, self.fn, name, self.load(forced[0]), self.load(forced[1]), slowb)
         okb = b.block
         b.position_at_end(slowb)
         results.append((self.prim_slow(name, list(forced), []), b.block))
@@ -1402,24 +1369,16 @@ class FnGen:
         b.branch(done)
         b.position_at_end(fast)
         x = self.load(op)
-        if name in ("zero?", "one?", "pos?", "neg?"):
-            cmp = {"zero?": ("==", fix(0)), "one?": ("==", fix(1)), "pos?": (">=", fix(0)),
-                   "neg?": ("<", fix(0))}[name]
-            r = b.select(b.icmp_signed(cmp[0], x, _c(cmp[1])), b.load(self.mg.atom("true"), typ=I64), _c(NIL))
+        if name in PREDICATE:
+            r = b.select(smallint.predicate(b, name, x), b.load(self.mg.atom("true"), typ=I64),
+                         _c(NIL))
             results.append((r, b.block))
         else:
-            if name == "inc":
-                fn, args = "llvm.sadd.with.overflow.i64", [x, _c(2)]
-            elif name == "dcr":
-                fn, args = "llvm.ssub.with.overflow.i64", [x, _c(2)]
-            else:   # neg: -(2n+1) + 2 = 2(-n)+1
-                fn, args = "llvm.ssub.with.overflow.i64", [_c(2), x]
-            f = self._intrinsic(fn, ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64])
-            res = b.call(f, args)
+            val, ovf = smallint.unary(b, self.mg, name, x)
             okb = b.append_basic_block("noovf")
-            b.cbranch(b.extract_value(res, 1), slow, okb)
+            b.cbranch(ovf, slow, okb)
             b.position_at_end(okb)
-            results.append((b.extract_value(res, 0), b.block))
+            results.append((val, b.block))
         b.branch(done)
         phi = self.join(done, results)
         self.release(op)
