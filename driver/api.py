@@ -75,11 +75,13 @@ class Program:
     """A program compiled by the JIT, with its own runtime context."""
 
     def __init__(self, source: str, *, threads: int = 0, heap: int = 0, opt: int = 2,
-                 filename: str = "<input>", cache=None):
+                 filename: str = "<input>", cache=None, pin: bool = True):
+        """pin=False leaves the helper threads' CPUs to the kernel, as `--no-pin`
+        (docs/runtime.md, Worker placement)."""
         from .jit.program import JitProgram
         self.state = _compile(source, filename)
         self.jit = JitProgram(self.state.module, source, opt=opt, cache=cache)
-        self.ctx = self.jit.context(threads, heap)
+        self.ctx = self.jit.context(threads, heap, no_pin=not pin)
         self.jit.initialise(self.ctx)
         self.status = None
 

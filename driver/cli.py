@@ -100,6 +100,9 @@ def _runtime_flags(p: argparse.ArgumentParser) -> None:
                    help="workers, including the main one (default: the number of cores)")
     p.add_argument("--heap", default=None, metavar="SIZE",
                    help="heap limit such as 512M or 2G (default: 3/4 of physical memory)")
+    p.add_argument("--no-pin", action="store_true",
+                   help="leave the helper workers' CPUs to the kernel (default: each helper "
+                        "pinned to a CPU of its own when there are enough; see docs/runtime.md)")
 
 
 def _engine_flags(p) -> None:

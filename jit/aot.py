@@ -6,7 +6,7 @@
                                         runtime by the system C compiler
 
 The executable takes the flags `daisy run` takes for the runtime (--threads N,
---heap SIZE, --stats) and prints exactly what `daisy run` prints: both go through
+--heap SIZE, --stats, --no-pin) and prints exactly what `daisy run` prints: both go through
 rt_run_toplevel (rt/rt_program.c). It has no compiler inside: `val` works on every
 form the program quotes (Note [Forms with code] in jit/lower.py), and a form made at
 run time evaluates to an error value saying so.

@@ -36,7 +36,8 @@ def check_flags(args) -> int | None:
 def open_context(prog, args, heap: int):
     """The program's runtime context, or None after saying why there is none."""
     try:
-        return prog.context(args.threads, heap, trace_events=trace_events_wanted(args))
+        return prog.context(args.threads, heap, trace_events=trace_events_wanted(args),
+                            no_pin=getattr(args, "no_pin", False))
     except MemoryError:
         what = f"--heap {args.heap}" if args.heap else "the heap"
         print(f"daisy: cannot reserve address space for {what} "

@@ -324,6 +324,7 @@ typedef struct rt_worker {
     struct rt_trace_buf *trace;    /* NULL: not tracing; written by this worker only
                                       (Note [Trace buffers] in rt_trace.c) */
     int hungry;                /* counted in ctx->hungry: Note [Hungry workers] */
+    int cpu;                   /* helper: the CPU it is pinned to, -1 none (Note [Worker placement]) */
 } rt_worker;
 
 /* ------------------------------------------------------------------------
@@ -537,6 +538,8 @@ typedef struct rt_config {
     size_t main_stack_bytes;    /* worker 0's step stack, Note [Step stacks]; 0 = 4 GiB,
                                    RT_STEP_ON_CALLER_STACK = none */
     uint64_t trace_events;      /* events each worker may record (rt_trace.c); 0 = off */
+    uint32_t no_pin;            /* nonzero: leave the helpers' CPUs to the kernel
+                                   (Note [Worker placement] in rt_ctx.c) */
 } rt_config;
 
 enum { RT_STEP_OK = 0, RT_STEP_HEAP_EXHAUSTED = 1, RT_STEP_INTERRUPTED = 2 };

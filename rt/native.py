@@ -60,6 +60,7 @@ class Config(ctypes.Structure):
         ("helper_stack_bytes", ctypes.c_size_t),
         ("main_stack_bytes", ctypes.c_size_t),
         ("trace_events", ctypes.c_uint64),
+        ("no_pin", ctypes.c_uint32),
     ]
 
 
@@ -91,6 +92,7 @@ def expected_layout() -> dict[str, int]:
         "susp.evaluated": SUSP_EVALUATED,
         "closure.code": CLOSURE_CODE, "closure.free": CLOSURE_FREE,
         "region.bytes": REGION_BYTES, "stats.size": ctypes.sizeof(Stats),
+        "config.size": ctypes.sizeof(Config),
     }
     for name, value in TYPES.items():
         exp[f"type.{name}"] = value
@@ -249,12 +251,14 @@ class Context:
     """A runtime context: the heap, the workers, the statistics."""
 
     def __init__(self, threads: int = 0, heap: int = 0, *, gc_stress: bool = False,
-                 inject_fail_every: int = 0, trace_events: int = 0):
+                 inject_fail_every: int = 0, trace_events: int = 0, no_pin: bool = False):
         """trace_events > 0 records a timeline (rt_trace.c): at most that many
-        events per worker, read with trace_events()."""
+        events per worker, read with trace_events().  no_pin leaves the helpers'
+        CPUs to the kernel (Note [Worker placement] in rt_ctx.c)."""
         self._lib = load()
         cfg = Config(nworkers=threads, heap_limit=heap, gc_stress=int(gc_stress),
-                     inject_fail_every=inject_fail_every, trace_events=trace_events)
+                     inject_fail_every=inject_fail_every, trace_events=trace_events,
+                     no_pin=int(no_pin))
         self._ctx = self._lib.rt_ctx_new(ctypes.byref(cfg))
         if not self._ctx:
             raise MemoryError("could not create a runtime context")

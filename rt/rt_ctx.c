@@ -115,6 +115,73 @@ static void worker_free(rt_ctx *ctx, rt_worker *w)
     free(w);
 }
 
+/* ---- worker placement ------------------------------------------------------ */
+
+/* Note [Worker placement]
+ *
+ * Helpers park between steps and are woken by futex when work appears.  The
+ * kernel tends to wake a thread on the CPU of the thread that woke it, and on
+ * the 2-vCPU machines we measure on it then took 15-75 ms to move one of the
+ * two busy threads to the idle CPU: a split of nfib into two halves ran 1.6x
+ * slower than its longer half in a third of the runs, with both threads
+ * sharing one CPU (seen with `perf record -e sched:sched_switch -a`).
+ *
+ * So when there are at least as many usable CPUs (sched_getaffinity) as
+ * workers, every step starts by pinning each helper to a CPU of its own other
+ * than the one worker 0 is on: one sched_getcpu (vDSO) per step, and a
+ * pthread_setaffinity_np per helper only when worker 0 is on a different CPU
+ * than at the last placement.  Worker 0, the API thread, is never pinned: it
+ * belongs to the caller.  With more workers than CPUs the kernel shares them
+ * out as it likes (pinning would only stop it from balancing), and
+ * rt_config.no_pin (`--no-pin`) turns placement off, for machines shared with
+ * other busy processes.  `--stats` says which CPU each helper had. */
+static void placement_init(rt_ctx *ctx)
+{
+    ctx->placed_around = -1;
+    for (uint32_t i = 0; i < ctx->nworkers; i++)
+        ctx->workers[i]->cpu = -1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (ctx->nworkers < 2) {
+        ctx->placement = RT_PLACE_ONE_WORKER;
+        return;
+    }
+    if (ctx->cfg.no_pin) {
+        ctx->placement = RT_PLACE_OFF;
+        return;
+    }
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (n < (int)ctx->nworkers || !(ctx->cpus = malloc((size_t)n * sizeof *ctx->cpus))) {
+        ctx->placement = RT_PLACE_TOO_FEW_CPUS;
+        return;
+    }
+    for (int c = 0; c < CPU_SETSIZE && ctx->ncpus < (uint32_t)n; c++)
+        if (CPU_ISSET(c, &set))
+            ctx->cpus[ctx->ncpus++] = c;
+    ctx->placement = RT_PLACE_PINNED;
+}
+
+/* Before a step, on worker 0's thread: helpers onto the CPUs worker 0 is not on. */
+static void place_helpers(rt_ctx *ctx)
+{
+    if (ctx->placement != RT_PLACE_PINNED)
+        return;
+    int here = sched_getcpu();
+    if (here == ctx->placed_around)
+        return;
+    uint32_t k = 0;
+    for (uint32_t i = 1; i < ctx->nworkers; i++, k++) {
+        if (ctx->cpus[k] == here)
+            k++;               /* ncpus >= nworkers: at most one CPU is skipped */
+        rt_worker *h = ctx->workers[i];
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(ctx->cpus[k], &one);
+        h->cpu = pthread_setaffinity_np(h->thread, sizeof one, &one) == 0 ? ctx->cpus[k] : -1;
+    }
+    ctx->placed_around = here;
+}
+
 rt_ctx *rt_ctx_new(const rt_config *cfg_in)
 {
     rt_ctx *ctx = calloc(1, sizeof *ctx);
@@ -197,6 +264,7 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
         }
     }
     pthread_attr_destroy(&attr);
+    placement_init(ctx);
     return ctx;
 fail:
     rt_ctx_free(ctx);
@@ -222,6 +290,7 @@ void rt_ctx_free(rt_ctx *ctx)
             worker_free(ctx, ctx->workers[i]);
     }
     free(ctx->workers);
+    free(ctx->cpus);
     if (ctx->main_stack)
         munmap(ctx->main_stack, ctx->main_stack_len);
     rt_heap_fini(ctx);
@@ -384,6 +453,7 @@ int rt_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
     ctx->in_step = 1;
     ctx->steps++;
     rt_spark_set_hungry(w, 0);     /* an unwound wait may have left it set */
+    place_helpers(ctx);
     uint64_t t_trace = rt_trace_clock(w);
     int status;
     if (!ctx->main_stack) {
@@ -593,12 +663,23 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
     fputc('\n', f);
     for (uint32_t i = 0; i < ctx->nworkers; i++) {
         rt_worker *w = ctx->workers[i];
-        fprintf(f, "  worker %u%s: busy %.4f s, %llu sparks run, %llu steals\n", i,
+        char where[32] = "";
+        if (w->cpu >= 0)
+            snprintf(where, sizeof where, ", on CPU %d", w->cpu);
+        fprintf(f, "  worker %u%s: busy %.4f s, %llu sparks run, %llu steals%s\n", i,
                 i == 0 ? " (main)" : "", w->stats.busy_ns / 1e9,
-                (unsigned long long)w->stats.sparks_converted, (unsigned long long)w->stats.steals);
+                (unsigned long long)w->stats.sparks_converted, (unsigned long long)w->stats.steals,
+                where);
     }
-    fprintf(f, "  heap limit %.1f MiB, %u workers, %llu steps\n",
-            rt_heap_limit(ctx) / 1048576.0, ctx->nworkers, (unsigned long long)s.steps);
+    static const char *const placement[] = {
+        [RT_PLACE_PINNED] = "helpers pinned",
+        [RT_PLACE_ONE_WORKER] = "no helpers",
+        [RT_PLACE_OFF] = "helpers not pinned (--no-pin)",
+        [RT_PLACE_TOO_FEW_CPUS] = "helpers not pinned (fewer CPUs than workers)",
+    };
+    fprintf(f, "  heap limit %.1f MiB, %u workers, %llu steps, %s\n",
+            rt_heap_limit(ctx) / 1048576.0, ctx->nworkers, (unsigned long long)s.steps,
+            placement[ctx->placement]);
 }
 
 void rt_report_heap_exhausted(rt_ctx *ctx, FILE *f)
@@ -642,6 +723,7 @@ static const rt_layout_entry layout[] = {
     L("closure.code", RT_CLOSURE_CODE), L("closure.free", RT_CLOSURE_FREE),
     L("region.bytes", RT_REGION_BYTES),
     L("stats.size", sizeof(rt_stats)),
+    L("config.size", sizeof(rt_config)),
     {NULL, 0},
 };
 #undef L

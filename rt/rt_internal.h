@@ -31,6 +31,9 @@ struct rt_spark_deque {
 typedef struct rt_atom_entry { char *name; uint32_t len; } rt_atom_entry;
 typedef struct rt_code_name { const void *code; rt_val name; } rt_code_name;
 
+/* Note [Worker placement] in rt_ctx.c: whether helpers are pinned, and why not. */
+enum { RT_PLACE_PINNED, RT_PLACE_ONE_WORKER, RT_PLACE_OFF, RT_PLACE_TOO_FEW_CPUS };
+
 struct rt_ctx {
     rt_config cfg;
     uint32_t nworkers;
@@ -75,6 +78,11 @@ struct rt_ctx {
     int in_step;
     uint8_t *main_stack;            /* Note [Step stacks]; NULL: the caller's */
     size_t main_stack_len;
+    /* ---- placement: Note [Worker placement] (rt_ctx.c) ---- */
+    int placement;                  /* RT_PLACE_*: whether and why (not) helpers are pinned */
+    int *cpus;                      /* the CPUs this process may use, when pinning */
+    uint32_t ncpus;
+    int placed_around;              /* worker 0's CPU the helpers were placed around; -1 */
 
     /* ---- roots ---- */
     rt_val *globals;

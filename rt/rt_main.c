@@ -4,7 +4,7 @@
  * daisy_ntoplevel and daisy_toplevel) with this file and libdaisyrt.a.  The
  * executable takes `daisy run`'s runtime flags and behaves as it does; see
  * rt_program.c for the exit statuses.
- *     prog [--threads N] [--heap SIZE] [--stats]
+ *     prog [--threads N] [--heap SIZE] [--stats] [--no-pin]
  */
 #define _GNU_SOURCE
 #include "daisy_rt.h"
@@ -30,7 +30,7 @@ static int usage(const char *prog, const char *why)
 {
     if (why)
         fprintf(stderr, "%s: %s\n", prog, why);
-    fprintf(stderr, "usage: %s [--threads N] [--heap SIZE] [--stats]\n", prog);
+    fprintf(stderr, "usage: %s [--threads N] [--heap SIZE] [--stats] [--no-pin]\n", prog);
     return 2;
 }
 
@@ -43,6 +43,8 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--stats") == 0) {
             stats = 1;
+        } else if (strcmp(a, "--no-pin") == 0) {
+            cfg.no_pin = 1;
         } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
             char *end;
             long n = strtol(argv[++i], &end, 10);

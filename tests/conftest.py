@@ -29,13 +29,15 @@ def daisy_command() -> list[str]:
     return [sys.executable, "-m", "daisy.cli"]
 
 
-def daisy(*args, stdin: str | None = "", timeout: float = 120, env=None) -> subprocess.CompletedProcess:
+def daisy(*args, stdin: str | None = "", timeout: float = 120, env=None,
+          preexec_fn=None) -> subprocess.CompletedProcess:
     full_env = dict(os.environ)
     full_env.pop("DAISY_DEBUG", None)
     if env:
         full_env.update(env)
     return subprocess.run(daisy_command() + [str(a) for a in args], input=stdin,
-                          capture_output=True, text=True, timeout=timeout, env=full_env)
+                          capture_output=True, text=True, timeout=timeout, env=full_env,
+                          preexec_fn=preexec_fn)
 
 
 def run_source(tmp_path, text: str, *flags, name="prog.dsy", **kw) -> subprocess.CompletedProcess:

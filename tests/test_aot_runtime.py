@@ -9,6 +9,7 @@ The program is LLVM IR built with jit/abi.py: top-level value 0 is the list
 value 2 the number 42.
 """
 import os
+import re
 import shutil
 import subprocess
 
@@ -109,6 +110,17 @@ def test_executable_closed_pipe_is_quiet(executable):
     code = proc.wait(timeout=60)
     assert first.startswith(b"[0 1 2")
     assert code == 141 and proc.stderr.read() == b""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
+def test_executable_pins_helpers_unless_told_not_to(executable):
+    """Note [Worker placement]: the executable places its helpers as `daisy run` does."""
+    pinned = run(executable, "--threads", "2", "--stats")
+    free = run(executable, "--threads", "2", "--stats", "--no-pin")
+    assert pinned.stdout == free.stdout == EXPECTED
+    cpu = re.search(r"worker 1: .*, on CPU (\d+)\n", pinned.stderr)
+    assert cpu and int(cpu.group(1)) in os.sched_getaffinity(0) and "helpers pinned" in pinned.stderr
+    assert ", on CPU" not in free.stderr and "helpers not pinned (--no-pin)" in free.stderr
 
 
 @pytest.mark.parametrize("args", [["--threads", "0"], ["--heap", "12X"], ["--bogus"]])
