@@ -346,7 +346,7 @@ void rt_gc_major(rt_worker *w0)
         w->ninbox = 0;
     }
     uint64_t budget = ctx->cfg.local_budget / RT_REGION_BYTES;
-    uint64_t thr = 2 * (uint64_t)cp.n + 2 * ctx->nworkers * (budget ? budget : 1);
+    uint64_t thr = RT_MAJOR_FACTOR * (uint64_t)cp.n + 2 * ctx->nworkers * (budget ? budget : 1);
     ctx->major_threshold_regions = thr < 8 ? 8 : thr;
     ctx->live_bytes_after_major = live;
 

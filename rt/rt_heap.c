@@ -20,7 +20,8 @@
  *      a helper asks worker 0 to and waits; then 1-2 once more;
  *   5. fail: unwind.
  * Worker 0 also compacts when the regions in use pass the major threshold
- * (twice the live data after the last compaction, at least 8 regions).
+ * (RT_MAJOR_FACTOR times the live data after the last compaction, at least
+ * 8 regions).
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
@@ -264,7 +265,8 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
              !atomic_load_explicit(&ctx->gc_request, memory_order_relaxed)) {
         /* Worker 0 may be waiting for this helper and allocating nothing: ask it
          * to compact at its next safepoint, and carry on meanwhile, so the heap
-         * keeps to twice the live data rather than growing to the limit. */
+         * keeps to RT_MAJOR_FACTOR times the live data rather than growing to
+         * the limit. */
         atomic_store(&ctx->gc_request, 1);
         atomic_store_explicit(&ctx->workers[0]->interrupt, 1, memory_order_relaxed);
     }
