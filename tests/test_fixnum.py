@@ -137,3 +137,35 @@ def test_faults_and_compactions(threads):
     ctx.close()
     assert status == 0
     assert got == want
+
+
+@pytest.mark.parametrize("text", [
+    "nfib:80\n",                                              # non-tail recursion
+    "spin = \\n. if:[lt?:[n 0] 0 spin:inc:n]\nspin:0\n",      # a loop of tail calls
+], ids=["recursion", "tail-loop"])
+def test_workers_poll_so_ctrl_c_stops_them(tmp_path, text):
+    """Workers poll before the first call on each path, not at entry (Note [Fixnum
+    entries]): every recursion and loop still reaches a poll, so an interrupt ends
+    the run with status 130."""
+    import os
+    import signal
+    import subprocess
+    import time
+    from conftest import daisy_command
+    prog = tmp_path / "prog.dsy"
+    prog.write_text(FUNCTIONS + text)
+    env = dict(os.environ)
+    env.pop("DAISY_DEBUG", None)
+    p = subprocess.Popen(daisy_command() + ["run", "--threads", "2", str(prog)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(1.5)
+        assert p.poll() is None, "the endless computation ended by itself"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 130 and out == b"" and b"Traceback" not in err
