@@ -106,6 +106,13 @@ class Runtime:
             self._fns[name] = fn
         return fn
 
+    def intrinsic(self, name: str, ret, args) -> ir.Function:
+        """An LLVM intrinsic's declaration in this module, made on first use."""
+        try:
+            return self.module.get_global(name)
+        except KeyError:
+            return ir.Function(self.module, ir.FunctionType(ret, args), name)
+
     # ---- worker fields ----
     @staticmethod
     def field(b: ir.IRBuilder, w, offset: int):
@@ -161,6 +168,13 @@ class Runtime:
         ctx = b.load(self.field(b, w, W_CTX), typ=PTR)
         n = b.load(b.gep(ctx, [ir.Constant(I64, CTX_HUNGRY)], source_etype=I8), typ=I32)
         return b.icmp_signed(">", n, ir.Constant(I32, 0))
+
+    def stack_deep(self, b: ir.IRBuilder, w):
+        """i1: this frame is past w->stack_limit, where a demand is the error `stack
+        exhausted` (Note [Step stacks] in daisy_rt.h)."""
+        fa = b.call(self.intrinsic("llvm.frameaddress.p0", PTR, [I32]), [ir.Constant(I32, 0)])
+        lim = b.load(self.field(b, w, W_STACK_LIMIT), typ=I64)
+        return b.icmp_unsigned("<", b.ptrtoint(fa, I64), lim)
 
     # ---- safepoints: Note [Safepoints] ----
     def poll(self, b: ir.IRBuilder, w) -> None:

@@ -48,7 +48,7 @@ from ..frontend import core as C
 from ..frontend.fixnum import fixnum_params
 from ..rt import native
 from . import smallint
-from .abi import I32, I64, PTR, W_FX_GIVEUPS, W_FX_OFF, W_STACK_LIMIT, Runtime
+from .abi import I32, I64, W_FX_GIVEUPS, W_FX_OFF, Runtime
 from .abi import fix, word as _c
 
 
@@ -112,9 +112,7 @@ class FixnumGen:
         if self.guarded:
             return
         b = self.b
-        fa = b.call(self.mg.intrinsic("llvm.frameaddress.p0", PTR, [I32]), [ir.Constant(I32, 0)])
-        lim = b.load(Runtime.field(b, self.w, W_STACK_LIMIT), typ=I64)
-        deep = b.icmp_unsigned("<", b.ptrtoint(fa, I64), lim)
+        deep = self.rt.stack_deep(b, self.w)
         body = self.fn.append_basic_block("guarded")
         b.cbranch(deep, self.bail(), body)
         b.position_at_end(body)

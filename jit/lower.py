@@ -58,8 +58,8 @@ from ..frontend.parse import deep_recursion
 from ..interp.forms import core_of_form, form_of_syntax
 from ..frontend.primitives import LIST_ARITY, LIST_TAKERS, PRIMITIVES
 from ..rt import native
-from .abi import (I8, I32, I64, PTR, SUSP_AUX_NF, VOID, W_CTX, W_SP, W_SP_LIMIT,
-                  W_STACK_LIMIT, W_SUSPS, Runtime, fix, header, word as _c)
+from .abi import (I8, I32, I64, PTR, SUSP_AUX_NF, VOID, W_CTX, W_SP, W_SP_LIMIT, W_SUSPS,
+                  Runtime, fix, header, word as _c)
 from .closures import Closures
 from ..frontend.fixnum import FIX_MAX, FIX_MIN, small_int
 from .fixnum import FixnumGen, emit_entry
@@ -103,8 +103,6 @@ PRIM_INDEX = {name: i for i, name in enumerate(sorted(PRIMITIVES))}
 
 def prim_value(name: str) -> int:
     return (PRIM_INDEX[name] << 3) | 4
-
-
 
 
 @dataclass(frozen=True)
@@ -221,13 +219,6 @@ class ModuleGen:
         self.atom("true")
 
     # ---- module-level data ----
-    def intrinsic(self, name, ret, args) -> ir.Function:
-        """An LLVM intrinsic's declaration, made on first use."""
-        try:
-            return self.m.get_global(name)
-        except KeyError:
-            return ir.Function(self.m, ir.FunctionType(ret, args), name)
-
     def _global(self, name, ty, init):
         g = ir.GlobalVariable(self.m, ty, f"{self.prefix}_{name}")
         g.linkage = "internal"
@@ -346,9 +337,7 @@ class FnGen:
         body = self.body_bb = fn.append_basic_block("body")
         self.b = ir.IRBuilder(entry)
         # C stack check first: nothing is pushed yet, so an early return is clean
-        fa = self.b.call(self._intrinsic("llvm.frameaddress.p0", PTR, [I32]), [ir.Constant(I32, 0)])
-        lim = self.b.load(self.wfield(W_STACK_LIMIT), typ=I64)
-        deep = self.b.icmp_unsigned("<", self.b.ptrtoint(fa, I64), lim)
+        deep = self.rt.stack_deep(self.b, self.w)
         exhausted = fn.append_basic_block("exhausted")
         self.b.cbranch(deep, exhausted, self.frame_bb)
         self.b.position_at_end(exhausted)
@@ -361,9 +350,6 @@ class FnGen:
         self.slot_of: dict[int, int] = {}       # id(binder) -> slot
         self.exh_lam = None                     # the function an exhaustive variant runs
         self.evaluated: set[int] = set()        # Note [Evaluated binders]
-
-    def _intrinsic(self, name, ret, args):
-        return self.mg.intrinsic(name, ret, args)
 
     # ---- worker fields and slots ----
     def wfield(self, off):
@@ -1286,13 +1272,9 @@ class FnGen:
                 ready[i] = self.spill(self.ev(a, WHNF))
         return ready
 
-    def hungry(self):
-        """i1: some worker would take a spark now (Note [Hungry workers])."""
-        return self.rt.hungry(self.b, self.w)
-
     def offer_spark(self, s: Slot) -> None:
         """Spark the suspension in s if some worker is hungry; it stays a suspension."""
-        with self.b.if_then(self.hungry(), likely=False):
+        with self.b.if_then(self.rt.hungry(self.b, self.w), likely=False):
             self.b.call(self.rt.rt_spark, [self.w, self.load(s)])
 
     def spark_if_hungry(self, e: C.Ann) -> Slot:
@@ -1304,7 +1286,7 @@ class FnGen:
         spark = b.append_basic_block("hungry")
         now = b.append_basic_block("busy")
         done = b.append_basic_block("sparked")
-        b.cbranch(self.hungry(), spark, now)
+        b.cbranch(self.rt.hungry(self.b, self.w), spark, now)
         saved, known = list(self.free_slots), set(self.evaluated)
         b.position_at_end(spark)
         op = self.delay(e)

@@ -37,7 +37,7 @@ def open_context(prog, args, heap: int):
     """The program's runtime context, or None after saying why there is none."""
     try:
         return prog.context(args.threads, heap, trace_events=trace_events_wanted(args),
-                            no_pin=getattr(args, "no_pin", False))
+                            no_pin=args.no_pin)
     except MemoryError:
         what = f"--heap {args.heap}" if args.heap else "the heap"
         print(f"daisy: cannot reserve address space for {what} "

@@ -24,7 +24,7 @@ PREDICATE = {"zero?": ("==", 0), "one?": ("==", 1), "pos?": (">=", 0), "neg?": (
 
 
 def _checked(b: ir.IRBuilder, mg, op: str, x, y):
-    f = mg.intrinsic(f"llvm.{op}.with.overflow.i64", OVF, [I64, I64])
+    f = mg.rt.intrinsic(f"llvm.{op}.with.overflow.i64", OVF, [I64, I64])
     res = b.call(f, [x, y])
     return b.extract_value(res, 0), b.extract_value(res, 1)
 
