@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 
@@ -29,14 +30,25 @@ def daisy_command() -> list[str]:
     return [sys.executable, "-m", "daisy.cli"]
 
 
+def clean_env(**extra) -> dict:
+    """The environment for a daisy child: DAISY_DEBUG (tracebacks) removed."""
+    env = dict(os.environ)
+    env.pop("DAISY_DEBUG", None)
+    env.update(extra)
+    return env
+
+
+def restore_sigint() -> None:
+    """preexec_fn: a process started from a non-interactive shell may inherit SIGINT
+    ignored; give daisy the default disposition a terminal would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def daisy(*args, stdin: str | None = "", timeout: float = 120, env=None,
           preexec_fn=None) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ)
-    full_env.pop("DAISY_DEBUG", None)
-    if env:
-        full_env.update(env)
     return subprocess.run(daisy_command() + [str(a) for a in args], input=stdin,
-                          capture_output=True, text=True, timeout=timeout, env=full_env,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=clean_env(**(env or {})),
                           preexec_fn=preexec_fn)
 
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import daisy, daisy_command
+from conftest import clean_env, daisy, daisy_command, restore_sigint
 
 TIMEOUT = 20
 INFINITE = "intsfrom = \\n. [n ! intsfrom:inc:n]\nintsfrom:0\n"
@@ -27,19 +27,6 @@ def no_traceback(p):
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
         assert "Traceback" not in text, text
-
-
-def clean_env(**extra):
-    env = dict(os.environ)
-    env.pop("DAISY_DEBUG", None)
-    env.update(extra)
-    return env
-
-
-def restore_sigint():
-    # a process started from a non-interactive shell may inherit SIGINT ignored;
-    # give daisy the default disposition a terminal would
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 # --- values and exit status -----------------------------------------------------------

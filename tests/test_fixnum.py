@@ -5,11 +5,14 @@ costs one recomputation and not one per frame, a hungry worker still gets sparks
 they survive injected allocation failures and a compaction at every slow path."""
 import functools
 import re
+import signal
+import subprocess
 import tempfile
+import time
 
 import pytest
 
-from conftest import interpret, run_source
+from conftest import clean_env, daisy_command, interpret, restore_sigint, run_source
 from daisy.jit.program import JitProgram
 from daisy.pipeline import compile_source
 
@@ -147,18 +150,11 @@ def test_workers_poll_so_ctrl_c_stops_them(tmp_path, text):
     """Workers poll before the first call on each path, not at entry (Note [Fixnum
     entries]): every recursion and loop still reaches a poll, so an interrupt ends
     the run with status 130."""
-    import os
-    import signal
-    import subprocess
-    import time
-    from conftest import daisy_command
     prog = tmp_path / "prog.dsy"
     prog.write_text(FUNCTIONS + text)
-    env = dict(os.environ)
-    env.pop("DAISY_DEBUG", None)
     p = subprocess.Popen(daisy_command() + ["run", "--threads", "2", str(prog)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(),
+                         preexec_fn=restore_sigint)
     try:
         time.sleep(1.5)
         assert p.poll() is None, "the endless computation ended by itself"
