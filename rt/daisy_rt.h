@@ -522,7 +522,38 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason);
  * regions are empty, and sparks are filtered: an evaluated suspension is
  * fizzled, a suspension nobody else reaches is dropped ("GC'd").  The copy
  * may need as much space again as the live data, beyond the --heap limit;
- * after it the live data alone must fit.
+ * after it the live data alone must fit.  Unevaluated selector suspensions
+ * whose source is already a list are replaced by what they select: Note
+ * [Selector suspensions].
+ * ------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------
+ * Note [Selector suspensions]
+ *
+ * A lazy pattern, `let:[[lo hi] partition:[X Xs] ...]`, binds each name to a
+ * selector: a suspension (code rt_select_code, environment [source, which])
+ * that will take the head (which 0) or tail (1) of the source's value.  Until
+ * it runs, a selector keeps the whole source alive, not only the part it
+ * selects: once `partition` has made its pair, `hi`'s selector keeps `lo`'s
+ * list alive through the pair long after `lo` has been sorted and dropped (the
+ * selector space leak; Wadler, "Fixing some space leaks with a garbage
+ * collector", 1987).
+ *
+ * So compaction, which sees the whole heap with the world stopped, evaluates
+ * selectors itself when that takes no allocation and no code: when evacuating
+ * an unevaluated selector whose source is, after following evaluated
+ * suspensions and (to a bounded depth) other such selectors, a cons, the
+ * reference is replaced by the selected field, and the selector is not copied.
+ * The field is what the selector's code would have returned (a value, or a
+ * suspension the forcer then forces), so nothing observable changes; every
+ * reference to the same selector is replaced alike.  A claimed selector is
+ * running and is left alone, as is one whose source is not a cons yet (still
+ * suspended, an error or a mismatch: its code must run to say which).
+ * Consequences code relies on: a root slot or environment word that held an
+ * unevaluated suspension may hold a value after a safepoint, exactly as one
+ * that held an evaluated suspension already could; only the claimant of a
+ * suspension may assume it stays a suspension.  The local collector moves
+ * nothing and leaves selectors as they are.
  * ------------------------------------------------------------------------ */
 
 /* ---- contexts ------------------------------------------------------------ */
@@ -718,6 +749,7 @@ typedef struct rt_stats {
     uint64_t sparks_converted, sparks_fizzled, sparks_gcd;
     uint64_t alloc_failures, unwinds, released_claims, promotions, steps;
     uint64_t susps_allocated, fx_giveups;
+    uint64_t selectors_resolved;   /* Note [Selector suspensions] */
 } rt_stats;
 void rt_stats_get(rt_ctx *ctx, rt_stats *out);
 void rt_stats_print(rt_ctx *ctx, FILE *f);

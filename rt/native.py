@@ -69,7 +69,8 @@ STAT_FIELDS = (
     "major_gcs major_pause_ns major_pause_max_ns "
     "peak_heap_bytes live_bytes_after_major heap_in_use_bytes "
     "sparks_created sparks_dud sparks_overflowed sparks_converted sparks_fizzled sparks_gcd "
-    "alloc_failures unwinds released_claims promotions steps susps_allocated fx_giveups").split()
+    "alloc_failures unwinds released_claims promotions steps susps_allocated fx_giveups "
+    "selectors_resolved").split()
 
 
 class Stats(ctypes.Structure):
@@ -218,7 +219,7 @@ def layout_table(lib: ctypes.CDLL | None = None) -> dict[str, int]:
 
 SELFTESTS = ("values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
              "inject", "main_fail", "exhausted", "interrupt", "churn", "barrier", "inbox",
-             "print", "deep", "prims", "streams", "trace")
+             "print", "deep", "prims", "streams", "trace", "selectors", "populate")
 
 
 @dataclass

@@ -614,6 +614,7 @@ void rt_stats_get(rt_ctx *ctx, rt_stats *s)
     s->heap_in_use_bytes = atomic_load(&ctx->regions_in_use) * RT_REGION_BYTES;
     s->live_bytes_after_major = ctx->live_bytes_after_major;
     s->steps = ctx->steps;
+    s->selectors_resolved = ctx->selectors_resolved;
 }
 
 uint64_t rt_worker_busy_ns(rt_ctx *ctx, uint32_t id)
@@ -647,8 +648,11 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
     fprintf(f, "  Local GC  %8llu collections  %9.3f ms total  %8.3f ms max pause  (%llu promotions)\n",
             (unsigned long long)s.local_gcs, s.local_pause_ns / 1e6, s.local_pause_max_ns / 1e6,
             (unsigned long long)s.promotions);
-    fprintf(f, "  Major GC  %8llu compactions  %9.3f ms total  %8.3f ms max pause\n",
+    fprintf(f, "  Major GC  %8llu compactions  %9.3f ms total  %8.3f ms max pause",
             (unsigned long long)s.major_gcs, s.major_pause_ns / 1e6, s.major_pause_max_ns / 1e6);
+    if (s.selectors_resolved)       /* Note [Selector suspensions] */
+        fprintf(f, "  (%llu selectors resolved)", (unsigned long long)s.selectors_resolved);
+    fputc('\n', f);
     fprintf(f, "\n  SPARKS: %llu (%llu converted, %llu overflowed, %llu dud, %llu GC'd, %llu fizzled)\n",
             (unsigned long long)s.sparks_created, (unsigned long long)s.sparks_converted,
             (unsigned long long)s.sparks_overflowed, (unsigned long long)s.sparks_dud,

@@ -188,6 +188,7 @@ void rt_gc_local_promote(rt_worker *w)
 
 typedef struct copier {
     rt_ctx *ctx;
+    uint64_t selectors;      /* references to selectors replaced by their fields */
     uint8_t *hp, *limit;
     uint32_t *regions;
     size_t n, cap;
@@ -208,12 +209,69 @@ static void copier_new_region(copier *cp)
     cp->limit = cp->hp + RT_REGION_BYTES;
 }
 
+/* ---- selectors: Note [Selector suspensions] ---- */
+
+#define RT_SELECTOR_DEPTH 16
+
+static int is_selector_nogc(const rt_obj *o, uint64_t h)
+{
+    return rt_hdr_type(h) == RT_T_SUSP && rt_hdr_size(h) == 5 &&
+           o->field[RT_SUSP_STATE] == RT_SUSP_UNEVALUATED &&
+           o->field[RT_SUSP_CODE] == (rt_val)(uintptr_t)rt_select_code;
+}
+
+/* The object as it stands now: its to-space copy once it has been copied. */
+static rt_obj *current_nogc(rt_obj *o)
+{
+    return (o->header & 1) ? o : (rt_obj *)(uintptr_t)o->header;
+}
+
+static rt_val selected_nogc(rt_obj *sel, int depth);
+
+/* v's weak head normal form if compaction can know it without running code, else
+ * RT_NULL.  v and the result may point into from-space or to-space. */
+static rt_val whnf_nogc(rt_val v, int depth)
+{
+    for (int hops = 0; hops < 1000; hops++) {
+        if (!rt_is_ptr(v))
+            return v;
+        rt_obj *o = current_nogc(rt_obj_of(v));
+        uint64_t h = o->header;
+        if (rt_hdr_type(h) != RT_T_SUSP)
+            return v;
+        if (o->field[RT_SUSP_STATE] == RT_SUSP_EVALUATED)
+            v = o->field[RT_SUSP_VALUE];
+        else if (depth < RT_SELECTOR_DEPTH && is_selector_nogc(o, h))
+            v = selected_nogc(o, ++depth);
+        else
+            return RT_NULL;
+        if (v == RT_NULL)
+            return RT_NULL;
+    }
+    return RT_NULL;
+}
+
+/* What the unevaluated selector sel would return, or RT_NULL when its source is
+ * not known to be a cons. */
+static rt_val selected_nogc(rt_obj *sel, int depth)
+{
+    rt_val src = whnf_nogc(sel->field[RT_SUSP_ENV], depth);
+    if (!rt_is_ptr(src))
+        return RT_NULL;
+    rt_obj *c = current_nogc(rt_obj_of(src));
+    if (rt_hdr_type(c->header) != RT_T_CONS)
+        return RT_NULL;
+    return c->field[rt_fix_value(sel->field[RT_SUSP_ENV + 1]) ? 1 : 0];
+}
+
 static rt_val evacuate(copier *cp, rt_val v)
 {
     for (int hops = 0;; hops++) {
         if (!rt_is_ptr(v))
             return v;
         rt_obj *o = rt_obj_of(v);
+        if (rt_heap_owner_of(cp->ctx, v) == RT_OWNER_TOSPACE)
+            return v;                             /* a selected field already copied */
         uint64_t h = o->header;
         if (!(h & 1))
             return (rt_val)h;                     /* already copied */
@@ -221,6 +279,14 @@ static rt_val evacuate(copier *cp, rt_val v)
             hops < 1000) {
             v = o->field[RT_SUSP_VALUE];          /* shortcut the indirection */
             continue;
+        }
+        if (hops < 1000 && is_selector_nogc(o, h)) {
+            rt_val f = selected_nogc(o, 0);
+            if (f != RT_NULL) {
+                cp->selectors++;
+                v = f;                            /* replace the selector by its field */
+                continue;
+            }
         }
         size_t bytes = 8 * (1 + (size_t)rt_hdr_size(h));
         if ((size_t)(cp->limit - cp->hp) < bytes)
@@ -349,6 +415,7 @@ void rt_gc_major(rt_worker *w0)
     uint64_t thr = RT_MAJOR_FACTOR * (uint64_t)cp.n + 2 * ctx->nworkers * (budget ? budget : 1);
     ctx->major_threshold_regions = thr < 8 ? 8 : thr;
     ctx->live_bytes_after_major = live;
+    ctx->selectors_resolved += cp.selectors;
 
     uint64_t dt = rt_now_ns() - t0;
     ctx->major_gcs++;

@@ -123,18 +123,41 @@ void rt_heap_fini(rt_ctx *ctx)
     pthread_mutex_destroy(&ctx->heap_lock);
 }
 
+/* Note [Populating fresh regions]
+ *
+ * The first touch of a page of the reservation costs a page fault, and on these
+ * virtual machines a fault costs several microseconds, mostly the host's work of
+ * backing the page: the annotated quicksort of 10^6 took 125,000 faults, a quarter
+ * of its CPU time, half of it inside compactions (which copy into regions nobody
+ * has touched yet).  Regions are reused once touched (the free pool is taken
+ * before fresh regions), so faults come only from fresh regions, and a fresh region
+ * is about to be filled from end to end by bump allocation or by the copier.  So a
+ * fresh region is populated in one system call, MADV_POPULATE_WRITE (Linux 5.14),
+ * instead of 512 faults: the quicksort's faults fall to 15,000 and its compactions
+ * from about 400 to 260 ms.  On an older kernel the call fails with EINVAL and
+ * pages fault in as before; failure is never an error (the memory is reserved
+ * either way, and an allocation's failure is decided by the region count). */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+static void rt_heap_populate_nogc(uint8_t *base)
+{
+    (void)madvise(base, RT_REGION_BYTES, MADV_POPULATE_WRITE);
+}
+
 /* Take a region for `owner`.  Regions counted against the limit are all that are
  * not free; compaction's to-space may go beyond it (Note [Compaction]). */
 uint32_t rt_heap_region_take(rt_ctx *ctx, uint16_t owner, int beyond_limit)
 {
     uint32_t r = RT_NO_REGION;
+    int fresh = 0;
     pthread_mutex_lock(&ctx->heap_lock);
     uint64_t used = atomic_load_explicit(&ctx->regions_in_use, memory_order_relaxed);
     if (beyond_limit || used < ctx->limit_regions) {
         if (ctx->nfree_pool)
             r = ctx->free_pool[--ctx->nfree_pool];
         else if (ctx->next_fresh < ctx->nregions_total)
-            r = ctx->next_fresh++;
+            r = ctx->next_fresh++, fresh = 1;
     }
     if (r != RT_NO_REGION) {
         used++;
@@ -145,6 +168,8 @@ uint32_t rt_heap_region_take(rt_ctx *ctx, uint16_t owner, int beyond_limit)
         atomic_store_explicit(&ctx->owner[r], owner, memory_order_relaxed);
     }
     pthread_mutex_unlock(&ctx->heap_lock);
+    if (fresh)
+        rt_heap_populate_nogc(rt_heap_region_base(ctx, r));
     return r;
 }
 

@@ -111,6 +111,7 @@ struct rt_ctx {
     /* ---- statistics ---- */
     uint64_t major_gcs, major_pause_ns, major_pause_max_ns;
     uint64_t sparks_gcd, sparks_fizzled_gc, steps;
+    uint64_t selectors_resolved;    /* by compaction: Note [Selector suspensions] */
     uint64_t trace_epoch_ns;        /* rt_trace.c: when the context was made */
 
     /* ---- primitives (rt_prims.c) ---- */
@@ -179,6 +180,9 @@ void rt_spark_thieves_readmit(rt_worker *w);
 
 /* rt_prims.c */
 void rt_prims_ctx_fini(rt_ctx *ctx);
+/* The code of a selector suspension made by rt_select, environment [source, which]:
+ * compaction recognises selectors by it (Note [Selector suspensions]). */
+rt_val rt_select_code(rt_worker *w, rt_val self);
 
 /* rt_print.c */
 int rt_print_needs_space(int prev, int kind);

@@ -1332,7 +1332,7 @@ static rt_val mismatch(rt_worker *w, int which, rt_val v)
                              v);
 }
 
-static rt_val select_code(rt_worker *w, rt_val self)
+rt_val rt_select_code(rt_worker *w, rt_val self)
 {
     int which = (int)rt_fix_value(env_of(self, 1));
     rt_val v = rt_force(w, env_of(self, 0));
@@ -1350,7 +1350,7 @@ rt_val rt_select(rt_worker *w, rt_val src, int which)
         v = peek_nogc(src);
         if (v == RT_NULL) {
             rt_val env[2] = {src, rt_fix(which)};
-            return rt_susp_new(w, select_code, 2, env);
+            return rt_susp_new(w, rt_select_code, 2, env);
         }
     }
     if (is_cons(v)) {

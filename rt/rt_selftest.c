@@ -16,7 +16,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 static FILE *out;
 static int failures;
@@ -338,6 +340,137 @@ static void test_major_gc(uint32_t nw, uint64_t scale)
     CHECK(st.live_bytes_after_major >= (uint64_t)n * 24, "live bytes measured");
     w->sp--;
     verify_clean(ctx, "major");
+    rt_ctx_free(ctx);
+}
+
+/* Note [Selector suspensions]: compaction replaces an unevaluated selector whose
+ * source is already a cons by the field it selects, so `hi` no longer keeps `lo`'s
+ * list alive; selectors it cannot evaluate without running code stay, and still
+ * give the right value when forced. */
+static rt_val list_of(rt_worker *w, int64_t n, int64_t first)
+{
+    rt_push_root(w, RT_NIL);
+    for (int64_t i = n - 1; i >= 0; i--)
+        w->sp[-1] = rt_cons(w, rt_fix(first + i), w->sp[-1]);
+    return *--w->sp;
+}
+
+static int64_t list_sum(rt_val p, int64_t *count)
+{
+    int64_t s = 0;
+    *count = 0;
+    for (; rt_is_type(p, RT_T_CONS); p = rt_obj_of(p)->field[1], ++*count)
+        s += rt_fix_value(rt_obj_of(p)->field[0]);
+    return s;
+}
+
+static void test_selectors(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    rt_worker *w = rt_ctx_main(ctx);
+    int64_t n = 20000 * (int64_t)scale;
+    size_t base = (size_t)(w->sp - w->sp_base);
+#define SLOT(i) w->sp_base[base + (i)]
+    /* 0: the pair [lo hi] behind an unevaluated suspension P */
+    rt_push_root(w, list_of(w, n, 0));                        /* lo: 0 .. n-1 */
+    rt_push_root(w, list_of(w, n, n));                        /* hi: n .. 2n-1 */
+    rt_val tail = rt_cons(w, SLOT(1), RT_NIL);
+    SLOT(1) = tail;
+    rt_val pair = rt_cons(w, SLOT(0), SLOT(1));
+    w->sp = w->sp_base + base;
+    rt_push_root(w, rt_susp_new(w, const_code, 1, &pair));   /* 0: P */
+    /* 1: hi's selector, a selector of a selector as a pattern [lo hi] makes it */
+    rt_push_root(w, rt_select(w, SLOT(0), 1));
+    SLOT(1) = rt_select(w, SLOT(1), 0);
+    /* 2: a selector whose source is never evaluated: it must stay */
+    rt_push_root(w, list_of(w, 5, 100));
+    rt_val small = rt_cons(w, SLOT(2), RT_NIL);
+    SLOT(2) = rt_susp_new(w, const_code, 1, &small);
+    SLOT(2) = rt_select(w, SLOT(2), 0);
+    /* 3: a selector of an evaluated error: it must stay and give the error */
+    rt_val e = rt_error_new(w, "no pair");
+    rt_push_root(w, rt_susp_new(w, const_code, 1, &e));
+    rt_push_root(w, rt_select(w, SLOT(3), 0));
+    SLOT(3) = SLOT(4);
+    w->sp--;
+    CHECK(rt_is_type(SLOT(1), RT_T_SUSP) && rt_is_type(SLOT(2), RT_T_SUSP) &&
+              rt_is_type(SLOT(3), RT_T_SUSP), "selectors made as suspensions");
+    (void)rt_force(w, SLOT(0));                               /* P evaluated */
+    (void)rt_force(w, rt_obj_of(SLOT(3))->field[RT_SUSP_ENV]); /* the error evaluated */
+    SLOT(0) = RT_NIL;                                         /* only hi's selector keeps P */
+
+    rt_heap_check before, after;
+    rt_heap_verify(ctx, &before);
+    rt_stats st0;
+    rt_stats_get(ctx, &st0);
+    rt_gc_major(w);
+    rt_heap_verify(ctx, &after);
+    rt_stats st;
+    rt_stats_get(ctx, &st);
+    CHECK(before.objects >= (uint64_t)(2 * n), "both lists reachable before (%llu objects)",
+          (unsigned long long)before.objects);
+    CHECK(rt_is_type(SLOT(1), RT_T_CONS), "hi's selector replaced by hi's list");
+    int64_t count;
+    int64_t sum = list_sum(SLOT(1), &count);
+    CHECK(count == n && sum == range_sum(n, 2 * n), "hi's list intact (%lld cells)",
+          (long long)count);
+    /* lo is gone: what is left is hi and the small selectors */
+    CHECK(after.objects < (uint64_t)n + 100 && before.objects >= (uint64_t)(2 * n),
+          "lo's list collected (%llu objects before, %llu after)",
+          (unsigned long long)before.objects, (unsigned long long)after.objects);
+    CHECK(st.selectors_resolved - st0.selectors_resolved >= 1, "resolved selectors counted");
+    CHECK(rt_is_type(SLOT(2), RT_T_SUSP) && rt_is_type(SLOT(3), RT_T_SUSP),
+          "selectors of an unevaluated source or an error stay");
+    rt_val lo = rt_force(w, SLOT(2));
+    sum = list_sum(lo, &count);
+    CHECK(count == 5 && sum == range_sum(100, 105), "the remaining selector still selects");
+    CHECK(rt_is_error(rt_force(w, SLOT(3))), "a selector of an error gives the error");
+#undef SLOT
+    w->sp = w->sp_base + base;
+    verify_clean(ctx, "selectors");
+    rt_ctx_free(ctx);
+}
+
+/* Note [Populating fresh regions]: a region taken fresh is resident before anyone
+ * touches it (mincore), where the kernel has MADV_POPULATE_WRITE; a region from the
+ * free pool is the same region again. */
+static void test_populate(uint32_t nw, uint64_t scale)
+{
+    (void)scale;
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *probe = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int supported = probe != MAP_FAILED && madvise(probe, page, 23 /* MADV_POPULATE_WRITE */) == 0;
+    if (probe != MAP_FAILED)
+        munmap(probe, page);
+    uint32_t r = rt_heap_region_take(ctx, RT_OWNER_OLD, 0);
+    CHECK(r != RT_NO_REGION, "a region");
+    if (r != RT_NO_REGION) {
+        size_t npages = RT_REGION_BYTES / page, resident = 0;
+        unsigned char *vec = malloc(npages);
+        if (vec && mincore(rt_heap_region_base(ctx, r), RT_REGION_BYTES, vec) == 0)
+            for (size_t i = 0; i < npages; i++)
+                resident += vec[i] & 1;
+        free(vec);
+        if (supported)
+            CHECK(resident == npages, "fresh region populated: %zu of %zu pages resident",
+                  resident, npages);
+        else
+            fprintf(out, "populate: MADV_POPULATE_WRITE unsupported here; %zu of %zu pages "
+                    "resident\n", resident, npages);
+        pthread_mutex_lock(&ctx->heap_lock);
+        rt_heap_region_release_unlocked(ctx, r);
+        pthread_mutex_unlock(&ctx->heap_lock);
+        uint32_t again = rt_heap_region_take(ctx, RT_OWNER_OLD, 0);
+        CHECK(again == r, "the pool's region is taken before a fresh one");
+        pthread_mutex_lock(&ctx->heap_lock);
+        rt_heap_region_release_unlocked(ctx, again);
+        pthread_mutex_unlock(&ctx->heap_lock);
+    }
     rt_ctx_free(ctx);
 }
 
@@ -2565,7 +2698,8 @@ static const test_entry tests[] = {
     {"exhausted", test_exhausted}, {"interrupt", test_interrupt}, {"churn", test_churn},
     {"barrier", test_barrier},   {"inbox", test_inbox},     {"print", test_print},
     {"deep", test_deep},         {"prims", test_prims},       {"streams", test_streams},
-    {"trace", test_trace},
+    {"trace", test_trace},       {"selectors", test_selectors},
+    {"populate", test_populate},
     {NULL, NULL},
 };
 
