@@ -34,6 +34,7 @@ KINDS = {
     native.TRACE_GC_MAJOR: ("compaction", "gc", "X", "live_kib"),
     native.TRACE_GC_STOPPED: ("stopped for compaction", "gc", "X", "asked"),
     native.TRACE_UNWIND: ("unwind", "step", "i", "reason"),
+    native.TRACE_GC_HELP: ("compaction (helping)", "gc", "X", None),
 }
 UNWIND_REASONS = {1: "allocation failure", 2: "abandoned: the step ended", 3: "interrupted"}
 

@@ -514,7 +514,8 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason);
  *
  * Worker 0 compacts the whole context (all local regions and old space) into
  * fresh old-space regions by Cheney copying, with the world stopped as Note
- * [Safepoints] describes.  A copied object's header becomes its new address
+ * [Safepoints] describes, and the stopped helpers join the copy (Note
+ * [Parallel compaction] in rt_gc.c).  A copied object's header becomes its new address
  * (bit 0 clear).  A reference to an evaluated suspension is replaced by its
  * value, so indirections disappear.  Claimed suspensions are copied with their
  * state, so claims survive and their claimants find them through their root
@@ -750,6 +751,7 @@ typedef struct rt_stats {
     uint64_t alloc_failures, unwinds, released_claims, promotions, steps;
     uint64_t susps_allocated, fx_giveups;
     uint64_t selectors_resolved;   /* Note [Selector suspensions] */
+    uint64_t major_joins;          /* helpers that joined compactions */
 } rt_stats;
 void rt_stats_get(rt_ctx *ctx, rt_stats *out);
 void rt_stats_print(rt_ctx *ctx, FILE *f);
@@ -772,6 +774,8 @@ enum {
     RT_TRACE_GC_STOPPED = 7,    /* a helper paused for a compaction; arg: 0 held at a
                                    safepoint, 1 waiting for one it asked for (no room) */
     RT_TRACE_UNWIND = 8,        /* instant: work dropped by unwinding; arg: RT_UNWIND_* */
+    RT_TRACE_GC_HELP = 9,       /* a helper copying and scanning in a compaction (Note
+                                   [Parallel compaction] in rt_gc.c); arg: 0 */
     RT_TRACE__KINDS
 };
 typedef struct rt_trace_event {

@@ -70,7 +70,7 @@ STAT_FIELDS = (
     "peak_heap_bytes live_bytes_after_major heap_in_use_bytes "
     "sparks_created sparks_dud sparks_overflowed sparks_converted sparks_fizzled sparks_gcd "
     "alloc_failures unwinds released_claims promotions steps susps_allocated fx_giveups "
-    "selectors_resolved").split()
+    "selectors_resolved major_joins").split()
 
 
 class Stats(ctypes.Structure):
@@ -190,6 +190,7 @@ _SIGNATURES = {
 TRACE_EVENT = struct.Struct("<QQII")
 TRACE_STEP, TRACE_AWAKE, TRACE_SPARK_RUN, TRACE_SPARK_STOLEN = 1, 2, 3, 4
 TRACE_GC_LOCAL, TRACE_GC_MAJOR, TRACE_GC_STOPPED, TRACE_UNWIND = 5, 6, 7, 8
+TRACE_GC_HELP = 9
 
 _lib = None
 
@@ -219,7 +220,7 @@ def layout_table(lib: ctypes.CDLL | None = None) -> dict[str, int]:
 
 SELFTESTS = ("values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
              "inject", "main_fail", "exhausted", "interrupt", "churn", "barrier", "inbox",
-             "print", "deep", "prims", "streams", "trace", "selectors", "populate")
+             "print", "deep", "prims", "streams", "trace", "selectors", "populate", "parallel_gc")
 
 
 @dataclass

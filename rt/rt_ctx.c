@@ -215,6 +215,7 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
         ctx->limit_regions = ctx->nworkers + 1;
     pthread_mutex_init(&ctx->gc_lock, NULL);
     pthread_cond_init(&ctx->gc_cv, NULL);
+    rt_gc_team_init(&ctx->gc_team);
     pthread_mutex_init(&ctx->park_lock, NULL);
     pthread_cond_init(&ctx->park_cv, NULL);
     pthread_mutex_init(&ctx->atom_lock, NULL);
@@ -310,6 +311,7 @@ void rt_ctx_free(rt_ctx *ctx)
     free(ctx->globals);
     pthread_mutex_destroy(&ctx->gc_lock);
     pthread_cond_destroy(&ctx->gc_cv);
+    rt_gc_team_fini(&ctx->gc_team);
     pthread_mutex_destroy(&ctx->park_lock);
     pthread_cond_destroy(&ctx->park_cv);
     pthread_mutex_destroy(&ctx->atom_lock);
@@ -615,6 +617,7 @@ void rt_stats_get(rt_ctx *ctx, rt_stats *s)
     s->live_bytes_after_major = ctx->live_bytes_after_major;
     s->steps = ctx->steps;
     s->selectors_resolved = ctx->selectors_resolved;
+    s->major_joins = ctx->major_joins;
 }
 
 uint64_t rt_worker_busy_ns(rt_ctx *ctx, uint32_t id)
@@ -650,8 +653,9 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
             (unsigned long long)s.promotions);
     fprintf(f, "  Major GC  %8llu compactions  %9.3f ms total  %8.3f ms max pause",
             (unsigned long long)s.major_gcs, s.major_pause_ns / 1e6, s.major_pause_max_ns / 1e6);
-    if (s.selectors_resolved)       /* Note [Selector suspensions] */
-        fprintf(f, "  (%llu selectors resolved)", (unsigned long long)s.selectors_resolved);
+    if (s.selectors_resolved || s.major_joins)
+        fprintf(f, "  (%llu selectors resolved, %llu helper joins)",
+                (unsigned long long)s.selectors_resolved, (unsigned long long)s.major_joins);
     fputc('\n', f);
     fprintf(f, "\n  SPARKS: %llu (%llu converted, %llu overflowed, %llu dud, %llu GC'd, %llu fizzled)\n",
             (unsigned long long)s.sparks_created, (unsigned long long)s.sparks_converted,

@@ -186,27 +186,123 @@ void rt_gc_local_promote(rt_worker *w)
 
 /* ==== compaction ============================================================ */
 
+/* Note [Parallel compaction]
+ *
+ * Compaction copies every live object, Cheney style, into fresh to-space
+ * regions.  It stops the world, so the helpers would otherwise sit idle through
+ * it: worker 0 lets them join.  After copying the roots, worker 0 opens the
+ * team and wakes the helpers waiting at safepoints (rt_spark_enter_busy,
+ * helper_wait_for_major); each that joins becomes a member with a copier of its
+ * own, until the work runs out.  Parked helpers stay parked.
+ *
+ *   - Copying.  A member copies into its own current to-space region (bump
+ *     allocation, no lock), then installs the forwarding address in the
+ *     from-space header with a CAS.  Two members may copy the same object at
+ *     once; the loser takes the winner's address and gives its copy back (it
+ *     was the last thing it allocated).  The copy is complete before the CAS
+ *     publishes it (release; readers acquire), and the header word itself is
+ *     never copied by memcpy, only the fields, so no byte a CAS may change is
+ *     read without an atomic.
+ *   - Scanning.  Copied objects are scanned once, by one member: either in the
+ *     member's own region, behind its scan pointer, or in a span (a run of
+ *     whole copied objects) taken from the team's list.  A member exports half
+ *     of its unscanned window as a span when another member is idle, and the
+ *     unscanned rest of a region it has filled, so one member's long list does
+ *     not leave the others waiting.  Scanning writes only the fields of
+ *     objects it owns; the selector shortcut (Note [Selector suspensions])
+ *     reads fields another member may be writing, so those accesses are atomic.
+ *   - Ending.  A member with nothing of its own waits on the team; when every
+ *     member waits and no span is left, the copy is complete.  Worker 0 closes
+ *     the team, waits for the helpers to leave, and does the rest alone (spark
+ *     filtering, regions, thresholds).
+ *
+ * With one worker there is no team and no CAS: the same code runs with plain
+ * stores.  A context's to-space may end with one partly filled region per
+ * member.
+ */
+
 typedef struct copier {
     rt_ctx *ctx;
+    rt_gc_team *team;
+    int shared;              /* members may race: CAS the forwarding address */
+    uint32_t region;         /* current to-space region, RT_NO_REGION before the first */
+    uint8_t *hp, *limit;     /* its allocation pointer and end */
+    uint8_t *scan;           /* the first object in it not scanned yet */
     uint64_t selectors;      /* references to selectors replaced by their fields */
-    uint8_t *hp, *limit;
-    uint32_t *regions;
-    size_t n, cap;
 } copier;
+
+#define RT_EXPORT_MIN_BYTES 256
+
+static size_t obj_bytes(const rt_obj *o) { return 8 * (1 + (size_t)rt_hdr_size(o->header)); }
+
+static uint64_t load_header(rt_obj *o)
+{
+    return __atomic_load_n(&o->header, __ATOMIC_ACQUIRE);
+}
+
+static void team_push(rt_gc_team *t, uint8_t *start, uint8_t *end)
+{
+    pthread_mutex_lock(&t->lock);
+    RT_GROW(t->spans, t->nspans, t->spans_cap, 64, "compaction spans");
+    t->spans[t->nspans++] = (rt_gc_span){start, end};
+    if (atomic_load_explicit(&t->idle, memory_order_relaxed))
+        pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* A span to scan, or 0 when the copy is complete. */
+static int team_take(rt_gc_team *t, rt_gc_span *out)
+{
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        if (t->nspans) {
+            *out = t->spans[--t->nspans];
+            pthread_mutex_unlock(&t->lock);
+            return 1;
+        }
+        if (atomic_load(&t->done))
+            break;
+        uint32_t idle = atomic_fetch_add(&t->idle, 1) + 1;
+        if (idle == t->members) {
+            atomic_store(&t->done, 1);
+            pthread_cond_broadcast(&t->cv);
+            break;
+        }
+        pthread_cond_wait(&t->cv, &t->lock);
+        atomic_fetch_sub(&t->idle, 1);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
 
 static void copier_new_region(copier *cp)
 {
     rt_ctx *ctx = cp->ctx;
-    if (cp->n)
-        ctx->region_fill[cp->regions[cp->n - 1]] =
-            (uint32_t)((cp->hp - rt_heap_region_base(ctx, cp->regions[cp->n - 1])) >> 3);
+    if (cp->region != RT_NO_REGION) {
+        ctx->region_fill[cp->region] =
+            (uint32_t)((cp->hp - rt_heap_region_base(ctx, cp->region)) >> 3);
+        if (cp->scan < cp->hp)          /* the region's unscanned rest is anyone's */
+            team_push(cp->team, cp->scan, cp->hp);
+    }
     uint32_t r = rt_heap_region_take(ctx, RT_OWNER_TOSPACE, 1);
     if (r == RT_NO_REGION)
         rt_fatal("address space reservation exhausted during compaction");
-    RT_GROW(cp->regions, cp->n, cp->cap, 64, "compaction");
-    cp->regions[cp->n++] = r;
-    cp->hp = rt_heap_region_base(ctx, r);
+    rt_gc_team *t = cp->team;
+    pthread_mutex_lock(&t->lock);
+    RT_GROW(t->regions, t->nregions, t->regions_cap, 64, "compaction");
+    t->regions[t->nregions++] = r;
+    pthread_mutex_unlock(&t->lock);
+    cp->region = r;
+    cp->hp = cp->scan = rt_heap_region_base(ctx, r);
     cp->limit = cp->hp + RT_REGION_BYTES;
+}
+
+/* The copier's last region: record how far it is filled. */
+static void copier_finish(copier *cp)
+{
+    if (cp->region != RT_NO_REGION)
+        cp->ctx->region_fill[cp->region] =
+            (uint32_t)((cp->hp - rt_heap_region_base(cp->ctx, cp->region)) >> 3);
 }
 
 /* ---- selectors: Note [Selector suspensions] ---- */
@@ -223,7 +319,14 @@ static int is_selector_nogc(const rt_obj *o, uint64_t h)
 /* The object as it stands now: its to-space copy once it has been copied. */
 static rt_obj *current_nogc(rt_obj *o)
 {
-    return (o->header & 1) ? o : (rt_obj *)(uintptr_t)o->header;
+    uint64_t h = load_header(o);
+    return (h & 1) ? o : (rt_obj *)(uintptr_t)h;
+}
+
+/* A field of an object another member may be scanning. */
+static rt_val field_nogc(rt_obj *o, uint32_t i)
+{
+    return __atomic_load_n(&o->field[i], __ATOMIC_ACQUIRE);
 }
 
 static rt_val selected_nogc(rt_obj *sel, int depth);
@@ -240,7 +343,7 @@ static rt_val whnf_nogc(rt_val v, int depth)
         if (rt_hdr_type(h) != RT_T_SUSP)
             return v;
         if (o->field[RT_SUSP_STATE] == RT_SUSP_EVALUATED)
-            v = o->field[RT_SUSP_VALUE];
+            v = field_nogc(o, RT_SUSP_VALUE);
         else if (depth < RT_SELECTOR_DEPTH && is_selector_nogc(o, h))
             v = selected_nogc(o, ++depth);
         else
@@ -255,13 +358,13 @@ static rt_val whnf_nogc(rt_val v, int depth)
  * not known to be a cons. */
 static rt_val selected_nogc(rt_obj *sel, int depth)
 {
-    rt_val src = whnf_nogc(sel->field[RT_SUSP_ENV], depth);
+    rt_val src = whnf_nogc(field_nogc(sel, RT_SUSP_ENV), depth);
     if (!rt_is_ptr(src))
         return RT_NULL;
     rt_obj *c = current_nogc(rt_obj_of(src));
     if (rt_hdr_type(c->header) != RT_T_CONS)
         return RT_NULL;
-    return c->field[rt_fix_value(sel->field[RT_SUSP_ENV + 1]) ? 1 : 0];
+    return field_nogc(c, rt_fix_value(sel->field[RT_SUSP_ENV + 1]) ? 1 : 0);
 }
 
 static rt_val evacuate(copier *cp, rt_val v)
@@ -269,10 +372,10 @@ static rt_val evacuate(copier *cp, rt_val v)
     for (int hops = 0;; hops++) {
         if (!rt_is_ptr(v))
             return v;
-        rt_obj *o = rt_obj_of(v);
         if (rt_heap_owner_of(cp->ctx, v) == RT_OWNER_TOSPACE)
             return v;                             /* a selected field already copied */
-        uint64_t h = o->header;
+        rt_obj *o = rt_obj_of(v);
+        uint64_t h = load_header(o);
         if (!(h & 1))
             return (rt_val)h;                     /* already copied */
         if (rt_hdr_type(h) == RT_T_SUSP && o->field[RT_SUSP_STATE] == RT_SUSP_EVALUATED &&
@@ -293,9 +396,18 @@ static rt_val evacuate(copier *cp, rt_val v)
             copier_new_region(cp);
         rt_obj *d = (rt_obj *)cp->hp;
         cp->hp += bytes;
-        memcpy(d, o, bytes);
-        o->header = (uint64_t)(uintptr_t)d;
-        return rt_val_of(d);
+        d->header = h;
+        memcpy(d->field, o->field, bytes - 8);
+        if (!cp->shared) {
+            o->header = (uint64_t)(uintptr_t)d;
+            return rt_val_of(d);
+        }
+        uint64_t want = h;
+        if (__atomic_compare_exchange_n(&o->header, &want, (uint64_t)(uintptr_t)d, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return rt_val_of(d);
+        cp->hp -= bytes;                          /* another member copied it first */
+        return (rt_val)want;
     }
 }
 
@@ -305,7 +417,91 @@ static void scan_copied(copier *cp, rt_obj *o)
     uint32_t size = rt_hdr_size(h);
     uint32_t from = rt_hdr_type(h) == RT_T_SUSP ? RT_SUSP_ENV : rt_hdr_nraw(h);
     for (uint32_t i = from; i < size; i++)
-        o->field[i] = evacuate(cp, o->field[i]);
+        __atomic_store_n(&o->field[i], evacuate(cp, o->field[i]), __ATOMIC_RELEASE);
+}
+
+/* Give the older half of the unscanned window [scan, hp) to the team. */
+static void export_half(copier *cp)
+{
+    uint8_t *mid = cp->scan + (cp->hp - cp->scan) / 2, *p = cp->scan;
+    while (p < mid)
+        p += obj_bytes((rt_obj *)p);
+    if (p >= cp->hp)
+        return;                                   /* one object: nothing to split */
+    team_push(cp->team, cp->scan, p);
+    cp->scan = p;
+}
+
+/* A member's work: its own window first, then spans, until the copy is complete. */
+static void team_work(copier *cp)
+{
+    rt_gc_team *t = cp->team;
+    for (;;) {
+        if (cp->scan < cp->hp) {
+            if (cp->shared && atomic_load_explicit(&t->idle, memory_order_relaxed) &&
+                cp->hp - cp->scan >= RT_EXPORT_MIN_BYTES)
+                export_half(cp);
+            rt_obj *o = (rt_obj *)cp->scan;
+            cp->scan += obj_bytes(o);
+            scan_copied(cp, o);
+            continue;
+        }
+        rt_gc_span s;
+        if (!team_take(t, &s))
+            return;
+        for (uint8_t *p = s.start; p < s.end;) {
+            rt_obj *o = (rt_obj *)p;
+            p += obj_bytes(o);
+            scan_copied(cp, o);
+        }
+    }
+}
+
+void rt_gc_team_init(rt_gc_team *t)
+{
+    memset(t, 0, sizeof *t);
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cv, NULL);
+}
+
+void rt_gc_team_fini(rt_gc_team *t)
+{
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->cv);
+    free(t->spans);
+    free(t->regions);
+}
+
+int rt_gc_team_open(rt_ctx *ctx)
+{
+    return atomic_load(&ctx->gc_team.open) && !atomic_load(&ctx->gc_team.done);
+}
+
+void rt_gc_assist_locked(rt_worker *w)
+{
+    rt_ctx *ctx = w->ctx;
+    rt_gc_team *t = &ctx->gc_team;
+    pthread_mutex_unlock(&ctx->gc_lock);
+    pthread_mutex_lock(&t->lock);
+    int join = atomic_load(&t->open) && !atomic_load(&t->done);
+    if (join) {
+        t->members++;
+        atomic_fetch_add(&t->inside, 1);
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (join) {
+        uint64_t t0 = rt_trace_clock(w);
+        copier cp = {.ctx = ctx, .team = t, .shared = 1, .region = RT_NO_REGION};
+        team_work(&cp);
+        copier_finish(&cp);
+        pthread_mutex_lock(&t->lock);
+        t->selectors += cp.selectors;
+        t->joins++;
+        pthread_mutex_unlock(&t->lock);
+        rt_trace_span_nogc(w, RT_TRACE_GC_HELP, t0, 0);
+        atomic_fetch_sub(&t->inside, 1);
+    }
+    pthread_mutex_lock(&ctx->gc_lock);
 }
 
 static void filter_sparks(rt_ctx *ctx, rt_worker *w)
@@ -346,7 +542,13 @@ void rt_gc_major(rt_worker *w0)
     uint64_t t0 = rt_now_ns();
     rt_stop_helpers(ctx);
 
-    copier cp = {.ctx = ctx};
+    rt_gc_team *t = &ctx->gc_team;
+    t->nspans = t->nregions = 0;
+    t->members = 1;
+    t->selectors = t->joins = 0;
+    atomic_store(&t->idle, 0);
+    atomic_store(&t->done, 0);
+    copier cp = {.ctx = ctx, .team = t, .shared = ctx->nworkers > 1, .region = RT_NO_REGION};
     copier_new_region(&cp);
     for (size_t i = 0; i < ctx->nglobals; i++)
         ctx->globals[i] = evacuate(&cp, ctx->globals[i]);
@@ -364,44 +566,36 @@ void rt_gc_major(rt_worker *w0)
             w->current_spark = rt_is_type(c, RT_T_SUSP) ? rt_obj_of(c) : NULL;
         }
     }
-    /* Cheney scan over the to-space regions in order; more may be added. */
-    {
-        size_t i = 0;
-        uint8_t *p = rt_heap_region_base(ctx, cp.regions[0]);
-        for (;;) {
-            uint8_t *end = (i == cp.n - 1) ? cp.hp
-                                           : rt_heap_region_base(ctx, cp.regions[i]) +
-                                                 8 * (size_t)ctx->region_fill[cp.regions[i]];
-            if (p < end) {
-                rt_obj *o = (rt_obj *)p;
-                scan_copied(&cp, o);
-                p += 8 * (1 + (size_t)rt_hdr_size(o->header));
-                continue;
-            }
-            if (i == cp.n - 1)
-                break;
-            i++;
-            p = rt_heap_region_base(ctx, cp.regions[i]);
-        }
+    /* The roots are copied: the stopped helpers may join the scan. */
+    if (cp.shared) {
+        atomic_store(&t->open, 1);
+        pthread_mutex_lock(&ctx->gc_lock);
+        pthread_cond_broadcast(&ctx->gc_cv);
+        pthread_mutex_unlock(&ctx->gc_lock);
     }
+    team_work(&cp);
+    copier_finish(&cp);
+    pthread_mutex_lock(&t->lock);
+    atomic_store(&t->open, 0);
+    pthread_mutex_unlock(&t->lock);
+    while (atomic_load(&t->inside) > 0)
+        cpu_relax();
     for (uint32_t id = 0; id < ctx->nworkers; id++)
         filter_sparks(ctx, ctx->workers[id]);
 
     /* From-space back to the pool; to-space becomes old space. */
+    uint64_t live = 0;
     pthread_mutex_lock(&ctx->heap_lock);
     for (uint32_t r = 0; r < ctx->next_fresh; r++) {
         uint16_t o = atomic_load_explicit(&ctx->owner[r], memory_order_relaxed);
         if (o != RT_OWNER_FREE && o != RT_OWNER_TOSPACE)
             rt_heap_region_release_unlocked(ctx, r);
     }
-    for (size_t i = 0; i < cp.n; i++)
-        atomic_store_explicit(&ctx->owner[cp.regions[i]], RT_OWNER_OLD, memory_order_relaxed);
+    for (size_t i = 0; i < t->nregions; i++) {
+        atomic_store_explicit(&ctx->owner[t->regions[i]], RT_OWNER_OLD, memory_order_relaxed);
+        live += 8 * (uint64_t)ctx->region_fill[t->regions[i]];
+    }
     pthread_mutex_unlock(&ctx->heap_lock);
-    uint64_t live = (uint64_t)(cp.n - 1) * RT_REGION_BYTES +
-                    (uint64_t)(cp.hp - rt_heap_region_base(ctx, cp.regions[cp.n - 1]));
-    ctx->region_fill[cp.regions[cp.n - 1]] =
-        (uint32_t)((cp.hp - rt_heap_region_base(ctx, cp.regions[cp.n - 1])) >> 3);
-    free(cp.regions);
 
     for (uint32_t id = 0; id < ctx->nworkers; id++) {
         rt_worker *w = ctx->workers[id];
@@ -412,10 +606,11 @@ void rt_gc_major(rt_worker *w0)
         w->ninbox = 0;
     }
     uint64_t budget = ctx->cfg.local_budget / RT_REGION_BYTES;
-    uint64_t thr = RT_MAJOR_FACTOR * (uint64_t)cp.n + 2 * ctx->nworkers * (budget ? budget : 1);
+    uint64_t thr = RT_MAJOR_FACTOR * (uint64_t)t->nregions + 2 * ctx->nworkers * (budget ? budget : 1);
     ctx->major_threshold_regions = thr < 8 ? 8 : thr;
     ctx->live_bytes_after_major = live;
-    ctx->selectors_resolved += cp.selectors;
+    ctx->selectors_resolved += cp.selectors + t->selectors;
+    ctx->major_joins += t->joins;
 
     uint64_t dt = rt_now_ns() - t0;
     ctx->major_gcs++;

@@ -245,6 +245,10 @@ static void helper_wait_for_major(rt_worker *w)
     pthread_mutex_lock(&ctx->gc_lock);
     while (atomic_load(&ctx->gc_count) == seen && atomic_load(&ctx->step_active) &&
            !atomic_load(&ctx->shutdown)) {
+        if (rt_gc_team_open(ctx)) {
+            rt_gc_assist_locked(w);         /* Note [Parallel compaction] in rt_gc.c */
+            continue;
+        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 2000000;

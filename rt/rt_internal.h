@@ -40,6 +40,24 @@ typedef struct rt_code_name { const void *code; rt_val name; } rt_code_name;
 /* Note [Worker placement] in rt_ctx.c: whether helpers are pinned, and why not. */
 enum { RT_PLACE_PINNED, RT_PLACE_ONE_WORKER, RT_PLACE_OFF, RT_PLACE_TOO_FEW_CPUS };
 
+/* Compaction's team: worker 0 and the helpers that join it (Note [Parallel
+ * compaction] in rt_gc.c).  Everything but the atomics is under `lock`. */
+typedef struct rt_gc_span { uint8_t *start, *end; } rt_gc_span;
+typedef struct rt_gc_team {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;              /* idle members wait here for spans or the end */
+    rt_gc_span *spans;              /* copied objects nobody has scanned yet */
+    size_t nspans, spans_cap;
+    uint32_t *regions;              /* every to-space region taken, for the live count */
+    size_t nregions, regions_cap;
+    uint32_t members;               /* joined this compaction, worker 0 included */
+    _Atomic uint32_t idle;          /* members waiting in team_take */
+    _Atomic uint32_t inside;        /* helpers that joined and have not left */
+    _Atomic int open;               /* helpers may join */
+    _Atomic int done;
+    uint64_t selectors, joins;      /* summed as members leave */
+} rt_gc_team;
+
 struct rt_ctx {
     rt_config cfg;
     uint32_t nworkers;
@@ -69,6 +87,7 @@ struct rt_ctx {
     _Atomic uint64_t gc_count;
     pthread_mutex_t gc_lock;
     pthread_cond_t gc_cv;
+    rt_gc_team gc_team;
 
     /* ---- scheduling ---- */
     _Alignas(RT_CACHE_LINE) _Atomic int step_active;
@@ -112,6 +131,7 @@ struct rt_ctx {
     uint64_t major_gcs, major_pause_ns, major_pause_max_ns;
     uint64_t sparks_gcd, sparks_fizzled_gc, steps;
     uint64_t selectors_resolved;    /* by compaction: Note [Selector suspensions] */
+    uint64_t major_joins;           /* helpers that joined compactions */
     uint64_t trace_epoch_ns;        /* rt_trace.c: when the context was made */
 
     /* ---- primitives (rt_prims.c) ---- */
@@ -164,6 +184,12 @@ void rt_spark_set_hungry(rt_worker *w, int hungry);   /* Note [Hungry workers] *
 
 /* rt_gc.c */
 void rt_gc_local_promote(rt_worker *w);
+/* A helper stopped for a compaction joins it if it may (Note [Parallel
+ * compaction]); call with gc_lock held, which it releases while it works. */
+int rt_gc_team_open(rt_ctx *ctx);
+void rt_gc_assist_locked(rt_worker *w);
+void rt_gc_team_init(rt_gc_team *t);
+void rt_gc_team_fini(rt_gc_team *t);
 
 /* rt_spark.c */
 int rt_spark_deque_init(rt_spark_deque *d, uint32_t capacity);

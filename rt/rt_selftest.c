@@ -474,6 +474,77 @@ static void test_populate(uint32_t nw, uint64_t scale)
     rt_ctx_free(ctx);
 }
 
+/* Note [Parallel compaction]: with every helper busy in a spark that polls, a
+ * compaction stops them at safepoints and they join it; the lists it moves (and
+ * the selectors it resolves) come out whole, however the copying was shared. */
+static _Atomic int pgc_release;
+
+static rt_val pgc_spin_code(rt_worker *w, rt_val self)
+{
+    (void)self;
+    while (!atomic_load(&pgc_release))
+        rt_poll(w);
+    return rt_fix(1);
+}
+
+static rt_val pgc_step(rt_worker *w, rt_val arg)
+{
+    rt_ctx *ctx = w->ctx;
+    int64_t nlists = 64, len = 2000 * rt_fix_value(arg);
+    size_t base = (size_t)(w->sp - w->sp_base);
+    uint32_t nh = ctx->nworkers - 1;
+    for (uint32_t i = 0; i < nh; i++) {
+        rt_push_root(w, rt_susp_new(w, pgc_spin_code, 0, NULL));
+        rt_spark(w, w->sp[-1]);
+    }
+    for (uint32_t i = 0; i < nh; i++) {          /* every helper holds a spinner */
+        rt_obj *o = rt_obj_of(w->sp_base[base + i]);
+        while (atomic_load((_Atomic uint64_t *)&o->field[RT_SUSP_STATE]) == RT_SUSP_UNEVALUATED) {
+            rt_poll(w);
+            cpu_relax();
+            o = rt_obj_of(w->sp_base[base + i]);
+        }
+    }
+    for (int64_t l = 0; l < nlists; l++)
+        rt_push_root(w, list_of(w, len, l * len));
+    for (int round = 0; round < 3; round++)
+        rt_gc_major(w);
+    int ok = 1;
+    for (int64_t l = 0; l < nlists; l++) {
+        int64_t count, sum = list_sum(w->sp_base[base + nh + (size_t)l], &count);
+        ok &= count == len && sum == range_sum(l * len, (l + 1) * len);
+    }
+    atomic_store(&pgc_release, 1);
+    for (uint32_t i = 0; i < nh; i++)
+        ok &= rt_force(w, w->sp_base[base + i]) == rt_fix(1);
+    w->sp = w->sp_base + base;
+    return ok ? RT_UNIT : RT_NIL;
+}
+
+static void test_parallel_gc(uint32_t nw, uint64_t scale)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (!ctx)
+        return;
+    atomic_store(&pgc_release, 0);
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, pgc_step, rt_fix((int64_t)scale), &r);
+    CHECK(st == RT_STEP_OK && r == RT_UNIT, "lists intact after compactions (status %d)", st);
+    rt_stats s;
+    rt_stats_get(ctx, &s);
+    CHECK(s.major_gcs == 3, "three compactions");
+    if (nw > 1)
+        CHECK(s.major_joins >= 1, "the spinning helpers joined (%llu joins)",
+              (unsigned long long)s.major_joins);
+    else
+        CHECK(s.major_joins == 0, "no helpers, no joins");
+    fprintf(out, "parallel_gc: %u workers, %llu helper joins in %llu compactions, %.1f ms\n", nw,
+            (unsigned long long)s.major_joins, (unsigned long long)s.major_gcs,
+            s.major_pause_ns / 1e6);
+    verify_clean(ctx, "parallel_gc");
+    rt_ctx_free(ctx);
+}
+
 /* Forcing: values, self-cycles, errors. */
 static rt_val self_code(rt_worker *w, rt_val self) { return rt_force(w, self); }
 
@@ -2699,7 +2770,7 @@ static const test_entry tests[] = {
     {"barrier", test_barrier},   {"inbox", test_inbox},     {"print", test_print},
     {"deep", test_deep},         {"prims", test_prims},       {"streams", test_streams},
     {"trace", test_trace},       {"selectors", test_selectors},
-    {"populate", test_populate},
+    {"populate", test_populate}, {"parallel_gc", test_parallel_gc},
     {NULL, NULL},
 };
 

@@ -432,8 +432,12 @@ void rt_spark_enter_busy(rt_worker *w)
         atomic_fetch_sub(&ctx->busy, 1);
         uint64_t t_trace = rt_trace_clock(w);
         pthread_mutex_lock(&ctx->gc_lock);
-        while (atomic_load(&ctx->gc_pending))
-            pthread_cond_wait(&ctx->gc_cv, &ctx->gc_lock);
+        while (atomic_load(&ctx->gc_pending)) {
+            if (rt_gc_team_open(ctx))
+                rt_gc_assist_locked(w);     /* Note [Parallel compaction] in rt_gc.c */
+            else
+                pthread_cond_wait(&ctx->gc_cv, &ctx->gc_lock);
+        }
         pthread_mutex_unlock(&ctx->gc_lock);
         rt_trace_span_nogc(w, RT_TRACE_GC_STOPPED, t_trace, 0);
     }

@@ -81,6 +81,7 @@ static const char *const kind_names[RT_TRACE__KINDS] = {
     [RT_TRACE_GC_MAJOR] = "compaction",
     [RT_TRACE_GC_STOPPED] = "stopped for compaction",
     [RT_TRACE_UNWIND] = "unwind",
+    [RT_TRACE_GC_HELP] = "compaction (helping)",
 };
 
 const char *rt_trace_kind_name(uint32_t kind)

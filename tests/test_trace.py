@@ -49,7 +49,7 @@ len:[randoms:[300000 1] 0]
 """
 
 NAMES = {"step", "awake", "spark", "steal", "local GC", "compaction",
-         "stopped for compaction", "unwind"}
+         "stopped for compaction", "unwind", "compaction (helping)"}
 
 
 def traced(tmp_path, source, *flags, timeout=300):
