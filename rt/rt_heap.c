@@ -136,7 +136,11 @@ void rt_heap_fini(rt_ctx *ctx)
  * instead of 512 faults: the quicksort's faults fall to 15,000 and its compactions
  * from about 400 to 260 ms.  On an older kernel the call fails with EINVAL and
  * pages fault in as before; failure is never an error (the memory is reserved
- * either way, and an allocation's failure is decided by the region count). */
+ * either way, and an allocation's failure is decided by the region count).
+ * The first two fresh regions per worker are not populated: a small program (or
+ * a helper that allocates a few suspensions for its sparks, as pfib's do) touches
+ * a few pages of them, and populating 2 MiB it will never use costs it up to a
+ * millisecond inside its step. */
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -168,7 +172,7 @@ uint32_t rt_heap_region_take(rt_ctx *ctx, uint16_t owner, int beyond_limit)
         atomic_store_explicit(&ctx->owner[r], owner, memory_order_relaxed);
     }
     pthread_mutex_unlock(&ctx->heap_lock);
-    if (fresh)
+    if (fresh && r >= 2 * ctx->nworkers)     /* a growing heap: Note [Populating fresh regions] */
         rt_heap_populate_nogc(rt_heap_region_base(ctx, r));
     return r;
 }
