@@ -16,7 +16,7 @@ machines are shared and noisy. What is asserted is every answer. Without
 |-------------------------------------------------------------|-------------------|
 | nfib 32, no annotations, over GHC -O2 (when ghc is on PATH)  | <= 1.5 (goal 1.0) |
 | pfib (`@` above a threshold), 1 worker over 2                | >= 1.85           |
-| nfib with `@` on every call: 1 worker over 2; sequential over it on 2 | >= 1.3, >= 1.0 |
+| nfib 35 with `@` on every call: 1 worker over 2; sequential over it on 1 and 2 | >= 1.3, >= 1.0 |
 | quicksort 10^6: unannotated on 1 worker over annotated on 2 | >= 1.7            |
 | quicksort 10^6: annotated on 2 workers over GHC -O2 -N2 (bench/peers/haskell/quicksort-par.hs) | < 1 |
 | sum of a `#`-mapped list of 10^7: suspensions; over a C loop (bench/peers/c/sumloop.c, malloc'd cells) | 0 suspensions, <= 2 |
@@ -156,7 +156,7 @@ def test_nfib_against_ghc(benchmark, tmp):
 def test_parallel_nfib(benchmark, tmp):
     pfib = (PROGRAMS / "nfib.dsy").read_text()
     n = _size(benchmark, 36, 22)
-    m = _size(benchmark, 32, 20)
+    m = _size(benchmark, 35, 20)   # 0.05 s a run: a 10 ms run is mostly noise here
     r = _rounds(benchmark)
     runs = {"p1": (pfib, n, 1), "p2": (pfib, n, 2),
             "e1": (PNFIB, m, 1), "e2": (PNFIB, m, 2), "seq": (NFIB, m, 1)}
