@@ -31,7 +31,7 @@ _LAYOUT = native.layout_table()
 W_SUSPS = _LAYOUT["worker.susps"]
 W_FX_OFF = _LAYOUT["worker.fx_off"]
 W_FX_GIVEUPS = _LAYOUT["worker.fx_giveups"]
-CTX_HUNGRY = _LAYOUT["ctx.hungry"]
+W_SPARK_WANTED = _LAYOUT["worker.spark_wanted"]
 SUSP_AUX_NF = _LAYOUT["susp.aux_nf"]     # a `#E` suspension: Note [Deep forcing] in rt_prims.c
 
 #: rt_step_fn: the signature of code a step runs, rt_val fn(rt_worker *, rt_val)
@@ -165,9 +165,8 @@ class Runtime:
 
     def hungry(self, b: ir.IRBuilder, w):
         """i1: some worker would take a spark now (Note [Hungry workers] in rt_spark.c)."""
-        ctx = b.load(self.field(b, w, W_CTX), typ=PTR)
-        n = b.load(b.gep(ctx, [ir.Constant(I64, CTX_HUNGRY)], source_etype=I8), typ=I32)
-        return b.icmp_signed(">", n, ir.Constant(I32, 0))
+        n = b.load(self.field(b, w, W_SPARK_WANTED), typ=I32)
+        return b.icmp_unsigned("!=", n, ir.Constant(I32, 0))
 
     def stack_deep(self, b: ir.IRBuilder, w):
         """i1: this frame is past w->stack_limit, where a demand is the error `stack

@@ -268,6 +268,9 @@ typedef struct rt_worker {
     uint32_t id;
     rt_ctx *ctx;
     uintptr_t stack_limit;
+    /* nonzero while some worker is hungry: a mirror of ctx->hungry on a line of its
+     * own, so generated code tests it with one load (Note [Hungry workers]) */
+    _Alignas(64) _Atomic uint32_t spark_wanted;
     /* ---- runtime-private ---- */
     uint8_t *extent_start;     /* where the current extent began (stats) */
     rt_val *sp_base;           /* root stack bottom */
@@ -879,6 +882,7 @@ static_assert(offsetof(rt_worker, interrupt) == 32, "JIT ABI: interrupt");
 static_assert(offsetof(rt_worker, id) == 36, "JIT ABI: id");
 static_assert(offsetof(rt_worker, ctx) == 40, "JIT ABI: ctx");
 static_assert(offsetof(rt_worker, stack_limit) == 48, "JIT ABI: stack_limit");
+static_assert(offsetof(rt_worker, spark_wanted) == 64, "JIT ABI: spark_wanted, a line of its own");
 static_assert(offsetof(rt_worker, trace) > offsetof(rt_worker, stack_limit),
               "tracing is runtime-private, after the ABI fields");
 static_assert(sizeof(rt_trace_event) == 24, "trace events are three words (rt/native.py)");

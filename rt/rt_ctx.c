@@ -716,7 +716,7 @@ static const rt_layout_entry layout[] = {
     L("worker.susps", offsetof(rt_worker, stats.susps_allocated)),
     L("worker.fx_off", offsetof(rt_worker, fx_off)),
     L("worker.fx_giveups", offsetof(rt_worker, stats.fx_giveups)),
-    L("ctx.hungry", offsetof(struct rt_ctx, hungry)),
+    L("worker.spark_wanted", offsetof(rt_worker, spark_wanted)),
     L("tag.mask", RT_TAG_MASK), L("tag.ptr", RT_TAG_PTR), L("tag.atom", RT_TAG_ATOM),
     L("tag.prim", RT_TAG_PRIM), L("tag.const", RT_TAG_CONST),
     L("nil", RT_NIL), L("unit", RT_UNIT),
