@@ -375,18 +375,21 @@ class FnGen:
         self.nslots += 1
         return self.nslots - 1
 
+    def _temporary(self, op) -> bool:
+        """op is a temporary slot in use (binder slots are never given back)."""
+        return (isinstance(op, Slot) and op.index not in self.free_slots
+                and op.index not in self.slot_of.values())
+
     def release(self, op) -> None:
-        """Give a temporary slot back (binder slots are never given back)."""
-        if (isinstance(op, Slot) and op.index not in self.free_slots
-                and op.index not in self.slot_of.values()):
+        """Give a temporary slot back."""
+        if self._temporary(op):
             self.free_slots.append(op.index)
 
     def drop(self, ops, ctx) -> None:
         """Give temporary slots back before a call that does not return here at once,
         emptying them (Note [Dead temporaries]); in TAIL the frame is popped anyway."""
         for op in ops:
-            if (ctx != TAIL and isinstance(op, Slot) and op.index not in self.free_slots
-                    and op.index not in self.slot_of.values()):
+            if ctx != TAIL and self._temporary(op):
                 self.store_slot(op.index, _c(0))
             self.release(op)
 

@@ -275,15 +275,20 @@ static int team_take(rt_gc_team *t, rt_gc_span *out)
     return 0;
 }
 
+/* The copier's current region: record how far it is filled. */
+static void copier_finish(copier *cp)
+{
+    if (cp->region != RT_NO_REGION)
+        cp->ctx->region_fill[cp->region] =
+            (uint32_t)((cp->hp - rt_heap_region_base(cp->ctx, cp->region)) >> 3);
+}
+
 static void copier_new_region(copier *cp)
 {
     rt_ctx *ctx = cp->ctx;
-    if (cp->region != RT_NO_REGION) {
-        ctx->region_fill[cp->region] =
-            (uint32_t)((cp->hp - rt_heap_region_base(ctx, cp->region)) >> 3);
-        if (cp->scan < cp->hp)          /* the region's unscanned rest is anyone's */
-            team_push(cp->team, cp->scan, cp->hp);
-    }
+    copier_finish(cp);
+    if (cp->region != RT_NO_REGION && cp->scan < cp->hp)
+        team_push(cp->team, cp->scan, cp->hp);      /* the region's unscanned rest is anyone's */
     uint32_t r = rt_heap_region_take(ctx, RT_OWNER_TOSPACE, 1);
     if (r == RT_NO_REGION)
         rt_fatal("address space reservation exhausted during compaction");
@@ -297,14 +302,6 @@ static void copier_new_region(copier *cp)
     cp->limit = cp->hp + RT_REGION_BYTES;
 }
 
-/* The copier's last region: record how far it is filled. */
-static void copier_finish(copier *cp)
-{
-    if (cp->region != RT_NO_REGION)
-        cp->ctx->region_fill[cp->region] =
-            (uint32_t)((cp->hp - rt_heap_region_base(cp->ctx, cp->region)) >> 3);
-}
-
 /* ---- selectors: Note [Selector suspensions] ---- */
 
 #define RT_SELECTOR_DEPTH 16
@@ -316,11 +313,17 @@ static int is_selector_nogc(const rt_obj *o, uint64_t h)
            o->field[RT_SUSP_CODE] == (rt_val)(uintptr_t)rt_select_code;
 }
 
-/* The object as it stands now: its to-space copy once it has been copied. */
-static rt_obj *current_nogc(rt_obj *o)
+/* The object as it stands now, its to-space copy once it has been copied, and that
+ * object's header (read once: another member may forward o meanwhile). */
+static rt_obj *current_nogc(rt_obj *o, uint64_t *header)
 {
     uint64_t h = load_header(o);
-    return (h & 1) ? o : (rt_obj *)(uintptr_t)h;
+    if (!(h & 1)) {
+        o = (rt_obj *)(uintptr_t)h;
+        h = o->header;                  /* a copy's header never changes */
+    }
+    *header = h;
+    return o;
 }
 
 /* A field of an object another member may be scanning. */
@@ -338,8 +341,8 @@ static rt_val whnf_nogc(rt_val v, int depth)
     for (int hops = 0; hops < 1000; hops++) {
         if (!rt_is_ptr(v))
             return v;
-        rt_obj *o = current_nogc(rt_obj_of(v));
-        uint64_t h = o->header;
+        uint64_t h;
+        rt_obj *o = current_nogc(rt_obj_of(v), &h);
         if (rt_hdr_type(h) != RT_T_SUSP)
             return v;
         if (o->field[RT_SUSP_STATE] == RT_SUSP_EVALUATED)
@@ -361,8 +364,9 @@ static rt_val selected_nogc(rt_obj *sel, int depth)
     rt_val src = whnf_nogc(field_nogc(sel, RT_SUSP_ENV), depth);
     if (!rt_is_ptr(src))
         return RT_NULL;
-    rt_obj *c = current_nogc(rt_obj_of(src));
-    if (rt_hdr_type(c->header) != RT_T_CONS)
+    uint64_t h;
+    rt_obj *c = current_nogc(rt_obj_of(src), &h);
+    if (rt_hdr_type(h) != RT_T_CONS)
         return RT_NULL;
     return field_nogc(c, rt_fix_value(sel->field[RT_SUSP_ENV + 1]) ? 1 : 0);
 }
@@ -483,7 +487,7 @@ void rt_gc_assist_locked(rt_worker *w)
     rt_gc_team *t = &ctx->gc_team;
     pthread_mutex_unlock(&ctx->gc_lock);
     pthread_mutex_lock(&t->lock);
-    int join = atomic_load(&t->open) && !atomic_load(&t->done);
+    int join = rt_gc_team_open(ctx);
     if (join) {
         t->members++;
         atomic_fetch_add(&t->inside, 1);

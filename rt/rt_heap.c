@@ -501,14 +501,19 @@ rt_val rt_cons(rt_worker *w, rt_val head, rt_val tail)
     return rt_val_of(o);
 }
 
-rt_val rt_susp_new(rt_worker *w, rt_susp_code code, uint32_t nenv, const rt_val *env)
+rt_val rt_susp_new_uncounted(rt_worker *w, rt_susp_code code, uint32_t nenv, const rt_val *env)
 {
     rt_obj *o = alloc_with_values(w, RT_HDR(RT_T_SUSP, 0, 2, 3 + nenv), RT_SUSP_ENV, nenv, env);
-    w->stats.susps_allocated++;
     o->field[RT_SUSP_STATE] = RT_SUSP_UNEVALUATED;
     o->field[RT_SUSP_CODE] = (rt_val)(uintptr_t)code;
     o->field[RT_SUSP_VALUE] = RT_NULL;
     return rt_val_of(o);
+}
+
+rt_val rt_susp_new(rt_worker *w, rt_susp_code code, uint32_t nenv, const rt_val *env)
+{
+    w->stats.susps_allocated++;
+    return rt_susp_new_uncounted(w, code, nenv, env);
 }
 
 rt_val rt_closure_new(rt_worker *w, rt_closure_code code, uint32_t arity, uint32_t nfree,

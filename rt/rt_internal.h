@@ -182,6 +182,9 @@ static inline uint16_t rt_heap_owner_of(rt_ctx *ctx, rt_val v)
 void rt_remset_push(rt_worker *w, rt_val v);
 void rt_spark_set_hungry(rt_worker *w, int hungry);   /* Note [Hungry workers] */
 
+/* rt_heap.c: rt_susp_new without counting it in --stats (the runtime's own) */
+rt_val rt_susp_new_uncounted(rt_worker *w, rt_susp_code code, uint32_t nenv, const rt_val *env);
+
 /* rt_gc.c */
 void rt_gc_local_promote(rt_worker *w);
 /* A helper stopped for a compaction joins it if it may (Note [Parallel

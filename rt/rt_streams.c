@@ -945,10 +945,9 @@ rt_val rt_stdin_stream(rt_worker *w)
             return stream_error(w, "stdin: not set up on this worker (rt_streams_init)");
         uint64_t i = source_new(s, NULL, 0);
         rt_val env[2] = {rt_fix((int64_t)i), rt_fix(0)};
-        rt_val v = rt_susp_new(w, console_code, 2, env);
         /* The context's own stream, made when it is set up (rt_streams_init), before
          * any program runs: `--stats` counts the program's suspensions, not this one. */
-        w->stats.susps_allocated--;
+        rt_val v = rt_susp_new_uncounted(w, console_code, 2, env);
         s->stdin_global = rt_global_new(ctx, v);
         atomic_store_explicit(&s->stdin_made, 1, memory_order_release);
     }
