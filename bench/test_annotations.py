@@ -62,23 +62,45 @@ ROUNDS = 5
 
 def daisy_steps(runs: dict, rounds: int, tmp: pathlib.Path) -> dict:
     """{label: (best step seconds, stdout, stats text)} of `daisy run --stats`, where
-    runs is {label: (program text, N, workers)}: every run once a round, in turn."""
-    progs = {}
-    for i, (label, (text, n, _)) in enumerate(runs.items()):
-        progs[label] = tmp / f"prog{i}.dsy"
-        progs[label].write_text(re.sub(r"^N = .*$", f"N = {n}", text, count=1, flags=re.M))
+    runs is {label: (program text, N, workers)} or {label: a peer run (see
+    interleaved)}: every run once a round, in turn."""
+    calls = {}
+    for i, (label, run) in enumerate(runs.items()):
+        if callable(run):
+            calls[label] = run
+            continue
+        text, n, threads = run
+        prog = tmp / f"prog{i}.dsy"
+        prog.write_text(re.sub(r"^N = .*$", f"N = {n}", text, count=1, flags=re.M))
+        calls[label] = lambda prog=prog, threads=threads: daisy_step(prog, threads)
+    return interleaved(calls, rounds)
+
+
+def daisy_step(prog: pathlib.Path, threads: int):
+    """One `daisy run --stats` of prog: (worker 0's busy seconds, stdout, stats text)."""
+    done = subprocess.run([sys.executable, "-m", "daisy.cli", "run", "--threads",
+                           str(threads), "--heap", "4G", "--stats", str(prog)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    busy = float(re.search(r"worker 0 \(main\): busy ([\d.]+) s", done.stderr).group(1))
+    return busy, done.stdout, done.stderr
+
+
+def interleaved(calls: dict, rounds: int) -> dict:
+    """{label: (best seconds, stdout, stderr)} where calls is {label: a function of no
+    arguments returning (seconds, stdout, stderr)}: each called once a round, in turn,
+    and every round's stdout checked against the first's (the answer of every round,
+    not only the best's)."""
     best: dict = {}
     for _ in range(rounds):
-        for label, (_, _, threads) in runs.items():
-            done = subprocess.run([sys.executable, "-m", "daisy.cli", "run", "--threads",
-                                   str(threads), "--heap", "4G", "--stats", str(progs[label])],
-                                  capture_output=True, text=True, timeout=600)
-            assert done.returncode == 0, done.stderr
-            busy = float(re.search(r"worker 0 \(main\): busy ([\d.]+) s", done.stderr).group(1))
-            if label not in best or busy < best[label][0]:
-                best[label] = (busy, done.stdout, done.stderr)
-            else:       # the answer of every round is checked, not only the best's
-                assert done.stdout == best[label][1]
+        for label, call in calls.items():
+            secs, out, err = call()
+            if label not in best or secs < best[label][0]:
+                if label in best:
+                    assert out == best[label][1]
+                best[label] = (secs, out, err)
+            else:
+                assert out == best[label][1]
     return best
 
 
@@ -91,27 +113,60 @@ def sparks(stats: str) -> str:
     return f"{m.group(2)}/{m.group(1)}"
 
 
-def ghc_seconds(src: pathlib.Path, args: list[str], workers: int, rounds: int,
-                tmp: pathlib.Path, expect: str):
-    """GHC -O2's time for `src args` on `workers` capabilities (best of rounds), or None
-    without ghc: the mutator's and the collector's wall time from `+RTS -t
-    --machine-readable`, so that like daisy's step time it leaves out start-up. The
-    report is in microseconds, where `+RTS -s` prints milliseconds (a tenth of nfib 32)."""
+def ghc_build(src: pathlib.Path, tmp: pathlib.Path):
+    """`ghc -O2 -threaded` of src into tmp: the executable, or None without ghc."""
     if shutil.which("ghc") is None:
         return None
     exe = tmp / f"{src.stem}-ghc"
     subprocess.run(["ghc", "-O2", "-threaded", "-rtsopts", f"-i{src.parent}",
                     "-outputdir", str(tmp / f"{src.stem}-build"), str(src), "-o", str(exe)],
                    capture_output=True, check=True, timeout=600)
-    best = None
-    for _ in range(rounds):
-        done = subprocess.run([str(exe), *args, "+RTS", f"-N{workers}", "-t", "--machine-readable"],
-                              capture_output=True, text=True, timeout=600)
-        assert done.stdout.strip() == expect, done.stderr
-        t = sum(float(re.search(rf'"{key}", "([\d.]+)"', done.stderr).group(1))
-                for key in ("mut_wall_seconds", "GC_wall_seconds"))
-        best = t if best is None else min(best, t)
-    return best
+    return exe
+
+
+def ghc_step(exe: pathlib.Path, args: list[str], workers: int):
+    """One run of a GHC build on `workers` capabilities: (seconds, stdout, stderr), the
+    seconds being the mutator's and the collector's wall time from `+RTS -t
+    --machine-readable`, so that like daisy's step time they leave out start-up. The
+    report is in microseconds, where `+RTS -s` prints milliseconds (a tenth of nfib 32)."""
+    done = subprocess.run([str(exe), *args, "+RTS", f"-N{workers}", "-t", "--machine-readable"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    t = sum(float(re.search(rf'"{key}", "([\d.]+)"', done.stderr).group(1))
+            for key in ("mut_wall_seconds", "GC_wall_seconds"))
+    return t, done.stdout, done.stderr
+
+
+def ghc_seconds(src: pathlib.Path, args: list[str], workers: int, rounds: int,
+                tmp: pathlib.Path, expect: str):
+    """GHC -O2's time for `src args` on `workers` capabilities (best of rounds), or None
+    without ghc."""
+    exe = ghc_build(src, tmp)
+    if exe is None:
+        return None
+    t, out, _ = interleaved({"ghc": lambda: ghc_step(exe, args, workers)}, rounds)["ghc"]
+    assert out.strip() == expect
+    return t
+
+
+def c_build(src: pathlib.Path, tmp: pathlib.Path, *flags: str):
+    """`cc -O2` of src into tmp: the executable, or None without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    exe = tmp / src.stem
+    subprocess.run([cc, "-O2", *flags, "-o", str(exe), str(src)],
+                   capture_output=True, check=True, timeout=120)
+    return exe
+
+
+def two_threads_step(exe: pathlib.Path, n: int, threads: int):
+    """One run of bench/peers/c/twothreads.c: (seconds, the count, "")."""
+    done = subprocess.run([str(exe), str(n), str(threads)], capture_output=True, text=True,
+                          check=True, timeout=600)
+    count, secs = done.stdout.split()
+    assert int(count) == nfib_count(n)
+    return float(secs), count, ""
 
 
 def ghc_nfib_seconds(n: int, tmp: pathlib.Path):
@@ -153,19 +208,57 @@ def test_nfib_against_ghc(benchmark, tmp):
             ghc_s=ghc, daisy_over_ghc=_ratio(t, ghc) if ghc else "ghc not installed")
 
 
+def idle(stats: str) -> float:
+    """The fraction of the workers' busy time they spent idle (waiting for a suspension
+    another worker holds, or searching for a spark, with nothing to run): what the
+    scheduler, rather than the machine, loses."""
+    rows = re.findall(r"busy ([\d.]+) s \(idle ([\d.]+) s\)", stats)
+    busy = sum(float(b) for b, _ in rows)
+    return round(sum(float(i) for _, i in rows) / busy, 4) if busy else 0.0
+
+
 def test_parallel_nfib(benchmark, tmp):
+    """pfib's speedup, measured beside the machine's own ceiling: in the same rounds, two
+    independent C threads against one (bench/peers/c/twothreads.c) and GHC -N2 against
+    -N1 on the same program (bench/peers/haskell/pfib.hs). On these shared VMs the
+    ceiling moves between about 1.7 and 2.0 from minute to minute, so pfib's speedup is
+    reported also as a fraction of it, and with the share of the workers' time the
+    scheduler left idle. pfib runs 10 rounds (0.08 s each), the others 5."""
     pfib = (PROGRAMS / "nfib.dsy").read_text()
+    smoke = getattr(benchmark, "disabled", False)
     n = _size(benchmark, 36, 22)
     m = _size(benchmark, 35, 20)   # 0.05 s a run: a 10 ms run is mostly noise here
     r = _rounds(benchmark)
-    runs = {"p1": (pfib, n, 1), "p2": (pfib, n, 2),
-            "e1": (PNFIB, m, 1), "e2": (PNFIB, m, 2), "seq": (NFIB, m, 1)}
-    got = benchmark.pedantic(lambda: daisy_steps(runs, r, tmp), rounds=1, iterations=1)
-    p1, p2, e1, e2, seq = (got[k] for k in runs)
+    runs = {"p1": (pfib, n, 1), "p2": (pfib, n, 2)}
+    if not smoke:
+        cexe = c_build(PEERS / "c" / "twothreads.c", tmp, "-pthread")
+        if cexe:            # nfib 37 in C: about as long as pfib 36 on one worker
+            runs["c1"] = lambda: two_threads_step(cexe, 37, 1)
+            runs["c2"] = lambda: two_threads_step(cexe, 37, 2)
+        gexe = ghc_build(PEERS / "haskell" / "pfib.hs", tmp)
+        if gexe:
+            runs["g1"] = lambda: ghc_step(gexe, [str(n)], 1)
+            runs["g2"] = lambda: ghc_step(gexe, [str(n)], 2)
+    every = {"e1": (PNFIB, m, 1), "e2": (PNFIB, m, 2), "seq": (NFIB, m, 1)}
+
+    def run():
+        return daisy_steps(runs, 1 if smoke else 2 * r, tmp), daisy_steps(every, r, tmp)
+    got, got_every = benchmark.pedantic(run, rounds=1, iterations=1)
+    p1, p2 = got["p1"], got["p2"]
+    e1, e2, seq = (got_every[k] for k in every)
     assert p1[1] == p2[1] == f"{nfib_count(n)}\n"
     assert e1[1] == e2[1] == seq[1] == f"{nfib_count(m)}\n"
+    speedup = _ratio(p1[0], p2[0])
+    ceiling = _ratio(2 * got["c1"][0], got["c2"][0]) if "c1" in got else "no C compiler"
+    ghc = "ghc not installed"
+    if "g1" in got:
+        assert got["g1"][1] == got["g2"][1] == f"{nfib_count(n)}\n"
+        ghc = _ratio(got["g1"][0], got["g2"][0])
     _report(benchmark, pfib_n=n, pfib_1w_s=p1[0], pfib_2w_s=p2[0],
-            pfib_speedup=_ratio(p1[0], p2[0]), pfib_sparks_2w=sparks(p2[2]),
+            pfib_speedup=speedup, pfib_sparks_2w=sparks(p2[2]), pfib_idle_2w=idle(p2[2]),
+            two_c_threads_speedup=ceiling,
+            pfib_share_of_ceiling=_ratio(speedup, ceiling) if "c1" in got else None,
+            ghc_pfib_speedup=ghc, ghc_pfib_2w_s=got["g2"][0] if "g2" in got else None,
             every_call_n=m, every_1w_s=e1[0], every_2w_s=e2[0],
             every_speedup=_ratio(e1[0], e2[0]),
             sequential_over_every_2w=_ratio(seq[0], e2[0]),
@@ -194,12 +287,9 @@ def test_quicksort(benchmark, tmp):
 
 def c_loop_seconds(n: int, rounds: int, tmp: pathlib.Path):
     """bench/peers/c/sumloop.c's loop time for n (best of rounds), or None without cc."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
+    exe = c_build(PEERS / "c" / "sumloop.c", tmp)
+    if exe is None:
         return None
-    exe = tmp / "sumloop"
-    subprocess.run([cc, "-O2", "-o", str(exe), str(PEERS / "c" / "sumloop.c")],
-                   capture_output=True, check=True, timeout=120)
     best = None
     for _ in range(rounds):
         done = subprocess.run([str(exe), str(n)], capture_output=True, text=True, check=True)

@@ -251,6 +251,7 @@ typedef struct rt_worker_stats {
     uint64_t sparks_converted, sparks_fizzled;
     uint64_t steals, alloc_failures, unwinds, released_claims;
     uint64_t busy_ns;
+    uint64_t idle_ns;          /* of busy_ns: waiting or searching with nothing to run */
     uint64_t susps_allocated;  /* generated code counts its own: "worker.susps" */
     uint64_t fx_giveups;       /* fixnum workers given up on: "worker.fx_giveups" */
     uint64_t last_resume_ns;  /* failed allocation to re-entered evaluation */

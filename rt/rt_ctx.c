@@ -674,8 +674,8 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
         char where[32] = "";
         if (w->cpu >= 0)
             snprintf(where, sizeof where, ", on CPU %d", w->cpu);
-        fprintf(f, "  worker %u%s: busy %.4f s, %llu sparks run, %llu steals%s\n", i,
-                i == 0 ? " (main)" : "", w->stats.busy_ns / 1e9,
+        fprintf(f, "  worker %u%s: busy %.4f s (idle %.4f s), %llu sparks run, %llu steals%s\n", i,
+                i == 0 ? " (main)" : "", w->stats.busy_ns / 1e9, w->stats.idle_ns / 1e9,
                 (unsigned long long)w->stats.sparks_converted, (unsigned long long)w->stats.steals,
                 where);
     }

@@ -369,9 +369,14 @@ static rt_val force_wait_slow(rt_worker *w, rt_val v)
     uint64_t spins = 0;
     int was_hungry = w->hungry;
     rt_spark_set_hungry(w, 1);
+    /* idle accounting: from here, and from each nested spark's end, to the
+     * next nested spark or the return */
+    uint64_t t_idle = rt_now_ns();
+#define IDLE_END() (w->stats.idle_ns += rt_now_ns() - t_idle)
     for (;;) {
         /* Compaction may have replaced the suspension by its value. */
         if (!rt_is_type(w->sp[-1], RT_T_SUSP)) {
+            IDLE_END();
             atomic_store(&w->waiting_on, NULL);
             rt_spark_set_hungry(w, was_hungry);
             return rt_pop_root(w);
@@ -380,12 +385,14 @@ static rt_val force_wait_slow(rt_worker *w, rt_val v)
         uint64_t st = atomic_load_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE],
                                            memory_order_acquire);
         if (!(st & RT_SUSP_CLAIMED_BIT)) {
+            IDLE_END();
             atomic_store(&w->waiting_on, NULL);
             rt_spark_set_hungry(w, was_hungry);
             return rt_force(w, rt_pop_root(w));     /* evaluated, or released */
         }
         atomic_store(&w->waiting_on, s);
         if (wait_cycle(w, s)) {
+            IDLE_END();
             atomic_store(&w->waiting_on, NULL);
             w->sp--;
             rt_spark_set_hungry(w, was_hungry);
@@ -395,6 +402,7 @@ static rt_val force_wait_slow(rt_worker *w, rt_val v)
         if (w->nested_waits < RT_MAX_NESTED_WAITS) {
             rt_obj *o = find_spark(w);
             if (o) {
+                IDLE_END();
                 atomic_store(&w->waiting_on, NULL);
                 w->nested_waits++;
                 rt_spark_set_hungry(w, 0);
@@ -402,11 +410,13 @@ static rt_val force_wait_slow(rt_worker *w, rt_val v)
                 rt_spark_set_hungry(w, 1);
                 w->nested_waits--;
                 spins = 0;
+                t_idle = rt_now_ns();
                 continue;
             }
         }
         idle_pause(&spins);
     }
+#undef IDLE_END
 }
 
 rt_val rt_force_slow(rt_worker *w, rt_val v)
@@ -556,7 +566,10 @@ void *rt_spark_helper_main(void *arg)
             atomic_store(&w->running, 0);
             spins = 0;
         }
-        w->stats.busy_ns += rt_now_ns() - t0;
+        uint64_t t1 = rt_now_ns();
+        w->stats.busy_ns += t1 - t0;
+        if (!s)
+            w->stats.idle_ns += t1 - t0;
         busy = 0;
         rt_spark_leave_busy(w);
         if (!s) {
