@@ -1495,6 +1495,18 @@ static void set_clear(rt_deep_frame *f)
     f->set_n = 0;
 }
 
+/* Empty the set for the same walk again, after a compaction moved the cells it
+ * holds: the walk will need about as many slots as it had, so they are kept and
+ * cleared, where freeing them made the walk grow the table afresh, page faults and
+ * rehashing included, once per compaction (a `#` of 10^6 cells across seven
+ * compactions faulted in 280 MB of table). */
+static void set_wipe(rt_deep_frame *f)
+{
+    if (f->set_n)
+        memset(f->set, 0, f->set_cap * sizeof *f->set);
+    f->set_n = 0;
+}
+
 static void frame_trim(rt_deep_frame *f)
 {
     set_clear(f);
@@ -1562,7 +1574,7 @@ rt_val rt_deep_force(rt_worker *w, rt_val v)
 restart:
     gc0 = atomic_load(&ctx->gc_count);
     f = &st->frames[idx];
-    set_clear(f);
+    set_wipe(f);                /* deep_enter left it empty; a restart keeps its size */
     f->todo_n = 0;
     todo_push(f, w->sp_base[mark + 1]);
     while (f->todo_n) {
