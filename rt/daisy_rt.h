@@ -247,6 +247,7 @@ typedef struct rt_worker_stats {
     uint64_t bytes_allocated;
     uint64_t local_gcs, local_pause_ns, local_pause_max_ns;
     uint64_t local_reclaimed_bytes, promotions;
+    uint64_t local_skips;      /* promotions without a collection first */
     uint64_t sparks_created, sparks_dud, sparks_overflowed;
     uint64_t sparks_converted, sparks_fizzled;
     uint64_t steals, alloc_failures, unwinds, released_claims;
@@ -295,6 +296,8 @@ typedef struct rt_worker {
     size_t nfree, free_next, free_cap;
     uint32_t *regions;         /* local regions owned */
     size_t nregions, regions_cap;
+    uint32_t local_skip;       /* promote without collecting this many more times, */
+    uint32_t local_skip_next;  /* then this many: Note [Skipping poor local collections] */
     uint64_t inject_counter;
     uint64_t main_fail_at;     /* fail this reservation of the step (main only) */
     uint64_t main_fail_every;  /* then again this many reservations later */
@@ -493,7 +496,31 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason);
  * in turn.  Entries in the remembered set live until the worker's regions are
  * promoted or the heap is compacted.  When a collection reclaims less than a
  * quarter of the local heap, the worker promotes: all its regions become old
- * space (their owner word changes; nothing moves) and it starts afresh.
+ * space (their owner word changes; nothing moves) and it starts afresh (and may
+ * skip the next collections: Note [Skipping poor local collections]).
+ * ------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------
+ * Note [Skipping poor local collections]
+ *
+ * A local collection's cost is the live data it marks, so the collections that
+ * reclaim least cost most: a phase that builds a long list (a partition, a `#`
+ * loop) keeps all it allocates, and each collection marks a full region only to
+ * promote it.  What survived the last collection is the best guess at what
+ * survives the next, so after a poor one (one that promoted) the worker promotes
+ * its next full region without marking it, then two, then four
+ * (RT_LOCAL_SKIP_MAX) while the collections in between stay poor, and collects
+ * every region again as soon as one collection pays (local_skip,
+ * local_skip_next; rt_reserve_slow).  Skipping changes only when garbage is
+ * found: promoted garbage waits for the next compaction, which copies only live
+ * data, so it costs heap, not time.  Measured (AOT, best of 5, interleaved):
+ * the plain quicksort of 10^6 on one worker spent 518 ms in local collections
+ * and 330 with skipping, 1.52 -> 1.40 s in all; the annotated one on two
+ * workers 351 -> 201 ms, 0.85 -> 0.74 s, for a peak heap 20% higher (438 ->
+ * 524 MB); nothing changed for programs whose collections pay.  A skipped
+ * collection leaves the steal inbox undrained; its entries are then old
+ * objects, which the next collection's marker ignores.  `--stats` counts the
+ * promotions made without collecting.
  * ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------
@@ -756,6 +783,7 @@ typedef struct rt_stats {
     uint64_t susps_allocated, fx_giveups;
     uint64_t selectors_resolved;   /* Note [Selector suspensions] */
     uint64_t major_joins;          /* helpers that joined compactions */
+    uint64_t local_skips;          /* Note [Skipping poor local collections] */
 } rt_stats;
 void rt_stats_get(rt_ctx *ctx, rt_stats *out);
 void rt_stats_print(rt_ctx *ctx, FILE *f);

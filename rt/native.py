@@ -70,7 +70,7 @@ STAT_FIELDS = (
     "peak_heap_bytes live_bytes_after_major heap_in_use_bytes "
     "sparks_created sparks_dud sparks_overflowed sparks_converted sparks_fizzled sparks_gcd "
     "alloc_failures unwinds released_claims promotions steps susps_allocated fx_giveups "
-    "selectors_resolved major_joins").split()
+    "selectors_resolved major_joins local_skips").split()
 
 
 class Stats(ctypes.Structure):

@@ -604,6 +604,7 @@ void rt_stats_get(rt_ctx *ctx, rt_stats *s)
         s->unwinds += ws->unwinds;
         s->released_claims += ws->released_claims;
         s->promotions += ws->promotions;
+        s->local_skips += ws->local_skips;
         s->susps_allocated += ws->susps_allocated;
         s->fx_giveups += ws->fx_giveups;
     }
@@ -648,9 +649,12 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
     print_bytes(f, "bytes maximum heap in use (peak)", s.peak_heap_bytes);
     print_bytes(f, "bytes live after the last compaction", s.live_bytes_after_major);
     fprintf(f, "%22s %s\n", "", "");
-    fprintf(f, "  Local GC  %8llu collections  %9.3f ms total  %8.3f ms max pause  (%llu promotions)\n",
+    fprintf(f, "  Local GC  %8llu collections  %9.3f ms total  %8.3f ms max pause  (%llu promotions",
             (unsigned long long)s.local_gcs, s.local_pause_ns / 1e6, s.local_pause_max_ns / 1e6,
             (unsigned long long)s.promotions);
+    if (s.local_skips)
+        fprintf(f, ", %llu without collecting", (unsigned long long)s.local_skips);
+    fputs(")\n", f);
     fprintf(f, "  Major GC  %8llu compactions  %9.3f ms total  %8.3f ms max pause",
             (unsigned long long)s.major_gcs, s.major_pause_ns / 1e6, s.major_pause_max_ns / 1e6);
     if (s.selectors_resolved || s.major_joins)

@@ -315,12 +315,23 @@ uint8_t *rt_reserve_slow(rt_worker *w, size_t bytes)
     int ok = try_extent(w, bytes, 0);
     if (!ok) {
         uint64_t local_bytes = (uint64_t)w->nregions * RT_REGION_BYTES;
-        if (w->nregions) {
+        if (w->nregions && w->local_skip) {
+            /* Note [Skipping poor local collections] */
+            w->local_skip--;
+            w->stats.local_skips++;
+            rt_gc_local_promote(w);
+            ok = try_extent(w, bytes, 0);
+        } else if (w->nregions) {
             uint64_t reclaimed = rt_gc_local(w);
             /* Too little room back, or a remembered set so big that every
              * collection re-marks it: promote, and start afresh. */
-            if (reclaimed * 4 < local_bytes || w->nremset > RT_REMSET_PROMOTE)
+            if (reclaimed * 4 < local_bytes || w->nremset > RT_REMSET_PROMOTE) {
                 rt_gc_local_promote(w);
+                uint32_t next = w->local_skip_next ? 2 * w->local_skip_next : 1;
+                w->local_skip = w->local_skip_next = next < RT_LOCAL_SKIP_MAX ? next : RT_LOCAL_SKIP_MAX;
+            } else {
+                w->local_skip_next = 0;
+            }
             ok = try_extent(w, bytes, 0);
         }
         if (!ok)

@@ -16,6 +16,9 @@
 #define RT_NO_REGION 0xffffffffu
 #define RT_MIN_EXTENT_BYTES 256
 #define RT_REMSET_PROMOTE 65536   /* entries: promote rather than re-mark them all */
+#ifndef RT_LOCAL_SKIP_MAX         /* -DRT_LOCAL_SKIP_MAX=0: never skip (to measure) */
+#define RT_LOCAL_SKIP_MAX 4       /* Note [Skipping poor local collections] */
+#endif
 /* Worker 0 compacts when the regions in use pass RT_MAJOR_FACTOR times the live
  * data after the last compaction (plus the workers' local budgets).  3, not 2:
  * the thesis quicksort of 10^6 integers compacted 30 times at 2 and 17 at 3

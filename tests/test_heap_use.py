@@ -4,7 +4,8 @@ root frames (jit/lower.py Note [Dead temporaries]), selectors resolved by compac
 self-test). Fresh regions populated in one system call (rt/rt_heap.c Note
 [Populating fresh regions]) are checked by the `populate` self-test with mincore:
 the process's fault counters cannot tell, since the kernel counts a populated page
-as a minor fault too."""
+as a minor fault too. Local collections that find nothing to free are skipped for a
+while (rt/daisy_rt.h Note [Skipping poor local collections])."""
 import re
 
 import pytest
@@ -94,3 +95,38 @@ def test_compaction_at_every_slow_path_with_helpers_joining(tmp_path, threads):
     assert done.stdout == sorted_check(50000)
     compactions = int(re.search(r"Major GC\s+(\d+) compactions", done.stderr).group(1))
     assert compactions >= 5, done.stderr
+
+
+KEEP = """\
+N = 1000000
+ints = \\[a b]. if:[gt?:[a b] nil [a ! ints:[inc:a b]]]
+count = \\[n L]. let:[[X ! Xs] L if:[nil?:L n count:[inc:n Xs]]]
+let:[L #ints:[1 N] [count:[0 L] count:[0 L]]]
+"""
+
+
+def local_gc(stats: str):
+    """(collections, promotions, promotions made without collecting) from --stats."""
+    m = re.search(r"Local GC\s+(\d+) collections.*\((\d+) promotions(?:, (\d+) without "
+                  r"collecting)?\)", stats)
+    assert m, stats
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def test_a_phase_that_keeps_everything_skips_its_collections(tmp_path):
+    # rt/daisy_rt.h Note [Skipping poor local collections]: a `#` list of 10^6 cells
+    # (24 MB), all alive, fills twelve regions; after the first collection finds
+    # nothing to free, most regions are promoted without being marked again
+    done = run_source(tmp_path, KEEP, "--stats", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[1000000 1000000]\n"
+    collections, promotions, skipped = local_gc(done.stderr)
+    assert skipped >= promotions // 2 and collections + skipped >= promotions, done.stderr
+
+
+def test_collections_that_pay_are_never_skipped(tmp_path):
+    # a list consumed as it is made: every collection frees nearly all it looks at
+    done = run_source(tmp_path, COUNT, "--stats", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    collections, promotions, skipped = local_gc(done.stderr)
+    assert collections > 50 and promotions == 0 and skipped == 0, done.stderr
