@@ -3,7 +3,7 @@
 An entry is the object file LLVM emitted for a module, stored under a key that
 hashes everything the code depends on: the source, daisy-jit's version, a
 fingerprint of the compiler's own code (so a changed pass never reuses code the
-old one made), the runtime ABI version, LLVM's version, the target triple, the host CPU and its
+old one made), the runtime ABI version and layout table, LLVM's version, the target triple, the host CPU and its
 features, and the optimisation level (plus whatever the caller adds, such as
 flags that change code generation).  A second run of an unchanged program on
 the same machine loads the object instead of compiling.
@@ -46,6 +46,21 @@ def compiler_fingerprint() -> str:
     return _FINGERPRINT
 
 
+_LAYOUT: str | None = None
+
+
+def runtime_layout() -> str:
+    """The runtime's layout table (every struct offset and tag the generated code
+    bakes in, rt_layout_table), as text: a runtime rebuilt with a field added moves
+    offsets without any version changing, and code cached before it would read and
+    write the wrong words of the worker (it did: a stats field added before
+    worker.fx_giveups sent the cached code's count elsewhere)."""
+    global _LAYOUT
+    if _LAYOUT is None:
+        _LAYOUT = repr(sorted(native.layout_table().items()))
+    return _LAYOUT
+
+
 def default_directory() -> str | None:
     d = os.environ.get("DAISY_CACHE_DIR")
     if d:
@@ -65,7 +80,8 @@ class CompileCache:
 
     def key(self, source: str, engine, extra: str = "") -> str:
         h = hashlib.sha256()
-        for part in (source, __version__, compiler_fingerprint(), str(native.ABI_VERSION), llvmlite.__version__,
+        for part in (source, __version__, compiler_fingerprint(), str(native.ABI_VERSION),
+                     runtime_layout(), llvmlite.__version__,
                      ".".join(map(str, llvm.llvm_version_info)), llvm.get_process_triple(),
                      engine.cpu_name, engine.cpu_features, str(engine.opt), extra):
             h.update(part.encode())

@@ -167,6 +167,19 @@ def test_compile_cache_key_covers_source_and_options(tmp_path):
     assert k != cache.key("a", e2, extra="--threads 4")
 
 
+def test_compile_cache_key_covers_the_runtime_layout(tmp_path, monkeypatch):
+    # generated code bakes in the worker's field offsets: a runtime rebuilt with a
+    # field moved must not load code cached against the old offsets
+    import daisy.jit.cache as cache_module
+    cache = CompileCache(str(tmp_path))
+    e = Engine(opt=2)
+    k = cache.key("a", e)
+    layout = dict(native.layout_table())
+    layout["worker.fx_giveups"] += 8
+    monkeypatch.setattr(cache_module, "_LAYOUT", repr(sorted(layout.items())))
+    assert cache.key("a", e) != k
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
 def test_compile_cache_damaged_entry_is_a_miss(tmp_path, damage):
     cache = CompileCache(str(tmp_path))
