@@ -1373,15 +1373,20 @@ rt_val rt_select(rt_worker *w, rt_val src, int which)
  * cell it has entered (`nf`); the runtime cannot write a mark into a cell
  * (headers are read concurrently and the local collector relies on nobody
  * writing them), so the marks are a side hash set of cell addresses, private
- * to one call, and so is the to-do stack, in malloc'd memory.  Addresses stay
+ * to one call, and so is the to-do stack, in malloc'd memory.  A long walk
+ * (past DEEP_BITMAP_AFTER cells) moves to a bitmap per heap region instead, a
+ * bit per word as the local collector's: a hash probe per cell missed the cache
+ * at every step of a long list and was most of a `#` of 10^6 cells, where the
+ * cells of one list lie together in a few regions and so do their bits.  Short
+ * walks keep the hash, whose clearing costs what they used (a region's bitmap
+ * is 32 KiB).  Addresses outside the heap always go to the hash.  Addresses stay
  * valid while no compaction happens (the local collector moves nothing, and
  * everything visited is reachable from the root value, which is on the root
  * stack).  When a compaction has happened (ctx->gc_count changed across a
- * force or a poll), the walk starts again from the root with an empty set:
- * everything forced so far is a value now, so the new walk forces nothing
- * until it gets back to where it was, and it visits only live cells, which the
- * compaction has just copied anyway, so restarts cost no more than the
- * compactions that cause them.
+ * force or a poll), the walk starts again from the root with an empty set,
+ * keeping its buffers: everything forced so far is a value now, so the new
+ * walk forces nothing until it gets back to where it was, and it visits only
+ * live cells, which the compaction has just copied anyway.
  *
  * The set and stack must not leak when an unwind (Note [Resumable allocation
  * failure]) long-jumps out of a call.  So each worker keeps a stack of frames
@@ -1399,6 +1404,13 @@ typedef struct rt_deep_frame {
     size_t set_cap, set_n;
     uintptr_t *todo;
     size_t todo_n, todo_cap;
+    /* bitmap mode (a long walk): bits[r] marks region r's visited cells, one bit
+     * per word; regions[] lists the r with a bitmap.  bits is NULL otherwise. */
+    rt_ctx *ctx;
+    uint64_t **bits;
+    size_t bit_n;                      /* cells marked in bitmaps (set_n: in the hash) */
+    uint32_t *regions;
+    size_t nregions, regions_cap;
 } rt_deep_frame;
 
 typedef struct rt_deep_state {
@@ -1408,6 +1420,8 @@ typedef struct rt_deep_state {
 } rt_deep_state;
 
 #define DEEP_KEEP_SLOTS ((size_t)1 << 16)   /* buffers kept for reuse up to this size */
+#define DEEP_BITMAP_AFTER 8192              /* cells: a walk this long moves to bitmaps */
+#define DEEP_BITMAP_WORDS (RT_REGION_WORDS / 64)
 
 static rt_deep_state *deep_state(rt_worker *w)
 {
@@ -1430,7 +1444,7 @@ static inline size_t set_slot(uintptr_t a, size_t cap)
     return (size_t)(((uint64_t)a >> 3) * UINT64_C(0x9E3779B97F4A7C15) >> 17) & (cap - 1);
 }
 
-static int set_has(const rt_deep_frame *f, uintptr_t a)
+static int hash_has(const rt_deep_frame *f, uintptr_t a)
 {
     if (!f->set_cap)
         return 0;
@@ -1442,8 +1456,8 @@ static int set_has(const rt_deep_frame *f, uintptr_t a)
     }
 }
 
-/* Add a; 1 if it was not there. */
-static int set_add(rt_deep_frame *f, uintptr_t a)
+/* Add a to the hash; 1 if it was not there. */
+static int hash_add(rt_deep_frame *f, uintptr_t a)
 {
     if ((f->set_n + 1) * 2 > f->set_cap) {
         size_t cap = f->set_cap ? 2 * f->set_cap : 64;
@@ -1472,6 +1486,98 @@ static int set_add(rt_deep_frame *f, uintptr_t a)
     return 1;
 }
 
+/* The word of region r's bitmap that holds a's bit, and the bit. */
+static inline uint64_t *bit_word(rt_deep_frame *f, uintptr_t a, uint64_t *bit)
+{
+    uint32_t r = rt_heap_region_of(f->ctx, (const void *)a);
+    uint64_t *b = f->bits[r];
+    if (!b) {
+        b = f->bits[r] = calloc(DEEP_BITMAP_WORDS, sizeof *b);
+        if (!b)
+            rt_fatal("out of memory for deep forcing (%zu cells)", f->bit_n);
+        RT_GROW(f->regions, f->nregions, f->regions_cap, 16, "deep forcing");
+        f->regions[f->nregions++] = r;
+    }
+    size_t idx = (a - (uintptr_t)rt_heap_region_base(f->ctx, r)) >> 3;
+    *bit = (uint64_t)1 << (idx & 63);
+    return &b[idx >> 6];
+}
+
+/* Into bitmap mode: the hash's heap addresses move to bitmaps, and the hash keeps
+ * the others. */
+static void to_bitmaps(rt_deep_frame *f)
+{
+    f->bits = calloc(f->ctx->nregions_total, sizeof *f->bits);
+    if (!f->bits)
+        rt_fatal("out of memory for deep forcing (%zu cells)", f->set_n);
+    size_t cap = f->set_cap;
+    uintptr_t *old = f->set;
+    f->set = NULL;
+    f->set_cap = f->set_n = 0;
+    for (size_t i = 0; i < cap; i++) {
+        uintptr_t a = old[i];
+        if (!a)
+            continue;
+        if (rt_heap_contains(f->ctx, (const void *)a)) {
+            uint64_t bit, *word = bit_word(f, a, &bit);
+            *word |= bit;
+            f->bit_n++;
+        } else {
+            hash_add(f, a);
+        }
+    }
+    free(old);
+}
+
+static int set_has(rt_deep_frame *f, uintptr_t a)
+{
+    if (f->bits && rt_heap_contains(f->ctx, (const void *)a)) {
+        uint64_t bit, *word = bit_word(f, a, &bit);
+        return (*word & bit) != 0;
+    }
+    return hash_has(f, a);
+}
+
+/* Add a; 1 if it was not there. */
+static int set_add(rt_deep_frame *f, uintptr_t a)
+{
+    if (f->bits && rt_heap_contains(f->ctx, (const void *)a)) {
+        uint64_t bit, *word = bit_word(f, a, &bit);
+        if (*word & bit)
+            return 0;
+        *word |= bit;
+        f->bit_n++;
+        return 1;
+    }
+    if (!hash_add(f, a))
+        return 0;
+    if (!f->bits && f->set_n >= DEEP_BITMAP_AFTER)
+        to_bitmaps(f);
+    return 1;
+}
+
+/* Leave bitmap mode, freeing the bitmaps (wipe: keep them, cleared). */
+static void bitmaps_clear(rt_deep_frame *f, int wipe)
+{
+    if (!f->bits)
+        return;
+    for (size_t i = 0; i < f->nregions; i++) {
+        uint32_t r = f->regions[i];
+        if (wipe) {
+            memset(f->bits[r], 0, DEEP_BITMAP_WORDS * sizeof *f->bits[r]);
+        } else {
+            free(f->bits[r]);
+            f->bits[r] = NULL;
+        }
+    }
+    if (!wipe) {
+        free(f->bits);
+        f->bits = NULL;
+        f->nregions = 0;
+    }
+    f->bit_n = 0;
+}
+
 static void todo_push(rt_deep_frame *f, rt_val v)
 {
     RT_GROW(f->todo, f->todo_n, f->todo_cap, 256, "deep forcing");
@@ -1485,6 +1591,7 @@ static void todo_push(rt_deep_frame *f, rt_val v)
  * quicksort's time). */
 static void set_clear(rt_deep_frame *f)
 {
+    bitmaps_clear(f, 0);
     if (f->set_cap > DEEP_KEEP_SLOTS || f->set_cap > 8 * (f->set_n + 32)) {
         free(f->set);
         f->set = NULL;
@@ -1502,7 +1609,8 @@ static void set_clear(rt_deep_frame *f)
  * compactions faulted in 280 MB of table). */
 static void set_wipe(rt_deep_frame *f)
 {
-    if (f->set_n)
+    bitmaps_clear(f, 1);
+    if (f->set_n && f->set_cap)
         memset(f->set, 0, f->set_cap * sizeof *f->set);
     f->set_n = 0;
 }
@@ -1542,6 +1650,7 @@ static rt_deep_frame *deep_enter(rt_worker *w, size_t *idx)
     rt_deep_frame *f = &st->frames[*idx];
     f->marker = ((++st->serial + 4096) << 8) | RT_MARKER_TAG;   /* never a value */
     f->mark = off;
+    f->ctx = w->ctx;
     set_clear(f);
     f->todo_n = 0;
     return f;
@@ -1738,8 +1847,10 @@ void rt_prims_ctx_fini(rt_ctx *ctx)
     if (all) {
         for (size_t i = 0; i < RT_MAX_WORKERS; i++) {
             for (size_t k = 0; k < all[i].cap; k++) {
+                bitmaps_clear(&all[i].frames[k], 0);
                 free(all[i].frames[k].set);
                 free(all[i].frames[k].todo);
+                free(all[i].frames[k].regions);
             }
             free(all[i].frames);
         }

@@ -1387,6 +1387,34 @@ static rt_val cyc3_code(rt_worker *w, rt_val self)
     return rt_cons(w, rt_fix(0), c1);
 }
 
+/* x = [0 1 ... n-1 ! x], each tail a suspension: env (i, n, x or nil at x) */
+static rt_val cyc_long_code(rt_worker *w, rt_val self)
+{
+    int64_t i = env_int(self, 0), n = env_int(self, 1);
+    rt_val root = rt_obj_of(self)->field[RT_SUSP_ENV + 2];
+    if (root == RT_NIL)
+        root = self;
+    rt_val tail = root;
+    if (i + 1 < n) {
+        rt_val env[3] = {rt_fix(i + 1), rt_fix(n), root};
+        tail = rt_susp_new(w, cyc_long_code, 3, env);
+    }
+    return rt_cons(w, rt_fix(i), tail);
+}
+
+/* The cell after v's, through evaluated suspensions (NULL if none). */
+static rt_val next_cell(rt_val v)
+{
+    rt_val t = rt_obj_of(v)->field[1];
+    while (rt_is_type(t, RT_T_SUSP)) {
+        if (atomic_load((_Atomic uint64_t *)&rt_obj_of(t)->field[RT_SUSP_STATE]) !=
+            RT_SUSP_EVALUATED)
+            return RT_NULL;
+        t = rt_obj_of(t)->field[RT_SUSP_VALUE];
+    }
+    return rt_is_type(t, RT_T_CONS) ? t : RT_NULL;
+}
+
 /* Is everything reachable from l, through heads and tails, a value already
  * (no suspension left unevaluated)?  Counts the cells; no safepoints. */
 static int all_evaluated(rt_val l, int64_t limit, int64_t *cells)
@@ -1969,6 +1997,30 @@ static rt_val prims_deep_step(rt_worker *w, rt_val arg)
     rt_push_root(w, mklist(w, "rrr", base, base, base));
     rt_push_root(w, rt_deep_force(w, w->sp[-1]));
     CHECK(all_evaluated(w->sp[-1], 3, &cells), "shared cycle forced");
+    w->sp = w->sp_base + base;
+    /* a cycle longer than a walk's hash (rt_prims.c DEEP_BITMAP_AFTER): its cells
+     * are marked in region bitmaps, and the walk must still see it close; three
+     * heads sharing it must be walked once */
+    int64_t lc = 20000;
+    rt_val ce[3] = {rt_fix(0), rt_fix(lc), RT_NIL};
+    rt_push_root(w, rt_susp_new(w, cyc_long_code, 3, ce));
+    rt_push_root(w, mklist(w, "rrr", base, base, base));
+    rt_push_root(w, rt_deep_force(w, w->sp[-1]));
+    CHECK(all_evaluated(w->sp[-1], 3, &cells) && cells == 3, "list of a long cycle forced");
+    rt_val first = rt_obj_of(w->sp[-1])->field[0];
+    while (rt_is_type(first, RT_T_SUSP))
+        first = rt_obj_of(first)->field[RT_SUSP_VALUE];
+    int64_t round = 0;
+    rt_val at = first;
+    for (; rt_is_type(at, RT_T_CONS) && round < 2 * lc; round++) {
+        if (rt_obj_of(at)->field[0] != rt_fix(round % lc))
+            break;
+        at = next_cell(at);
+        if (at == first)
+            break;
+    }
+    CHECK(at == first && round == lc - 1, "x = [0 .. %lld ! x] forced round: %lld cells",
+          (long long)(lc - 1), (long long)round);
     w->sp = w->sp_base + base;
     EXPECT_INT(rt_deep_force(w, rt_fix(5)), 5);
     EXPECT_ERR(rt_deep_force(w, susp_of(w, rt_error_new(w, "deep"))), "deep");
