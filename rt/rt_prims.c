@@ -1556,26 +1556,24 @@ static int set_add(rt_deep_frame *f, uintptr_t a)
     return 1;
 }
 
-/* Leave bitmap mode, freeing the bitmaps (wipe: keep them, cleared). */
-static void bitmaps_clear(rt_deep_frame *f, int wipe)
+/* Free the regions' bitmaps, and leave bitmap mode unless `stay`: a walk that
+ * restarts after a compaction stays in it, but the regions it marked have just
+ * been emptied, so their bitmaps go (keeping them would make every restart clear
+ * more of them: under DAISY_GC_STRESS, thousands). */
+static void bitmaps_clear(rt_deep_frame *f, int stay)
 {
     if (!f->bits)
         return;
     for (size_t i = 0; i < f->nregions; i++) {
-        uint32_t r = f->regions[i];
-        if (wipe) {
-            memset(f->bits[r], 0, DEEP_BITMAP_WORDS * sizeof *f->bits[r]);
-        } else {
-            free(f->bits[r]);
-            f->bits[r] = NULL;
-        }
+        free(f->bits[f->regions[i]]);
+        f->bits[f->regions[i]] = NULL;
     }
-    if (!wipe) {
+    f->nregions = 0;
+    f->bit_n = 0;
+    if (!stay) {
         free(f->bits);
         f->bits = NULL;
-        f->nregions = 0;
     }
-    f->bit_n = 0;
 }
 
 static void todo_push(rt_deep_frame *f, rt_val v)
@@ -1609,7 +1607,7 @@ static void set_clear(rt_deep_frame *f)
  * compactions faulted in 280 MB of table). */
 static void set_wipe(rt_deep_frame *f)
 {
-    bitmaps_clear(f, 1);
+    bitmaps_clear(f, 1);                /* stays in bitmap mode */
     if (f->set_n && f->set_cap)
         memset(f->set, 0, f->set_cap * sizeof *f->set);
     f->set_n = 0;

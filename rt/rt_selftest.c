@@ -2000,10 +2000,20 @@ static rt_val prims_deep_step(rt_worker *w, rt_val arg)
     w->sp = w->sp_base + base;
     /* a cycle longer than a walk's hash (rt_prims.c DEEP_BITMAP_AFTER): its cells
      * are marked in region bitmaps, and the walk must still see it close; three
-     * heads sharing it must be walked once */
-    int64_t lc = 20000;
+     * heads sharing it must be walked once.  All but its last `lazy` cells are
+     * built first with the stress compactions paused (each copies the whole
+     * cycle: building all of it under them is quadratic, minutes under TSan);
+     * the walk forces the rest, so it still restarts in bitmap mode. */
+    int64_t lc = 20000, lazy = 40;
     rt_val ce[3] = {rt_fix(0), rt_fix(lc), RT_NIL};
     rt_push_root(w, rt_susp_new(w, cyc_long_code, 3, ce));
+    uint32_t stress = pctx->cfg.gc_stress;
+    pctx->cfg.gc_stress = 0;            /* only worker 0 reads it, and this is worker 0 */
+    rt_push_root(w, rt_force(w, w->sp[-1]));
+    for (int64_t k = 1; k < lc - lazy; k++)
+        w->sp[-1] = rt_force(w, rt_obj_of(w->sp[-1])->field[1]);
+    w->sp--;
+    pctx->cfg.gc_stress = stress;
     rt_push_root(w, mklist(w, "rrr", base, base, base));
     rt_push_root(w, rt_deep_force(w, w->sp[-1]));
     CHECK(all_evaluated(w->sp[-1], 3, &cells) && cells == 3, "list of a long cycle forced");
