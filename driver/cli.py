@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import signal
 import sys
 
 from . import __version__

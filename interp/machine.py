@@ -77,7 +77,7 @@ class Stats:
 
 class Machine:
     def __init__(self, evaluate, max_depth: int = DEFAULT_MAX_DEPTH):
-        self.evaluate = evaluate      # eval.ev: (machine, expr, env, shallow) -> generator
+        self._ev = evaluate          # eval.ev: (machine, expr, env, shallow) -> generator
         self.max_depth = max_depth
         self.threads: list[Thread] = []
         self.stats = Stats()
@@ -159,7 +159,7 @@ class Machine:
         val = th.val
         req = th.retry
         th.retry = None
-        evaluate = self.evaluate
+        evaluate = self._ev
         max_depth = self.max_depth
         steps = 0
         while True:

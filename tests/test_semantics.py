@@ -228,3 +228,17 @@ def test_the_interpreter_defines_exactly_the_predefined_names():
 def test_every_primitive_is_a_first_class_function(name):
     assert one(f"isFTN?:{name}") == "true"
     assert one(name) == f"<function {name}>"
+
+
+def test_interpreter_evaluate_gives_a_top_level_expressions_value():
+    # Machine keeps its evaluator as `_ev`: an attribute named `evaluate` once hid
+    # this method on every Interpreter
+    from daisy.frontend import core as C
+    from daisy.interp.interpreter import Interpreter
+    from daisy.output import Capture
+    from daisy.pipeline import compile_source
+    interp = Interpreter(Capture())
+    module = compile_source("sq = \\x. mpy:[x x]\nsq:add:[3 4]").module
+    interp.load(module)
+    expr = next(c.expr for c in module.commands if isinstance(c, C.Eval))
+    assert interp.text_of(interp.evaluate(expr)) == "49"
