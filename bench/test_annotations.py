@@ -220,7 +220,7 @@ def idle(stats: str) -> float:
 def test_parallel_nfib(benchmark, tmp):
     """pfib's speedup, measured beside the machine's own ceiling: in the same rounds, two
     independent C threads against one (bench/peers/c/twothreads.c) and GHC -N2 against
-    -N1 on the same program (bench/peers/haskell/pfib.hs). On these shared VMs the
+    -N1 on the same program (bench/peers/haskell/nfib.hs, the daisy bench peer). On these shared VMs the
     ceiling moves between about 1.7 and 2.0 from minute to minute, so pfib's speedup is
     reported also as a fraction of it, and with the share of the workers' time the
     scheduler left idle. pfib runs 10 rounds (0.08 s each), the others 5."""
@@ -235,7 +235,7 @@ def test_parallel_nfib(benchmark, tmp):
         if cexe:            # nfib 37 in C: about as long as pfib 36 on one worker
             runs["c1"] = lambda: two_threads_step(cexe, 37, 1)
             runs["c2"] = lambda: two_threads_step(cexe, 37, 2)
-        gexe = ghc_build(PEERS / "haskell" / "pfib.hs", tmp)
+        gexe = ghc_build(PEERS / "haskell" / "nfib.hs", tmp)
         if gexe:
             runs["g1"] = lambda: ghc_step(gexe, [str(n)], 1)
             runs["g2"] = lambda: ghc_step(gexe, [str(n)], 2)

@@ -170,7 +170,11 @@ class Runtime:
 
     def stack_deep(self, b: ir.IRBuilder, w):
         """i1: this frame is past w->stack_limit, where a demand is the error `stack
-        exhausted` (Note [Step stacks] in daisy_rt.h)."""
+        exhausted` (Note [Step stacks] in daisy_rt.h).  llvm.stacksave would do
+        as well and spare a frame pointer: measured 2026-12-05, an AOT nfib 36 went
+        from 0.074 to 0.067 s, but the JIT's pfib 36 on one worker from 0.069 to
+        0.075 s and plain nfib did not move, with code that differed only in %rbp:
+        layout luck either way, so it stays as it is."""
         fa = b.call(self.intrinsic("llvm.frameaddress.p0", PTR, [I32]), [ir.Constant(I32, 0)])
         lim = b.load(self.field(b, w, W_STACK_LIMIT), typ=I64)
         return b.icmp_unsigned("<", b.ptrtoint(fa, I64), lim)
