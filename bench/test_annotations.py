@@ -220,10 +220,10 @@ def idle(stats: str) -> float:
 def test_parallel_nfib(benchmark, tmp):
     """pfib's speedup, measured beside the machine's own ceiling: in the same rounds, two
     independent C threads against one (bench/peers/c/twothreads.c) and GHC -N2 against
-    -N1 on the same program (bench/peers/haskell/nfib.hs, the daisy bench peer). On these shared VMs the
-    ceiling moves between about 1.7 and 2.0 from minute to minute, so pfib's speedup is
-    reported also as a fraction of it, and with the share of the workers' time the
-    scheduler left idle. pfib runs 10 rounds (0.08 s each), the others 5."""
+    -N1 on the same program (bench/peers/haskell/nfib.hs, the daisy bench peer). On
+    these shared VMs the ceiling moves between about 1.7 and 2.0 from minute to minute,
+    so pfib's speedup is reported also as a fraction of it, and with the share of the
+    workers' time the scheduler left idle. pfib runs 10 rounds (0.08 s each), the others 5."""
     pfib = (PROGRAMS / "nfib.dsy").read_text()
     smoke = getattr(benchmark, "disabled", False)
     n = _size(benchmark, 36, 22)

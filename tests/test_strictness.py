@@ -19,12 +19,21 @@ NFIB = "nfib = \\n. if:[lt?:[n 2] 1 add:[nfib:dcr:n nfib:sub:[n 2] 1]]\n"
 N = 20000
 
 
-def stats_run(tmp_path, text, *flags):
-    done = run_source(tmp_path, text, "--stats", "--threads", "1", *flags)
+def stats_run(tmp_path, text, *flags, threads="1", report=None):
+    """(stdout, suspensions allocated) of a run with --stats; the whole report is
+    appended to `report` when one is given."""
+    done = run_source(tmp_path, text, "--stats", "--threads", threads, *flags)
     assert done.returncode == 0, done.stderr
     m = re.search(r"^\s*([\d,]+) suspensions allocated", done.stderr, re.M)
     assert m, done.stderr
+    if report is not None:
+        report.append(done.stderr)
     return done.stdout, int(m.group(1).replace(",", ""))
+
+
+def sparks(report):
+    """(created, converted) from a --stats report."""
+    return tuple(map(int, re.search(r"SPARKS: (\d+) \((\d+) converted", report).groups()))
 
 
 def interp(tmp_path, text):
@@ -57,9 +66,10 @@ def test_a_spark_in_a_strict_operand_is_made_only_for_a_hungry_worker(tmp_path, 
     # so `@` costs nothing; with two, the idle helper gets the first one at once
     text = ("pfib = \\n. if:[lt?:[n 2] 1 add:[@pfib:dcr:n pfib:sub:[n 2] 1]]\n"
             "pfib:16\n")
-    done = run_source(tmp_path, text, "--stats", "--threads", threads)
-    assert done.returncode == 0 and done.stdout == "3193\n", done.stderr
-    created = int(re.search(r"SPARKS: (\d+)", done.stderr).group(1))
+    report = []
+    out, _ = stats_run(tmp_path, text, threads=threads, report=report)
+    assert out == "3193\n", report[0]
+    created, _ = sparks(report[0])
     if threads == "1":
         assert created == 0
     else:
@@ -73,20 +83,12 @@ def test_the_annotated_thesis_quicksort_runs_in_parallel_with_fewer_suspensions(
     plain, annotated = ((bench / f"{name}.dsy").read_text().replace("N = 1000\n", "N = 20000\n")
                         for name in ("quicksort", "quicksort-par"))
     assert "N = 20000\n" in plain and "N = 20000\n" in annotated
-
-    def run(text, threads):
-        done = run_source(tmp_path, text, "--stats", "--threads", threads)
-        assert done.returncode == 0, done.stderr
-        susps = int(re.search(r"([\d,]+) suspensions allocated", done.stderr)
-                    .group(1).replace(",", ""))
-        created, converted = map(int, re.search(r"SPARKS: (\d+) \((\d+) converted",
-                                                done.stderr).groups())
-        return done.stdout, susps, created, converted
-
     want = interp(tmp_path, plain)
     assert want.startswith("[20000 ")
-    out_p, susps_p, created_p, _ = run(plain, "2")
-    out_a, susps_a, created_a, converted_a = run(annotated, "2")
+    reports = []
+    out_p, susps_p = stats_run(tmp_path, plain, threads="2", report=reports)
+    out_a, susps_a = stats_run(tmp_path, annotated, threads="2", report=reports)
+    (created_p, _), (created_a, converted_a) = map(sparks, reports)
     assert out_p == out_a == want
     assert created_p == 0                      # nothing to spark without `@`
     assert created_a > 0 and converted_a > 0   # the idle helper took halves
