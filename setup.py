@@ -15,6 +15,7 @@ RT_SOURCES = [
     "rt/rt_heap.c",
     "rt/rt_gc.c",
     "rt/rt_spark.c",
+    "rt/rt_task.c",
     "rt/rt_ctx.c",
     "rt/rt_print.c",
     "rt/rt_prims.c",

@@ -163,9 +163,10 @@ static inline int rt_is_type(rt_val v, rt_type t)
  * written after the object is published, and it is always accessed atomically:
  *
  *     RT_SUSP_UNEVALUATED (0)  code and env are live; nobody is running it.
- *     claimed  (id << 8) | 2    worker `id` is running it.  Claimed only by a
- *                               successful CAS from UNEVALUATED, so it runs
- *                               once at a time.
+ *     claimed  (id << 8) | 2    task `id` is running it (Note [Tasks]; a
+ *                               worker's main task has the worker's id).
+ *                               Claimed only by a successful CAS from
+ *                               UNEVALUATED, so it runs once at a time.
  *     RT_SUSP_EVALUATED (1)    the value slot holds the result in weak head
  *                               normal form; code and env are dead and no
  *                               collector reads them any more.
@@ -182,9 +183,9 @@ static inline int rt_is_type(rt_val v, rt_type t)
  *      or evaluated with a complete value.
  *   5. claimed(me) found while forcing: the suspension demands its own value:
  *      the result is the error value "cycle: ...".
- *   6. claimed(other): rt_force_wait_slow runs other sparks while it waits,
- *      polls safepoints, and reports a cycle when the chain of workers waiting
- *      on each other comes back to itself.
+ *   6. claimed(another task): the forcing task blocks (Note [Tasks]); its
+ *      worker runs other tasks or sparks meanwhile, and a cycle is reported
+ *      when the chain of tasks waiting on each other comes back to itself.
  * The update is also where the write barrier sits: Note [Local collection].
  * ------------------------------------------------------------------------ */
 #define RT_SUSP_UNEVALUATED ((uint64_t)0)
@@ -256,6 +257,10 @@ typedef struct rt_worker_stats {
     uint64_t susps_allocated;  /* generated code counts its own: "worker.susps" */
     uint64_t fx_giveups;       /* fixnum workers given up on: "worker.fx_giveups" */
     uint64_t last_resume_ns;  /* failed allocation to re-entered evaluation */
+    /* tasks: Note [Tasks] */
+    uint64_t tasks_members;    /* started for members of set / any? */
+    uint64_t tasks_sparks;     /* started to run a spark while the others wait */
+    uint64_t task_switches, preemptions, tasks_cancelled;
 } rt_worker_stats;
 
 typedef struct rt_extent { uint8_t *start, *end; } rt_extent;
@@ -317,10 +322,28 @@ typedef struct rt_worker {
     size_t ninbox, inbox_cap;
     _Alignas(64) char thieves_end_[1];   /* keep the thieves' lines apart */
     uint64_t rng;
-    _Atomic(rt_obj *) waiting_on;  /* for cross-worker cycle detection */
-    _Atomic(rt_obj *) top_claim;   /* innermost claim, read by other workers */
     rt_obj *current_spark;         /* helper: the spark its scheduler runs */
-    int nested_waits;
+    /* tasks: Note [Tasks] (rt_task.c).  The fields above from sp to fx_off, the
+     * claims and `deep` are the running task's: a switch saves them into the task
+     * it leaves and loads the next task's. */
+    struct rt_task *task;          /* the task running on this worker */
+    struct rt_task *main_task;     /* the step (worker 0) or the scheduler loop */
+    struct rt_task **green;        /* the other tasks this worker owns */
+    size_t ngreen, green_cap;
+    size_t rr;                     /* round-robin cursor over main + green */
+    _Atomic uint32_t nlive;        /* green tasks not finished: the ticker's test */
+    _Atomic uint32_t preempt;      /* the ticker asks for a time-slice switch */
+    _Atomic uint32_t cancel_pending;   /* another worker cancelled a task of ours */
+    int slice_armed;               /* tasks race here: every poll counts (Note [Tasks]) */
+    int slice_left;                /* polls left in the running task's time slice */
+    int pending_unwind;            /* a green task unwound: the main task follows */
+    int abandoning;                /* the main task is ending every green task */
+    uint32_t nspark_tasks;         /* green tasks running sparks */
+    struct rt_task *resume_after;  /* switch here when the running task ends */
+    struct rt_task *zombie;        /* ended; its stack is freed by the next task */
+    struct rt_task_stack **stack_pool;   /* stacks kept for reuse */
+    size_t npool, pool_cap;
+    struct rt_deep_state *deep;    /* the running task's `#` frames (rt_prims.c) */
     uint64_t backoff_gc;       /* helper: sleep until this major GC count */
     _Atomic int running;       /* helper: holds spark work (and maybe claims) */
     pthread_t thread;
@@ -461,7 +484,8 @@ static inline int rt_step_resuming(rt_worker *w)
 {
     return (size_t)(w->sp - w->sp_base) > w->step_base;
 }
-enum { RT_UNWIND_NONE = 0, RT_UNWIND_ALLOC = 1, RT_UNWIND_ABANDON = 2, RT_UNWIND_INTERRUPT = 3 };
+enum { RT_UNWIND_NONE = 0, RT_UNWIND_ALLOC = 1, RT_UNWIND_ABANDON = 2, RT_UNWIND_INTERRUPT = 3,
+       RT_UNWIND_CANCEL = 4 };
 _Noreturn void rt_unwind_slow(rt_worker *w, int reason);
 
 /* ------------------------------------------------------------------------
@@ -784,6 +808,8 @@ typedef struct rt_stats {
     uint64_t selectors_resolved;   /* Note [Selector suspensions] */
     uint64_t major_joins;          /* helpers that joined compactions */
     uint64_t local_skips;          /* Note [Skipping poor local collections] */
+    uint64_t tasks_members, tasks_sparks;   /* green tasks started: Note [Tasks] */
+    uint64_t task_switches, preemptions, tasks_cancelled;
 } rt_stats;
 void rt_stats_get(rt_ctx *ctx, rt_stats *out);
 void rt_stats_print(rt_ctx *ctx, FILE *f);

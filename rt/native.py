@@ -70,7 +70,8 @@ STAT_FIELDS = (
     "peak_heap_bytes live_bytes_after_major heap_in_use_bytes "
     "sparks_created sparks_dud sparks_overflowed sparks_converted sparks_fizzled sparks_gcd "
     "alloc_failures unwinds released_claims promotions steps susps_allocated fx_giveups "
-    "selectors_resolved major_joins local_skips").split()
+    "selectors_resolved major_joins local_skips "
+    "tasks_members tasks_sparks task_switches preemptions tasks_cancelled").split()
 
 
 class Stats(ctypes.Structure):
@@ -220,7 +221,8 @@ def layout_table(lib: ctypes.CDLL | None = None) -> dict[str, int]:
 
 SELFTESTS = ("values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
              "inject", "main_fail", "exhausted", "interrupt", "churn", "barrier", "inbox",
-             "print", "deep", "prims", "streams", "trace", "selectors", "populate", "parallel_gc")
+             "print", "deep", "prims", "streams", "trace", "selectors", "populate", "parallel_gc",
+             "tasks")
 
 
 @dataclass

@@ -88,8 +88,8 @@ static rt_worker *worker_new(rt_ctx *ctx, uint32_t id)
     atomic_init(&w->running, 0);
     atomic_init(&w->gc_local_active, 0);
     pthread_mutex_init(&w->inbox_lock, NULL);
-    atomic_init(&w->waiting_on, NULL);
-    atomic_init(&w->top_claim, NULL);
+    if (rt_task_main_init(w) != 0)
+        return NULL;
     if (rt_trace_worker_init(w, ctx->cfg.trace_events) != 0)
         return NULL;
     return w;
@@ -221,7 +221,7 @@ rt_ctx *rt_ctx_new(const rt_config *cfg_in)
     pthread_mutex_init(&ctx->atom_lock, NULL);
     ctx->atom_chunks = calloc(RT_ATOM_CHUNKS, sizeof *ctx->atom_chunks);
     ctx->workers = calloc(ctx->nworkers, sizeof *ctx->workers);
-    if (!ctx->atom_chunks || !ctx->workers)
+    if (!ctx->atom_chunks || !ctx->workers || rt_tasks_init(ctx) != 0)
         goto fail;
     /* The reservation is twice the limit.  Under an address-space limit
      * (ulimit -v) a default-sized one may not fit: halve the default until it
@@ -287,6 +287,10 @@ void rt_ctx_free(rt_ctx *ctx)
         for (uint32_t i = 1; i < ctx->nworkers; i++)
             if (ctx->workers[i] && ctx->workers[i]->thread)
                 pthread_join(ctx->workers[i]->thread, NULL);
+    }
+    if (ctx->task_table)
+        rt_tasks_fini(ctx);
+    if (ctx->workers) {
         for (uint32_t i = 0; i < ctx->cfg.nworkers && i < RT_MAX_WORKERS; i++)
             worker_free(ctx, ctx->workers[i]);
     }
@@ -394,6 +398,8 @@ static int step_body(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
     int reason = setjmp(jb);
     if (reason)
         rt_trace_instant_nogc(w, RT_TRACE_UNWIND, (uint32_t)reason);
+    if (reason)
+        rt_tasks_abandon(w);         /* Note [Tasks]: green tasks end with the attempt */
     if (reason == RT_UNWIND_ALLOC) {
         if (w->progress != progress_at_failure)
             attempts = 0;            /* it got further: Note [Committed progress] */
@@ -423,6 +429,7 @@ static int step_body(rt_ctx *ctx, rt_step_fn fn, rt_val arg, rt_val *out)
         *out = fn(w, a);
     }
 done:
+    rt_tasks_abandon(w);
     quiesce_helpers(ctx);
     atomic_store(&ctx->interrupt_requested, 0);
     w->unwind = NULL;
@@ -607,6 +614,11 @@ void rt_stats_get(rt_ctx *ctx, rt_stats *s)
         s->local_skips += ws->local_skips;
         s->susps_allocated += ws->susps_allocated;
         s->fx_giveups += ws->fx_giveups;
+        s->tasks_members += ws->tasks_members;
+        s->tasks_sparks += ws->tasks_sparks;
+        s->task_switches += ws->task_switches;
+        s->preemptions += ws->preemptions;
+        s->tasks_cancelled += ws->tasks_cancelled;
     }
     s->sparks_fizzled += ctx->sparks_fizzled_gc;
     s->sparks_gcd = ctx->sparks_gcd;
@@ -668,6 +680,12 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
     if (s.fx_giveups)
         fprintf(f, "  fixnum workers given up on: %llu (computed again generically)\n",
                 (unsigned long long)s.fx_giveups);
+    if (s.tasks_members || s.tasks_sparks)
+        fprintf(f, "  TASKS: %llu for set/any? members, %llu for sparks while waiting "
+                   "(%llu switches, %llu preemptions, %llu cancelled)\n",
+                (unsigned long long)s.tasks_members, (unsigned long long)s.tasks_sparks,
+                (unsigned long long)s.task_switches, (unsigned long long)s.preemptions,
+                (unsigned long long)s.tasks_cancelled);
     if (s.alloc_failures || s.unwinds)
         fprintf(f, "  allocation failures %llu, unwinds %llu, claims released %llu\n",
                 (unsigned long long)s.alloc_failures, (unsigned long long)s.unwinds,

@@ -129,10 +129,17 @@ uint64_t rt_gc_local(rt_worker *w)
     }
     rt_spark_thieves_exclude(w);
     size_t n = 0;
-    for (rt_val *p = w->sp_base; p < w->sp; p++)
-        mark_val(w, &n, *p);
-    for (size_t i = 0; i < w->nclaims; i++)
-        mark_val(w, &n, rt_val_of(w->claims[i]));
+    for (size_t k = 0; k <= w->ngreen; k++) {      /* every task's roots: Note [Tasks] */
+        rt_task *t = k == w->ngreen ? w->main_task : w->green[k];
+        rt_val *base, *top;
+        rt_obj **claims;
+        size_t nclaims;
+        rt_task_roots(w, t, &base, &top, &claims, &nclaims);
+        for (rt_val *p = base; p < top; p++)
+            mark_val(w, &n, *p);
+        for (size_t i = 0; i < nclaims; i++)
+            mark_val(w, &n, rt_val_of(claims[i]));
+    }
     for (size_t i = 0; i < w->nremset; i++)
         mark_val(w, &n, w->remset[i]);
     if (w->current_spark)
@@ -559,12 +566,31 @@ void rt_gc_major(rt_worker *w0)
     for (uint32_t id = 0; id < ctx->nworkers; id++) {
         rt_worker *w = ctx->workers[id];
         rt_heap_retire_extent(w);
-        for (rt_val *p = w->sp_base; p < w->sp; p++)
-            *p = evacuate(&cp, *p);
-        for (size_t i = 0; i < w->nclaims; i++)
-            w->claims[i] = rt_obj_of(evacuate(&cp, rt_val_of(w->claims[i])));
-        atomic_store(&w->top_claim, w->nclaims ? w->claims[w->nclaims - 1] : NULL);
-        atomic_store(&w->waiting_on, NULL);
+        for (size_t k = 0; k <= w->ngreen; k++) {  /* every task's roots: Note [Tasks] */
+            rt_task *tk = k == w->ngreen ? w->main_task : w->green[k];
+            rt_val *base, *top;
+            rt_obj **claims;
+            size_t nclaims;
+            rt_task_roots(w, tk, &base, &top, &claims, &nclaims);
+            for (rt_val *p = base; p < top; p++)
+                *p = evacuate(&cp, *p);
+            for (size_t i = 0; i < nclaims; i++)
+                claims[i] = rt_obj_of(evacuate(&cp, rt_val_of(claims[i])));
+            atomic_store(&tk->top_claim, nclaims ? claims[nclaims - 1] : NULL);
+            /* a waiter looks at its root slot again; the cycle check then
+             * finds the moved suspension */
+            atomic_store(&tk->waiting_on, NULL);
+            rt_obj *root = atomic_load(&tk->root);
+            if (root) {
+                rt_val c = evacuate(&cp, rt_val_of(root));
+                atomic_store(&tk->root, rt_is_type(c, RT_T_SUSP) ? rt_obj_of(c) : NULL);
+            }
+            rt_obj *cancel = atomic_load(&tk->cancel);
+            if (cancel) {
+                rt_val c = evacuate(&cp, rt_val_of(cancel));
+                atomic_store(&tk->cancel, rt_is_type(c, RT_T_SUSP) ? rt_obj_of(c) : NULL);
+            }
+        }
         if (w->current_spark) {
             rt_val c = evacuate(&cp, rt_val_of(w->current_spark));
             w->current_spark = rt_is_type(c, RT_T_SUSP) ? rt_obj_of(c) : NULL;
@@ -690,8 +716,17 @@ void rt_heap_verify(rt_ctx *ctx, rt_heap_check *out)
         PUSH(ctx->globals[i]);
     for (uint32_t id = 0; id < ctx->nworkers; id++) {
         rt_worker *w = ctx->workers[id];
-        for (rt_val *p = w->sp_base; p < w->sp; p++)
-            PUSH(*p);
+        for (size_t k = 0; k <= w->ngreen; k++) {
+            rt_task *t = k == w->ngreen ? w->main_task : w->green[k];
+            rt_val *base, *top;
+            rt_obj **claims;
+            size_t nclaims;
+            rt_task_roots(w, t, &base, &top, &claims, &nclaims);
+            for (rt_val *p = base; p < top; p++)
+                PUSH(*p);
+            for (size_t i = 0; i < nclaims; i++)
+                PUSH(rt_val_of(claims[i]));
+        }
         rt_spark_deque *d = w->deque;
         for (int64_t i = atomic_load(&d->top); i < atomic_load(&d->bottom); i++) {
             out->sparks++;

@@ -404,14 +404,22 @@ void rt_safepoint_slow(rt_worker *w)
             rt_unwind_slow(w, RT_UNWIND_INTERRUPT);
         if (atomic_load(&ctx->gc_request))
             rt_gc_major(w);
-        return;
+    } else {
+        if (atomic_load(&ctx->gc_pending)) {
+            rt_spark_leave_busy(w);
+            rt_spark_enter_busy(w);    /* waits for the compaction to end */
+        }
+        if (!atomic_load(&ctx->step_active) && w->unwind)
+            rt_unwind_slow(w, RT_UNWIND_ABANDON);
     }
-    if (atomic_load(&ctx->gc_pending)) {
-        rt_spark_leave_busy(w);
-        rt_spark_enter_busy(w);    /* waits for the compaction to end */
-    }
-    if (!atomic_load(&ctx->step_active) && w->unwind)
-        rt_unwind_slow(w, RT_UNWIND_ABANDON);
+    /* Note [Tasks]: a cancelled task ends here; a time slice may end here */
+    if (atomic_load_explicit(&w->task->cancel, memory_order_relaxed))
+        rt_task_check_cancel(w);
+    if (atomic_load_explicit(&w->preempt, memory_order_relaxed) ||
+        atomic_load_explicit(&w->cancel_pending, memory_order_relaxed))
+        rt_sched_preempt(w);
+    else if (w->slice_armed)
+        rt_sched_slice_poll(w);
 }
 
 _Noreturn void rt_unwind_slow(rt_worker *w, int reason)
@@ -424,9 +432,13 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason)
                               memory_order_release);
         w->stats.released_claims++;
     }
-    atomic_store(&w->top_claim, w->nclaims ? w->claims[w->nclaims - 1] : NULL);
-    atomic_store(&w->waiting_on, NULL);
-    w->nested_waits = 0;
+    rt_task *t = w->task;
+    atomic_store(&t->top_claim, w->nclaims ? w->claims[w->nclaims - 1] : NULL);
+    atomic_store(&t->waiting_on, NULL);
+    rt_task_undemand_all(t);           /* it may have been blocked */
+    t->wait_kind = RT_WAIT_NONE;
+    t->cycle = 0;
+    atomic_store(&t->state, RT_TS_RUNNABLE);
     w->fx_off = 0;        /* no recomputation survives an unwind: jit/fixnum.py */
     w->sp = w->sp_base + w->unwind_sp;
     w->unwind_reason = reason;

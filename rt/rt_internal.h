@@ -37,6 +37,61 @@ struct rt_spark_deque {
     _Atomic(rt_obj *) *buf;
 };
 
+/* A task: one evaluation with a C stack and a root stack of its own (Note
+ * [Tasks] in rt_task.c).  Each worker has a main task (its step or scheduler
+ * loop, on the thread's own stacks) and may own green tasks: the members of
+ * set and any?, and sparks it runs while its other tasks wait.  A task never
+ * moves to another worker once started (its frames hold the worker pointer). */
+enum { RT_TASK_MAIN = 0, RT_TASK_SPARK = 1, RT_TASK_MEMBER = 2 };
+enum { RT_TS_FREE = 0, RT_TS_NEW, RT_TS_RUNNABLE, RT_TS_BLOCKED, RT_TS_DONE, RT_TS_TAKEN };
+enum { RT_WAIT_NONE = 0, RT_WAIT_SUSP, RT_WAIT_RACE, RT_WAIT_GREEN };
+
+typedef struct rt_task_stack {
+    uint8_t *mem;                  /* the mapping: guard, C stack, root stack */
+    size_t len, c_bytes, root_words;
+} rt_task_stack;
+
+typedef struct rt_task_ref { struct rt_task *t; uint64_t gen; } rt_task_ref;
+
+typedef struct rt_task {
+    uint32_t id;                   /* its claims: rt_susp_claimed_by(id) */
+    _Atomic uint8_t kind;          /* RT_TASK_*; atomic, as owner: a reused task struct
+                                    * may still be looked at through a stale id */
+    _Atomic int state;             /* RT_TS_*; NEW -> RUNNABLE or TAKEN by CAS */
+    _Atomic uint64_t gen;          /* bumped on reuse: stale records (demand, a member's
+                                    * spark) skip it */
+    _Atomic(rt_worker *) owner;
+    /* read by other workers (wait_cycle, cancellation, demand) */
+    _Atomic(rt_obj *) top_claim;   /* innermost claim */
+    _Atomic(rt_obj *) waiting_on;  /* the suspension it waits for, if any */
+    _Atomic(rt_obj *) root;        /* the suspension it evaluates from its base */
+    _Atomic(rt_obj *) cancel;      /* cancel it while its root is this */
+    _Atomic uint32_t demand;       /* tasks blocked on it (Note [Tasks]: demand) */
+    /* the worker fields it runs with, saved while it does not run */
+    void *csp;                     /* machine stack pointer at its last switch */
+    rt_val *sp, *sp_base, *sp_limit;
+    uintptr_t stack_limit;
+    rt_obj **claims;
+    size_t nclaims, claims_cap;
+    jmp_buf *unwind;
+    size_t unwind_sp, unwind_claims;
+    uint32_t fx_off;
+    struct rt_deep_state *deep;
+    /* while BLOCKED */
+    int wait_kind;                 /* RT_WAIT_* */
+    uint64_t wait_state;           /* RT_WAIT_SUSP: the state it saw */
+    size_t wait_slot;              /* root-stack offset of the suspension / pending list */
+    int cycle;                     /* the cycle breaker answered its wait */
+    uint64_t blocked_seq;
+    rt_task_ref *demanded;         /* tasks whose demand it raised */
+    size_t ndemanded, demanded_cap;
+    rt_task_stack *stack;          /* NULL: a main task */
+    void *san_fiber;               /* ThreadSanitizer's fiber, AddressSanitizer's fake stack */
+    const void *stack_bottom;      /* for AddressSanitizer's fiber switches */
+    size_t stack_size;
+    struct rt_task *next_free;
+} rt_task;
+
 typedef struct rt_atom_entry { char *name; uint32_t len; } rt_atom_entry;
 typedef struct rt_code_name { const void *code; rt_val name; } rt_code_name;
 
@@ -142,8 +197,24 @@ struct rt_ctx {
     rt_eval_hook eval_hook;                   /* `val` of a form; NULL: none */
     struct rt_toplevel_entry *toplevel;       /* under atom_lock: name -> global */
     size_t ntoplevel, toplevel_cap;
-    _Atomic(struct rt_deep_state *) deep_states;   /* per worker: rt_deep_force */
+
+    /* ---- tasks: Note [Tasks] (rt_task.c) ---- */
+    pthread_mutex_t task_lock;      /* the table's free lists */
+    _Atomic(rt_task *) *task_table; /* id -> task, RT_MAX_TASKS entries */
+    uint32_t task_next_id;
+    uint32_t *task_free_ids;
+    size_t ntask_free_ids, task_free_ids_cap;
+    rt_task *task_free_list;
+    uint64_t task_gen;
+    _Atomic uint64_t block_seq;
+    pthread_mutex_t tick_lock;      /* the ticker: time slices for tasks */
+    pthread_cond_t tick_cv;
+    pthread_t ticker;
+    _Atomic int ticker_started;     /* 0 no, 1 running, 2 could not start */
+    _Atomic uint32_t green_live;    /* green tasks in the whole context */
 };
+
+#define RT_MAX_TASKS ((uint32_t)1 << 22)
 
 /* Make room for one more element in a malloc'd array of *cap elements, holding
  * *n: doubles the capacity (first to `first`).  The runtime's own bookkeeping
@@ -197,6 +268,43 @@ void rt_gc_assist_locked(rt_worker *w);
 void rt_gc_team_init(rt_gc_team *t);
 void rt_gc_team_fini(rt_gc_team *t);
 
+/* rt_task.c: Note [Tasks] */
+int rt_tasks_init(rt_ctx *ctx);
+void rt_tasks_fini(rt_ctx *ctx);
+int rt_task_main_init(rt_worker *w);          /* the worker's main task */
+static inline rt_task *rt_task_lookup(rt_ctx *ctx, uint32_t id)
+{
+    return id < RT_MAX_TASKS ? atomic_load_explicit(&ctx->task_table[id], memory_order_acquire)
+                             : NULL;
+}
+/* Block the running task (its state and wait set by the caller) until its wait
+ * is over, running other tasks, or sparks, meanwhile. */
+void rt_sched_block(rt_worker *w);
+/* A time slice is over or a cancellation is pending: maybe switch. */
+void rt_sched_preempt(rt_worker *w);
+/* A poll while tasks race (w->slice_armed): count it against the slice. */
+void rt_sched_slice_poll(rt_worker *w);
+/* End every green task of w (the main task is running): their claims released,
+ * their sparks pushed back. */
+void rt_tasks_abandon(rt_worker *w);
+/* A green task for set/any? member m, holding its claim; NULL if m is not an
+ * unevaluated suspension any more (or no task can be made). */
+rt_task *rt_task_member_new(rt_worker *w, rt_obj *m);
+/* The same for the member in root slot `slot`, with a spark that lets a thief
+ * take the member over while its task has not started (a safepoint). */
+rt_task *rt_task_member_start(rt_worker *w, size_t slot);
+/* Raise and drop the demand of a task blocked on: Note [Tasks]. */
+void rt_task_demand(rt_task *by, rt_task *t);
+void rt_task_undemand_all(rt_task *by);
+/* Cancel the task evaluating m from its base, if any (any? abandoning a
+ * member); returns once m is no longer claimed by it. */
+void rt_task_cancel_member(rt_worker *w, rt_obj *m);
+/* Is the running task (w->task) cancelled?  Then unwind it. */
+void rt_task_check_cancel(rt_worker *w);
+/* The roots of a task: its root stack and claims, whether it runs or not. */
+void rt_task_roots(rt_worker *w, rt_task *t, rt_val **base, rt_val **top, rt_obj ***claims,
+                   size_t *nclaims);
+
 /* rt_spark.c */
 int rt_spark_deque_init(rt_spark_deque *d, uint32_t capacity);
 void rt_spark_deque_fini(rt_spark_deque *d);
@@ -209,9 +317,17 @@ void rt_spark_leave_busy(rt_worker *w);
 void rt_spark_wake(rt_ctx *ctx);
 void rt_spark_thieves_exclude(rt_worker *w);
 void rt_spark_thieves_readmit(rt_worker *w);
+rt_obj *rt_spark_find(rt_worker *w);                 /* own deque, else steal */
+void rt_spark_run(rt_worker *w, rt_obj *s);          /* claim and run, or fizzle */
+/* Run the suspension on top of the claim stack (claimed by the running task) and
+ * store its value. */
+rt_val rt_spark_eval_claimed_top(rt_worker *w);
+int rt_wait_cycle(rt_worker *w, rt_task *me, rt_obj *s);
+void rt_idle_pause(uint64_t *spins);
 
 /* rt_prims.c */
 void rt_prims_ctx_fini(rt_ctx *ctx);
+void rt_deep_state_free(struct rt_deep_state *st);
 /* The code of a selector suspension made by rt_select, environment [source, which]:
  * compaction recognises selectors by it (Note [Selector suspensions]). */
 rt_val rt_select_code(rt_worker *w, rt_val self);

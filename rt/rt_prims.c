@@ -23,17 +23,7 @@
  *     just make: where the interpreter marks a cell (`nf` in deep_force) or
  *     shortens a path, the runtime keeps a side table or lets compaction do it.
  *
- * Deviations from the interpreter, each forced by the runtime's model:
- *   - set / any?: there are no green threads.  Members that are unevaluated
- *     suspensions are sparked; the next element is the first member, in list
- *     order, whose value is available among the first few not yet delivered
- *     (Note [Races]); when none is, the worker evaluates the first member that
- *     nobody is evaluating, or waits for the first one.  With one worker the
- *     members therefore run in list order, and a member that never converges
- *     holds back the ones after it, where the interpreter's fair time slices
- *     would let them through.  any? cannot abandon members still running on
- *     helpers: they go on as speculative sparks, which the end of the step
- *     abandons as it abandons every spark.
+ * One difference from the interpreter, forced by the runtime's model:
  *   - `#` keeps its "already in normal form" marks only for the duration of
  *     one call (Note [Deep forcing]), so a second `#` of the same list walks
  *     it again (forcing nothing).
@@ -907,25 +897,26 @@ static rt_val rt_prim_pcoerce(rt_worker *w, rt_val arg)
  *
  * Note [Races]
  *
- * The interpreter runs the members of set:[...] and any?:[...] as green
- * threads with fair time slices and takes results in completion order.  Here
- * a race is a pending list: the members not yet delivered, in list order,
- * those whose values were already there when the race began first (so they
- * come out at once, in list order, as in the interpreter).  Members that are
- * unevaluated suspensions are sparked when the race begins, so idle workers
- * evaluate them.  To deliver, race_pick looks at the first RACE_WINDOW members
- * of the pending list and takes the first whose value is available (helpers
- * finish members in roughly list order, since thieves take the oldest sparks
- * first).  If none is, the worker forces the first member that nobody is
- * evaluating -- or, when all of them are being evaluated, the first one,
- * which waits (running other sparks meanwhile, with cycle detection) -- and
- * looks again.  With one worker nothing finishes by itself, so the window is
- * one member and each delivery costs O(1): members run in list order.  A
- * member that never converges holds back the members after it.
+ * The members of set:[...] and any?:[...] run as tasks (rt_task.c Note
+ * [Tasks]), as they run as green threads in the interpreter: fairly, taken in
+ * completion order.  A race is a pending list: the members not yet delivered,
+ * in list order, those whose values were already there when the race began
+ * first (so they come out at once, in list order, as in the interpreter).
+ * Members that are unevaluated suspensions are sparked when the race begins,
+ * so idle workers may take them.  To deliver, race_pick looks for the first
+ * pending member with a value.  If there is none, it claims every unclaimed
+ * member for a member task of its own worker, raises the demand of each
+ * member's claimant, and blocks: the worker runs the member tasks in time
+ * slices (helpers run the members they took), and the race wakes when one
+ * has finished.  Members that finish in the same slice come out in list
+ * order, as the interpreter's collect() takes them.  Member tasks nobody
+ * waits for any more (a set whose stream is not read on) stop running, as
+ * the interpreter's threads do, and end with the step.  any? cancels the
+ * members it no longer needs: each member still being evaluated from the base
+ * of a task is abandoned and its suspension is unevaluated again when any?
+ * returns, so demanding it later evaluates it afresh.  A member claimed by the
+ * racing task itself demands its own value: it finishes as the error `cycle`.
  * ------------------------------------------------------------------------ */
-#define RACE_WINDOW 64
-
-static size_t race_window(rt_ctx *ctx) { return ctx->nworkers > 1 ? RACE_WINDOW : 1; }
 
 /* Spark the unevaluated members of a spine-forced list, and return the
  * pending list: members that are values (looked through) first, then the
@@ -943,8 +934,12 @@ static rt_val race_start(rt_worker *w, rt_val list)
         if (v != RT_NULL) {
             s[1] = rt_cons(w, v, s[1]);
         } else {
-            if (susp_state(h) == RT_SUSP_UNEVALUATED)
-                rt_spark(w, h);
+            if (susp_state(h) == RT_SUSP_UNEVALUATED) {
+                /* its task, and a spark that lets a thief take it over */
+                rt_push_root(w, h);
+                (void)rt_task_member_start(w, sp_off(w) - 1);
+                w->sp--;
+            }
             s[2] = rt_cons(w, head_of(s[0]), s[2]);
         }
         s[0] = peek_nogc(tail_of(s[0]));  /* the spine is evaluated */
@@ -961,15 +956,19 @@ static rt_val race_start(rt_worker *w, rt_val list)
     return r;
 }
 
+static rt_val race_cycle(rt_worker *w)
+{
+    return rt_error_new(w, "cycle: a suspension demands its own value");
+}
+
 /* The value of the next member to deliver from the pending list in root slot
- * `slot`; *at is its position there.  The value is unrooted. */
+ * `slot` (not empty); *at is its position there.  The value is unrooted. */
 static rt_val race_pick(rt_worker *w, size_t slot, size_t *at)
 {
-    size_t window = race_window(w->ctx);
+    rt_task *me = w->task;
     for (;;) {
-        rt_val l = *slot_at(w, slot);
-        size_t idle = SIZE_MAX;
-        for (size_t i = 0; i < window && is_cons(l); i++, l = tail_of(l)) {
+        size_t i = 0;
+        for (rt_val l = *slot_at(w, slot); is_cons(l); l = tail_of(l), i++) {
             rt_val h = head_of(l);
             rt_val v = peek_nogc(h);
             if (v != RT_NULL) {
@@ -977,33 +976,71 @@ static rt_val race_pick(rt_worker *w, size_t slot, size_t *at)
                 return v;
             }
             uint64_t st = susp_state(h);
-            if (idle == SIZE_MAX &&
-                (st == RT_SUSP_UNEVALUATED ||
-                 ((st & RT_SUSP_CLAIMED_BIT) && rt_susp_claimant(st) == w->id)))
-                idle = i;
+            if ((st & RT_SUSP_CLAIMED_BIT) && rt_susp_claimant(st) == me->id) {
+                *at = i;
+                return race_cycle(w);
+            }
         }
-        size_t k = idle == SIZE_MAX ? 0 : idle;
-        l = *slot_at(w, slot);
-        for (size_t i = 0; i < k; i++)
-            l = tail_of(l);
-        rt_val v = rt_force(w, head_of(l));
-        /* Normally the member is now evaluated and the next look finds it (or
-         * one before it that finished meanwhile).  A force can also answer
-         * without evaluating it (stack exhausted; a cycle): that answer is
-         * then its value. */
-        l = *slot_at(w, slot);
-        for (size_t i = 0; i < k; i++)
-            l = tail_of(l);
-        if (peek_nogc(head_of(l)) == RT_NULL) {
-            *at = k;
-            return v;
+        /* Nothing has finished: every unclaimed member (one whose evaluation was
+         * dropped since the race began) gets a task of ours.  Starting one is a
+         * safepoint: the list is read again from its slot. */
+        rt_val unstarted = RT_NULL;
+        size_t n = 0;
+        for (rt_val l = *slot_at(w, slot); is_cons(l); l = tail_of(l))
+            n++;
+        for (i = 0; i < n; i++) {
+            rt_val l = *slot_at(w, slot);
+            for (size_t k = 0; k < i; k++)
+                l = tail_of(l);
+            rt_val h = head_of(l);
+            if (!is_susp(h) || susp_state(h) != RT_SUSP_UNEVALUATED)
+                continue;
+            rt_push_root(w, h);
+            rt_task *t = rt_task_member_start(w, sp_off(w) - 1);
+            h = rt_pop_root(w);
+            if (!t && is_susp(h) && susp_state(h) == RT_SUSP_UNEVALUATED) {
+                unstarted = h;
+                *at = i;
+                break;
+            }
         }
-        rt_poll(w);
+        if (unstarted != RT_NULL) {
+            /* no task could be made (no memory for a stack): the member is
+             * evaluated here, unfairly but surely */
+            rt_val v = rt_force(w, unstarted);
+            size_t k = *at;
+            rt_val l = *slot_at(w, slot);
+            while (k--)
+                l = tail_of(l);
+            if (peek_nogc(head_of(l)) == RT_NULL)
+                return v;            /* a force that did not evaluate it: its answer */
+            continue;
+        }
+        me->wait_kind = RT_WAIT_RACE;
+        me->wait_slot = slot;
+        me->cycle = 0;
+        for (rt_val l = *slot_at(w, slot); is_cons(l); l = tail_of(l)) {
+            uint64_t st = susp_state(head_of(l));
+            if (st & RT_SUSP_CLAIMED_BIT) {
+                rt_task *t = rt_task_lookup(w->ctx, rt_susp_claimant(st));
+                if (t)
+                    rt_task_demand(me, t);
+            }
+        }
+        atomic_store(&me->state, RT_TS_BLOCKED);
+        rt_sched_block(w);
+        rt_task_undemand_all(me);
+        if (me->cycle) {
+            /* the members wait on each other and on this task: Note [Tasks] */
+            me->cycle = 0;
+            *at = 0;
+            return race_cycle(w);
+        }
     }
 }
 
 /* Remove position `at` from the pending list in root slot `slot`: the members
- * before it are copied (at < RACE_WINDOW), the rest is shared. */
+ * before it are copied, the rest is shared. */
 static void race_remove(rt_worker *w, size_t slot, size_t at)
 {
     size_t mark = sp_off(w);
@@ -1070,6 +1107,15 @@ static rt_val rt_prim_any_p(rt_worker *w, rt_val arg)
         size_t at = 0;
         rt_val v = race_pick(w, mark + 1, &at);
         if (v != RT_NIL && !rt_is_error(v)) {
+            /* The answer is known: abandon the members still running. */
+            race_remove(w, mark + 1, at);
+            while (is_cons(s[1])) {
+                rt_val h = head_of(s[1]);
+                if (is_susp(h))
+                    rt_task_cancel_member(w, rt_obj_of(h));
+                s = slot_at(w, mark);
+                s[1] = tail_of(s[1]);
+            }
             sp_reset(w, mark);
             return true_val(w->ctx);
         }
@@ -1389,8 +1435,8 @@ rt_val rt_select(rt_worker *w, rt_val src, int which)
  * live cells, which the compaction has just copied anyway.
  *
  * The set and stack must not leak when an unwind (Note [Resumable allocation
- * failure]) long-jumps out of a call.  So each worker keeps a stack of frames
- * (ctx->deep_states[id]) whose buffers are reused, and each call pushes a
+ * failure]) long-jumps out of a call.  So each task keeps a stack of frames
+ * (w->deep, Note [Tasks]) whose buffers are reused, and each call pushes a
  * marker word (RT_MARKER_TAG with a serial number) on the root stack.  A frame is
  * live while its marker is still on the root stack at its offset: an unwind
  * cuts the root stack below it, and anything pushed there later is another
@@ -1423,20 +1469,16 @@ typedef struct rt_deep_state {
 #define DEEP_BITMAP_AFTER 8192              /* cells: a walk this long moves to bitmaps */
 #define DEEP_BITMAP_WORDS (RT_REGION_WORDS / 64)
 
+/* The running task's frames (Note [Tasks]: tasks of one worker interleave, so
+ * each has its own). */
 static rt_deep_state *deep_state(rt_worker *w)
 {
-    rt_ctx *ctx = w->ctx;
-    rt_deep_state *all = atomic_load(&ctx->deep_states);
-    if (!all) {
-        rt_deep_state *fresh = calloc(RT_MAX_WORKERS, sizeof *fresh);
-        if (!fresh)
+    if (!w->deep) {
+        w->deep = calloc(1, sizeof *w->deep);
+        if (!w->deep)
             rt_fatal("out of memory for deep forcing");
-        if (atomic_compare_exchange_strong(&ctx->deep_states, &all, fresh))
-            all = fresh;
-        else
-            free(fresh);
     }
-    return &all[w->id];
+    return w->deep;
 }
 
 static inline size_t set_slot(uintptr_t a, size_t cap)
@@ -1622,6 +1664,20 @@ static void frame_trim(rt_deep_frame *f)
         f->todo_cap = 0;
     }
     f->todo_n = 0;
+}
+
+void rt_deep_state_free(struct rt_deep_state *st)
+{
+    if (!st)
+        return;
+    for (size_t k = 0; k < st->cap; k++) {
+        bitmaps_clear(&st->frames[k], 0);
+        free(st->frames[k].set);
+        free(st->frames[k].todo);
+        free(st->frames[k].regions);
+    }
+    free(st->frames);
+    free(st);
 }
 
 static rt_deep_frame *deep_enter(rt_worker *w, size_t *idx)
@@ -1841,18 +1897,4 @@ void rt_prims_ctx_fini(rt_ctx *ctx)
     free(ctx->toplevel);
     ctx->toplevel = NULL;
     ctx->ntoplevel = ctx->toplevel_cap = 0;
-    rt_deep_state *all = atomic_load(&ctx->deep_states);
-    if (all) {
-        for (size_t i = 0; i < RT_MAX_WORKERS; i++) {
-            for (size_t k = 0; k < all[i].cap; k++) {
-                bitmaps_clear(&all[i].frames[k], 0);
-                free(all[i].frames[k].set);
-                free(all[i].frames[k].todo);
-                free(all[i].frames[k].regions);
-            }
-            free(all[i].frames);
-        }
-        free(all);
-        atomic_store(&ctx->deep_states, NULL);
-    }
 }

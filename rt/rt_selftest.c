@@ -2128,6 +2128,237 @@ static void run_prims_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, const char *w
                 (unsigned long long)(s1.major_gcs - s0.major_gcs));
 }
 
+/* ---- tasks (rt_task.c Note [Tasks]) -------------------------------------------------
+ * The members of set and any? as tasks: fair at every worker count, a member that
+ * never converges holds back no other, any? abandons what it no longer needs (its
+ * claims released, checked inside the step), the step ends every task; and the
+ * mechanism that made spark runs nested on a waiting evaluation report a cycle
+ * that is not there. */
+
+static _Atomic int spin_forever_runs;
+
+/* A member that never converges: it polls, so it can be switched away from and
+ * cancelled, and allocates nothing (env[0] = 0) or a cell per round (1). */
+static rt_val diverge_code(rt_worker *w, rt_val self)
+{
+    int alloc = (int)env_int(self, 0);
+    atomic_fetch_add(&spin_forever_runs, 1);
+    rt_push_root(w, RT_NIL);
+    for (uint64_t i = 0;; i++) {
+        if (alloc) {
+            w->sp[-1] = rt_cons(w, rt_fix((int64_t)i), RT_NIL);
+        }
+        rt_poll(w);
+    }
+    return RT_NIL;     /* never */
+}
+
+static rt_val diverge_susp(rt_worker *w, int alloc)
+{
+    rt_val env[1] = {rt_fix(alloc)};
+    return rt_susp_new(w, diverge_code, 1, env);
+}
+
+static rt_val sum_range_susp(rt_worker *w, int64_t lo, int64_t hi)
+{
+    rt_val env[2] = {rt_fix(lo), rt_fix(hi)};
+    return rt_susp_new(w, range_code, 2, env);
+}
+
+static rt_val list_of_roots(rt_worker *w, size_t base)
+{
+    rt_push_root(w, RT_NIL);
+    while ((size_t)(w->sp - w->sp_base) > base + 1) {
+        rt_val l = rt_cons(w, w->sp[-2], w->sp[-1]);
+        w->sp--;
+        w->sp[-1] = l;
+    }
+    return rt_pop_root(w);
+}
+
+static uint64_t state_of(rt_val s)
+{
+    return atomic_load((_Atomic uint64_t *)&rt_obj_of(s)->field[RT_SUSP_STATE]);
+}
+
+/* any?:[diverge diverge' sum] at every worker count: true, and the divergent
+ * members are unevaluated again when any? returns.  arg: 1 to let a helper take
+ * a divergent member first (the cancellation crosses workers). */
+static rt_val tasks_any_step(rt_worker *w, rt_val arg)
+{
+    size_t base = (size_t)(w->sp - w->sp_base);
+    int remote = (int)rt_fix_value(arg);
+    rt_push_root(w, diverge_susp(w, 0));             /* base: never converges */
+    rt_push_root(w, diverge_susp(w, 1));             /* base + 1: allocates forever */
+    rt_push_root(w, sum_range_susp(w, 0, 20000));    /* base + 2 */
+    if (remote) {
+        /* a helper takes the first divergent member before the race begins */
+        rt_spark(w, w->sp_base[base]);
+        uint64_t t0 = rt_now_ns();
+        /* allocating: a helper that failed an allocation waits for a compaction */
+        while (state_of(w->sp_base[base]) == RT_SUSP_UNEVALUATED && rt_now_ns() - t0 < 5000000000)
+            (void)rt_cons(w, RT_NIL, RT_NIL);
+        CHECK(state_of(w->sp_base[base]) & RT_SUSP_CLAIMED_BIT, "a helper runs the member");
+    }
+    rt_val r = prim_on(w, "any?", "rrr", base, base + 1, base + 2);
+    EXPECT_TRUE(r);
+    for (size_t i = 0; i < 2; i++) {
+        rt_val m = w->sp_base[base + i];
+        CHECK(rt_is_type(m, RT_T_SUSP) && state_of(m) == RT_SUSP_UNEVALUATED,
+              "divergent member %zu is unevaluated again after any? (state %llu)", i,
+              rt_is_type(m, RT_T_SUSP) ? (unsigned long long)state_of(m) : 99ull);
+    }
+    w->sp = w->sp_base + base;
+    return RT_NIL;
+}
+
+/* set:[slow medium fast] on one worker comes out fastest first: members run in
+ * slices of work, not one after another; on more workers it is the same
+ * multiset.  The first element of set:[diverge 7 sum] is 7 at once. */
+static rt_val tasks_set_step(rt_worker *w, rt_val arg)
+{
+    size_t base = (size_t)(w->sp - w->sp_base);
+    uint32_t nw = rt_ctx_nworkers(pctx);
+    rt_push_root(w, sum_range_susp(w, 0, 200000));
+    rt_push_root(w, sum_range_susp(w, 0, 2000));
+    rt_push_root(w, sum_range_susp(w, 0, 20));
+    rt_push_root(w, list_of_roots(w, base));
+    rt_val st = rt_prim_call(w, (uint32_t)rt_prim_lookup("set"), w->sp[-1]);
+    rt_push_root(w, st);
+    int64_t got[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        rt_val c = rt_force(w, w->sp[-1]);
+        if (!rt_is_type(c, RT_T_CONS)) {
+            CHECK(0, "set stream ended after %d elements", i);
+            break;
+        }
+        rt_val h = rt_force(w, rt_obj_of(c)->field[0]);
+        got[i] = rt_is_fix(h) ? rt_fix_value(h) : -1;
+        w->sp[-1] = rt_obj_of(c)->field[1];
+    }
+    int64_t small = range_sum(0, 20), mid = range_sum(0, 2000), big = range_sum(0, 200000);
+    if (nw == 1)
+        CHECK(got[0] == small && got[1] == mid && got[2] == big,
+              "completion order %lld %lld %lld", (long long)got[0], (long long)got[1],
+              (long long)got[2]);
+    CHECK(got[0] + got[1] + got[2] == small + mid + big, "set's elements");
+    CHECK(rt_force(w, w->sp[-1]) == RT_NIL, "the set ends");
+    w->sp = w->sp_base + base;
+
+    /* a divergent member first: the others come out anyway */
+    rt_push_root(w, diverge_susp(w, (int)rt_fix_value(arg)));
+    rt_push_root(w, sum_range_susp(w, 0, 100));
+    rt_push_root(w, susp_of(w, rt_fix(7)));
+    rt_push_root(w, list_of_roots(w, base));
+    rt_push_root(w, rt_prim_call(w, (uint32_t)rt_prim_lookup("set"), w->sp[-1]));
+    rt_val c = rt_force(w, w->sp[-1]);
+    int64_t a = rt_fix_value(rt_force(w, rt_obj_of(c)->field[0]));
+    c = rt_force(w, rt_obj_of(w->sp[-1])->field[1]);
+    int64_t b = rt_fix_value(rt_force(w, rt_obj_of(c)->field[0]));
+    CHECK(a + b == 7 + range_sum(0, 100), "two members past a divergent one: %lld %lld",
+          (long long)a, (long long)b);
+    w->sp = w->sp_base + base;
+    return rt_fix(a + b);   /* the divergent member is still a task: the step ends it */
+}
+
+/* The mechanism behind issue 16's livelock: a worker waiting for a suspension
+ * a helper holds ran a spark on top of its own waiting evaluation; the spark
+ * demanded the suspension the waiting evaluation had claimed further down, and
+ * got the error `cycle`, which then became a value.  Here: S sparks P, then
+ * waits for R, which a helper holds until P runs; P demands S.  With tasks P
+ * waits for S (a claim of another task) and both answers are right. */
+static _Atomic int p_started;
+
+static rt_val r_code(rt_worker *w, rt_val self)
+{
+    uint64_t t0 = rt_now_ns();
+    while (!atomic_load(&p_started) && rt_now_ns() - t0 < 3000000000ull)
+        rt_poll(w);
+    return rt_fix(1);
+}
+
+static rt_val p_code(rt_worker *w, rt_val self)
+{
+    atomic_store(&p_started, 1);
+    rt_val s = rt_force(w, rt_obj_of(self)->field[RT_SUSP_ENV]);
+    return rt_is_fix(s) ? rt_fix(rt_fix_value(s) + 10) : s;
+}
+
+static rt_val s_code(rt_worker *w, rt_val self)
+{
+    /* env: [R P]; P's env is patched to S before S is published */
+    rt_push_root(w, self);
+    rt_spark(w, rt_obj_of(self)->field[RT_SUSP_ENV + 1]);
+    rt_val r = rt_force(w, rt_obj_of(w->sp[-1])->field[RT_SUSP_ENV]);
+    w->sp--;
+    return rt_is_fix(r) ? rt_fix(rt_fix_value(r) + 1) : r;
+}
+
+static rt_val tasks_nested_step(rt_worker *w, rt_val arg)
+{
+    size_t base = (size_t)(w->sp - w->sp_base);
+    atomic_store(&p_started, 0);
+    rt_push_root(w, rt_susp_new(w, r_code, 0, NULL));             /* base: R */
+    rt_val penv[1] = {RT_NIL};
+    rt_push_root(w, rt_susp_new(w, p_code, 1, penv));              /* base + 1: P */
+    rt_val senv[2] = {w->sp_base[base], w->sp_base[base + 1]};
+    rt_push_root(w, rt_susp_new(w, s_code, 2, senv));              /* base + 2: S */
+    rt_obj_of(w->sp_base[base + 1])->field[RT_SUSP_ENV] = w->sp_base[base + 2];
+    /* a helper takes R first */
+    rt_spark(w, w->sp_base[base]);
+    uint64_t t0 = rt_now_ns();
+    while (state_of(w->sp_base[base]) == RT_SUSP_UNEVALUATED && rt_now_ns() - t0 < 2000000000)
+        rt_poll(w);
+    rt_val s = rt_force(w, w->sp_base[base + 2]);
+    rt_val p = rt_force(w, w->sp_base[base + 1]);
+    EXPECT_INT(s, 2);
+    EXPECT_INT(p, 12);
+    w->sp = w->sp_base + base;
+    return RT_NIL;
+}
+
+static void run_tasks_step(rt_ctx *ctx, rt_step_fn fn, rt_val arg, const char *what)
+{
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, fn, arg, &r);
+    CHECK(st == RT_STEP_OK, "%s: step status %d", what, st);
+    verify_clean(ctx, what);
+}
+
+static void test_tasks(uint32_t nw, uint64_t scale)
+{
+    for (int stress = 0; stress < 2; stress++) {
+        /* with stress: compaction at every slow path of worker 0, and helpers
+         * failing every 13th reservation: tasks unwind, and are abandoned */
+        rt_ctx *ctx = make_ctx(nw, 0, (uint32_t)stress, stress && nw > 1 ? 13 : 0);
+        if (!ctx)
+            return;
+        pctx = ctx;
+        for (uint64_t i = 0; i < scale; i++) {
+            run_tasks_step(ctx, tasks_any_step, rt_fix(0), "tasks any?");
+            if (nw > 1)
+                run_tasks_step(ctx, tasks_any_step, rt_fix(1), "tasks any? (member on a helper)");
+            run_tasks_step(ctx, tasks_set_step, rt_fix(0), "tasks set");
+            run_tasks_step(ctx, tasks_set_step, rt_fix(1), "tasks set (allocating member)");
+            if (nw > 1 && !stress)
+                run_tasks_step(ctx, tasks_nested_step, RT_NIL, "tasks: no nested cycle");
+        }
+        rt_stats s;
+        rt_stats_get(ctx, &s);
+        CHECK(s.tasks_members > 0, "member tasks started (%llu)", (unsigned long long)s.tasks_members);
+        CHECK(s.tasks_cancelled > 0, "any? cancelled members (%llu)",
+              (unsigned long long)s.tasks_cancelled);
+        fprintf(out, "tasks: %u workers%s, %llu member tasks, %llu spark tasks, %llu switches, "
+                     "%llu preemptions, %llu cancelled, %llu compactions\n",
+                nw, stress ? " (stress)" : "", (unsigned long long)s.tasks_members,
+                (unsigned long long)s.tasks_sparks, (unsigned long long)s.task_switches,
+                (unsigned long long)s.preemptions, (unsigned long long)s.tasks_cancelled,
+                (unsigned long long)s.major_gcs);
+        pctx = NULL;
+        rt_ctx_free(ctx);
+    }
+}
+
 static void test_prims(uint32_t nw, uint64_t scale)
 {
     /* the table: sorted by name in byte order, and found by name */
@@ -2842,6 +3073,7 @@ static const test_entry tests[] = {
     {"deep", test_deep},         {"prims", test_prims},       {"streams", test_streams},
     {"trace", test_trace},       {"selectors", test_selectors},
     {"populate", test_populate}, {"parallel_gc", test_parallel_gc},
+    {"tasks", test_tasks},
     {NULL, NULL},
 };
 

@@ -30,7 +30,6 @@
 #include <string.h>
 #include <time.h>
 
-#define RT_MAX_NESTED_WAITS 32
 
 /* ==== the deque ============================================================= */
 
@@ -222,13 +221,14 @@ void rt_claims_push(rt_worker *w, rt_obj *s)
 {
     RT_GROW(w->claims, w->nclaims, w->claims_cap, 1024, "claim stack");
     w->claims[w->nclaims++] = s;
-    atomic_store_explicit(&w->top_claim, s, memory_order_relaxed);
+    atomic_store_explicit(&w->task->top_claim, s, memory_order_relaxed);
 }
 
-/* Run a suspension this worker has just claimed; returns its value. */
-static rt_val eval_claimed(rt_worker *w, rt_obj *s)
+/* Run the suspension on top of the running task's claim stack and publish its
+ * value: the common end of forcing, running a spark and starting a member task. */
+rt_val rt_spark_eval_claimed_top(rt_worker *w)
 {
-    rt_claims_push(w, s);
+    rt_obj *s = w->claims[w->nclaims - 1];
     rt_push_root(w, rt_val_of(s));
     rt_susp_code code = (rt_susp_code)(uintptr_t)s->field[RT_SUSP_CODE];
     rt_val r = code(w, rt_val_of(s));
@@ -239,47 +239,54 @@ static rt_val eval_claimed(rt_worker *w, rt_obj *s)
     }
     s = rt_obj_of(rt_pop_root(w));
     w->nclaims--;
-    atomic_store_explicit(&w->top_claim, w->nclaims ? w->claims[w->nclaims - 1] : NULL,
+    atomic_store_explicit(&w->task->top_claim, w->nclaims ? w->claims[w->nclaims - 1] : NULL,
                           memory_order_relaxed);
     rt_susp_update(w, s, r);
     return r;
 }
 
-/* Is there a cycle of direct waits from this worker back to itself?  Each link:
- * the suspension is claimed by worker c, it is c's innermost claim (so c's
- * evaluation of it is what waits), and c is waiting on the next suspension.
- * The first suspension is held by us; each later one is alive while the
- * worker waiting on it still says so, which is checked after its state is
- * read.  So every link read was a fact while it was read, and a chain that
- * closes is a real cyclic dependency between suspensions. */
-static int wait_cycle(rt_worker *w, rt_obj *s)
+/* Run a suspension this task has just claimed; returns its value. */
+static rt_val eval_claimed(rt_worker *w, rt_obj *s)
+{
+    rt_claims_push(w, s);
+    return rt_spark_eval_claimed_top(w);
+}
+
+/* Is there a cycle of waits from task `me` back to itself?  Each link: the
+ * suspension is claimed by task c, and c is blocked on the next suspension.
+ * Since a task runs nothing but its own evaluation (Note [Tasks]: no work is
+ * ever nested on top of a blocked one), every claim on c's stack is needed by
+ * the claims below it, so c's wait is on behalf of every one of them: a chain
+ * that comes back to me is a real cyclic dependency between suspensions, which
+ * sequential evaluation would meet as a self-demand.  Each link is checked
+ * while it is read (the waiter still waits on it, the state is unchanged), so
+ * a stale task-table entry cannot fake a link. */
+int rt_wait_cycle(rt_worker *w, rt_task *me, rt_obj *s)
 {
     rt_ctx *ctx = w->ctx;
-    rt_worker *holder = NULL;          /* who waits on s; NULL: s is ours */
-    for (uint32_t hops = 0; hops <= ctx->nworkers; hops++) {
+    rt_task *holder = NULL;            /* who waits on s; NULL: me */
+    for (uint32_t hops = 0; hops < 4096; hops++) {
         uint64_t st = atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]);
         if (holder && atomic_load(&holder->waiting_on) != s)
             return 0;
         if (!(st & RT_SUSP_CLAIMED_BIT))
             return 0;
         uint32_t c = rt_susp_claimant(st);
-        if (c == w->id)
+        if (c == me->id)
             return 1;
-        if (c >= ctx->nworkers)
+        rt_task *ct = rt_task_lookup(ctx, c);
+        if (!ct)
             return 0;
-        rt_worker *cw = ctx->workers[c];
-        if (atomic_load(&cw->top_claim) != s)
-            return 0;
-        rt_obj *next = atomic_load(&cw->waiting_on);
+        rt_obj *next = atomic_load(&ct->waiting_on);
         if (!next || atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]) != st)
             return 0;
-        holder = cw;
+        holder = ct;
         s = next;
     }
     return 0;
 }
 
-static void idle_pause(uint64_t *spins)
+void rt_idle_pause(uint64_t *spins)
 {
     (*spins)++;
     if (*spins < 2000)
@@ -292,7 +299,7 @@ static void idle_pause(uint64_t *spins)
     }
 }
 
-static rt_obj *find_spark(rt_worker *w)
+rt_obj *rt_spark_find(rt_worker *w)
 {
     rt_obj *s = rt_spark_pop_nogc(w);
     if (s)
@@ -320,29 +327,37 @@ static rt_obj *find_spark(rt_worker *w)
 }
 
 /* Run one spark's suspension if it is still unevaluated. */
-static void run_spark(rt_worker *w, rt_obj *s)
+void rt_spark_run(rt_worker *w, rt_obj *s)
 {
+    /* the root first, so that a cancellation that sees the claim sees it too */
+    rt_obj *root_before = atomic_load(&w->task->root);
+    if (!root_before)
+        atomic_store(&w->task->root, s);
     uint64_t expected = RT_SUSP_UNEVALUATED;
     if (atomic_load_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE], memory_order_acquire) !=
             RT_SUSP_UNEVALUATED ||
         !atomic_compare_exchange_strong_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE],
-                                                 &expected, rt_susp_claimed_by(w->id),
+                                                 &expected, rt_susp_claimed_by(w->task->id),
                                                  memory_order_acq_rel, memory_order_acquire)) {
+        if (!root_before)
+            atomic_store(&w->task->root, NULL);
         w->stats.sparks_fizzled++;
         return;
     }
     w->stats.sparks_converted++;
     uint64_t t_trace = rt_trace_clock(w);
     eval_claimed(w, s);
-    rt_trace_span_nogc(w, RT_TRACE_SPARK_RUN, t_trace, (uint32_t)w->nested_waits);
+    if (!root_before)
+        atomic_store(&w->task->root, NULL);
+    rt_trace_span_nogc(w, RT_TRACE_SPARK_RUN, t_trace, w->task->kind == RT_TASK_SPARK);
 }
 
 int rt_spark_run_one(rt_worker *w)
 {
-    rt_obj *s = find_spark(w);
+    rt_obj *s = rt_spark_find(w);
     if (!s)
         return 0;
-    run_spark(w, s);
+    rt_spark_run(w, s);
     return 1;
 }
 
@@ -362,61 +377,51 @@ static inline void drop_own_spark(rt_worker *w, rt_obj *s)
     }
 }
 
-/* Wait for a suspension claimed by another worker. */
+/* Wait for a suspension claimed by another task: block this task (Note
+ * [Tasks]) until the suspension is evaluated or released.  The worker runs its
+ * other tasks meanwhile, or sparks as new tasks, never on top of this one. */
 static rt_val force_wait_slow(rt_worker *w, rt_val v)
 {
     rt_push_root(w, v);
-    uint64_t spins = 0;
-    int was_hungry = w->hungry;
-    rt_spark_set_hungry(w, 1);
-    /* idle accounting: from here, and from each nested spark's end, to the
-     * next nested spark or the return */
-    uint64_t t_idle = rt_now_ns();
-#define IDLE_END() (w->stats.idle_ns += rt_now_ns() - t_idle)
+    rt_task *me = w->task;
+    size_t slot = (size_t)(w->sp - w->sp_base) - 1;
     for (;;) {
+        rt_val cur = w->sp_base[slot];
         /* Compaction may have replaced the suspension by its value. */
-        if (!rt_is_type(w->sp[-1], RT_T_SUSP)) {
-            IDLE_END();
-            atomic_store(&w->waiting_on, NULL);
-            rt_spark_set_hungry(w, was_hungry);
+        if (!rt_is_type(cur, RT_T_SUSP))
             return rt_pop_root(w);
-        }
-        rt_obj *s = rt_obj_of(w->sp[-1]);
+        rt_obj *s = rt_obj_of(cur);
         uint64_t st = atomic_load_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE],
                                            memory_order_acquire);
-        if (!(st & RT_SUSP_CLAIMED_BIT)) {
-            IDLE_END();
-            atomic_store(&w->waiting_on, NULL);
-            rt_spark_set_hungry(w, was_hungry);
+        if (!(st & RT_SUSP_CLAIMED_BIT))
             return rt_force(w, rt_pop_root(w));     /* evaluated, or released */
-        }
-        atomic_store(&w->waiting_on, s);
-        if (wait_cycle(w, s)) {
-            IDLE_END();
-            atomic_store(&w->waiting_on, NULL);
+        if (rt_susp_claimant(st) == me->id) {
             w->sp--;
-            rt_spark_set_hungry(w, was_hungry);
             return rt_error_new(w, "cycle: a suspension demands its own value");
         }
-        rt_poll(w);
-        if (w->nested_waits < RT_MAX_NESTED_WAITS) {
-            rt_obj *o = find_spark(w);
-            if (o) {
-                IDLE_END();
-                atomic_store(&w->waiting_on, NULL);
-                w->nested_waits++;
-                rt_spark_set_hungry(w, 0);
-                run_spark(w, o);
-                rt_spark_set_hungry(w, 1);
-                w->nested_waits--;
-                spins = 0;
-                t_idle = rt_now_ns();
-                continue;
-            }
+        atomic_store(&me->waiting_on, s);
+        if (rt_wait_cycle(w, me, s)) {
+            atomic_store(&me->waiting_on, NULL);
+            w->sp--;
+            return rt_error_new(w, "cycle: a suspension demands its own value");
         }
-        idle_pause(&spins);
+        rt_task *holder = rt_task_lookup(w->ctx, rt_susp_claimant(st));
+        me->wait_kind = RT_WAIT_SUSP;
+        me->wait_state = st;
+        me->wait_slot = slot;
+        me->cycle = 0;
+        if (holder)
+            rt_task_demand(me, holder);
+        atomic_store(&me->state, RT_TS_BLOCKED);
+        rt_sched_block(w);
+        rt_task_undemand_all(me);
+        atomic_store(&me->waiting_on, NULL);
+        if (me->cycle) {
+            me->cycle = 0;
+            w->sp--;
+            return rt_error_new(w, "cycle: a suspension demands its own value");
+        }
     }
-#undef IDLE_END
 }
 
 rt_val rt_force_slow(rt_worker *w, rt_val v)
@@ -425,6 +430,7 @@ rt_val rt_force_slow(rt_worker *w, rt_val v)
     if ((uintptr_t)__builtin_frame_address(0) < w->stack_limit ||
         w->sp_limit - w->sp < 4096)
         return rt_error_new(w, "stack exhausted");
+    uint32_t me = w->task->id;
     for (;;) {
         uint64_t st = atomic_load_explicit((_Atomic uint64_t *)&s->field[RT_SUSP_STATE],
                                            memory_order_acquire);
@@ -433,14 +439,14 @@ rt_val rt_force_slow(rt_worker *w, rt_val v)
                                         memory_order_relaxed);
         if (st == RT_SUSP_UNEVALUATED) {
             if (atomic_compare_exchange_strong_explicit(
-                    (_Atomic uint64_t *)&s->field[RT_SUSP_STATE], &st, rt_susp_claimed_by(w->id),
+                    (_Atomic uint64_t *)&s->field[RT_SUSP_STATE], &st, rt_susp_claimed_by(me),
                     memory_order_acq_rel, memory_order_acquire)) {
                 drop_own_spark(w, s);
                 return eval_claimed(w, s);
             }
             continue;
         }
-        if (rt_susp_claimant(st) == w->id)
+        if (rt_susp_claimant(st) == me)
             return rt_error_new(w, "cycle: a suspension demands its own value");
         return force_wait_slow(w, v);
     }
@@ -526,14 +532,26 @@ void *rt_spark_helper_main(void *arg)
     if (reason) {
         rt_trace_instant_nogc(w, RT_TRACE_UNWIND, (uint32_t)reason);
         /* Note [Resumable allocation failure]: the claims are released; the
-         * spark stays available. */
+         * spark stays available, unless it was cancelled (any? has its answer). */
         rt_obj *s = w->current_spark;
         w->current_spark = NULL;
-        if (s && atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]) == RT_SUSP_UNEVALUATED)
-            rt_spark_push_nogc(w, s);
-        if (reason == RT_UNWIND_ALLOC && !ctx->cfg.inject_fail_every)
-            w->backoff_gc = atomic_load(&ctx->gc_count) + 1;
-        atomic_store(&w->running, 0);
+        atomic_store(&w->task->root, NULL);
+        atomic_store(&w->task->cancel, NULL);
+        atomic_store(&w->task->state, RT_TS_RUNNABLE);
+        rt_task_undemand_all(w->task);
+        if (reason == RT_UNWIND_CANCEL) {
+            w->stats.tasks_cancelled++;
+        } else {
+            /* the helper's other tasks go too: Note [Tasks] */
+            rt_tasks_abandon(w);
+            if (s && atomic_load((_Atomic uint64_t *)&s->field[RT_SUSP_STATE]) ==
+                         RT_SUSP_UNEVALUATED)
+                rt_spark_push_nogc(w, s);
+            if (reason == RT_UNWIND_ALLOC && !ctx->cfg.inject_fail_every)
+                w->backoff_gc = atomic_load(&ctx->gc_count) + 1;
+        }
+        if (atomic_load(&w->nlive) == 0)
+            atomic_store(&w->running, 0);
         rt_spark_set_hungry(w, 1);
         if (busy) {
             w->stats.busy_ns += rt_now_ns() - t0;
@@ -544,35 +562,52 @@ void *rt_spark_helper_main(void *arg)
     uint64_t spins = 0;
     while (!atomic_load(&ctx->shutdown)) {
         if (!atomic_load(&ctx->step_active) || w->backoff_gc > atomic_load(&ctx->gc_count)) {
-            trace_awake_end(w, &t_awake);
-            park(w);
-            continue;
+            if (atomic_load(&w->nlive) == 0) {      /* a green task left from a cancel ends first */
+                trace_awake_end(w, &t_awake);
+                park(w);
+                continue;
+            }
         }
         if (rt_trace_on(w) && !t_awake)
             t_awake = rt_now_ns();
         rt_spark_enter_busy(w);
         busy = 1;
         t0 = rt_now_ns();
+        int ran = 0;
+        if (atomic_load(&w->nlive)) {
+            /* Tasks this worker started while its spark waited, still running: they
+             * hold claims others may wait for, so they finish before new work. */
+            atomic_store(&w->running, 1);
+            rt_spark_set_hungry(w, 0);
+            w->task->wait_kind = RT_WAIT_GREEN;
+            atomic_store(&w->task->state, RT_TS_BLOCKED);
+            rt_sched_block(w);
+            rt_spark_set_hungry(w, 1);
+            ran = 1;
+        }
         /* busy++ then this check, against quiesce's step_active = 0 then its
          * check of busy: one of the two sees the other */
-        rt_obj *s = atomic_load(&ctx->step_active) ? find_spark(w) : NULL;
+        rt_obj *s = atomic_load(&ctx->step_active) && w->backoff_gc <= atomic_load(&ctx->gc_count)
+                        ? rt_spark_find(w) : NULL;
         if (s) {
             atomic_store(&w->running, 1);
             w->current_spark = s;
             rt_spark_set_hungry(w, 0);
-            run_spark(w, s);
+            rt_spark_run(w, s);
             rt_spark_set_hungry(w, 1);
             w->current_spark = NULL;
-            atomic_store(&w->running, 0);
             spins = 0;
+            ran = 1;
         }
+        if (atomic_load(&w->nlive) == 0)
+            atomic_store(&w->running, 0);
         uint64_t t1 = rt_now_ns();
         w->stats.busy_ns += t1 - t0;
-        if (!s)
+        if (!ran)
             w->stats.idle_ns += t1 - t0;
         busy = 0;
         rt_spark_leave_busy(w);
-        if (!s) {
+        if (!ran) {
             if (++spins < 4000)
                 cpu_relax();
             else {
