@@ -55,10 +55,11 @@ int rt_is_unit(rt_ctx *ctx, rt_val v);   /* rt_streams.c: a unit token */
  *     until 50 ms after that time and writes what is still pending then.  The
  *     writer still writes by itself when 64 KiB are pending; a terminal gets
  *     every write at once and needs no flusher.
- *   - Only committed text is ever in the buffer: the printer appends a token
- *     just before it commits, with nothing in between that can unwind (Note
- *     [Committed progress]).  So which thread writes the buffer out changes
- *     nothing about retries: a retried step never writes text twice.
+ *   - In the steps that commit (rt_print_step, rt_screen_step) only committed
+ *     text is ever in the buffer: the text of a token goes in just before the
+ *     commit, with nothing in between that can unwind (Note [Committed
+ *     progress]).  So which thread writes the buffer out changes nothing about
+ *     retries: a retried step never writes text twice.
  *   - A failed write (EPIPE) is recorded in o->error, an atomic, whichever
  *     thread made it; the printer reads it between tokens and stops forcing.
  *   - The flusher blocks every signal, so SIGINT and SIGPIPE reach the workers
