@@ -714,7 +714,11 @@ void rt_gc_major(rt_worker *w0);
 enum { RT_PK_NONE = 0, RT_PK_WORD, RT_PK_OPEN, RT_PK_CLOSE, RT_PK_PREFIX, RT_PK_COLON,
        RT_PK_DOT, RT_PK_BANG, RT_PK_EQ, RT_PK_NEWLINE };
 typedef struct rt_out {
-    int fd, is_tty, prev_kind, error;     /* error: errno of a failed write */
+    int fd, is_tty, prev_kind;
+    _Atomic int error;                    /* errno of a failed write (any thread's) */
+    /* the context's flusher while this is its print target, else NULL: then the
+     * fields below are under the flusher's lock (Note [Prompt output], rt_print.c) */
+    struct rt_flusher *fl;
     size_t n;
     uint64_t first_pending_ns, flush_after_ns;
     char buf[65536];
@@ -722,12 +726,16 @@ typedef struct rt_out {
 void rt_out_init(rt_out *o, int fd);
 void rt_out_write(rt_out *o, const char *s, size_t n);
 int rt_out_flush(rt_out *o);
+void rt_out_discard(rt_out *o);          /* drop what is buffered, unwritten */
 /* Print v, forcing as it goes (a safepoint); with top, a unit prints nothing. */
 void rt_print(rt_worker *w, rt_val v, rt_out *o, int top);
 /* A step that prints arg's printed form and a newline to *out, committing
  * after each token (Note [Committed progress]): even when allocation fails
  * part-way, every token is written exactly once.  `out` is ctx's print target. */
 rt_val rt_print_step(rt_worker *w, rt_val arg);
+/* Make out (or NULL) ctx's print target; a target that is not a terminal is
+ * flushed by the context's flusher thread too (Note [Prompt output]), so detach it
+ * (set another target or NULL) before freeing it. */
 void rt_set_print_target(rt_ctx *ctx, rt_out *out);
 void rt_print_newline(rt_out *o);
 int rt_atom_is_ident(const char *s, size_t n);

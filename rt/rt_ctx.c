@@ -276,6 +276,7 @@ void rt_ctx_free(rt_ctx *ctx)
 {
     if (!ctx)
         return;
+    rt_flusher_free(ctx);
     atomic_store(&ctx->shutdown, 1);
     pthread_mutex_lock(&ctx->park_lock);
     pthread_cond_broadcast(&ctx->park_cv);

@@ -178,6 +178,7 @@ struct rt_ctx {
     uint32_t *atom_hash;            /* open addressing: index + 1, 0 = empty */
     size_t atom_hash_cap;
     rt_out *print_out;              /* rt_print_step's target */
+    struct rt_flusher *flusher;     /* Note [Prompt output] (rt_print.c); made lazily */
     _Atomic(struct rt_streams *) streams;   /* rt_streams.c: tokens, input, scratch */
     rt_code_name *code_names;       /* under atom_lock */
     size_t ncode_names, code_names_cap;
@@ -338,6 +339,8 @@ int rt_print_needs_space(int prev, int kind);
 void rt_print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int commit);
 /* `<function NAME>` for a closure or primitive f; returns the length. */
 size_t rt_print_function_text(rt_ctx *ctx, rt_val f, char *buf, size_t cap);
+/* Stop and free ctx's flusher thread (rt_ctx_free). */
+void rt_flusher_free(rt_ctx *ctx);
 
 /* rt_streams.c */
 void rt_streams_fini(rt_ctx *ctx);

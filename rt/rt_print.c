@@ -15,20 +15,70 @@
  * as C's %lld and %e (inf, -inf, nan), atoms bare when they are identifiers and
  * otherwise quoted with backquote escapes.
  *
- * Output is buffered: flushed when 64 KiB are pending, when output has waited
- * 50 ms (checked at each write), at every write on a terminal, and on demand.
+ * Output is buffered: written when 64 KiB are pending, at every write on a
+ * terminal, on demand, and by the context's flusher thread once output has
+ * waited 50 ms, whatever the program is doing (Note [Prompt output]).
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 int rt_is_unit(rt_ctx *ctx, rt_val v);   /* rt_streams.c: a unit token */
 
 /* ---- output -------------------------------------------------------------------- */
+
+/* ------------------------------------------------------------------------
+ * Note [Prompt output]
+ *
+ * Output to a pipe or a file is buffered, since a write(2) per token would
+ * cost more than the printing; yet output appears as it is produced
+ * (LANGUAGE.md section 4): a printed line or a partial list such as `[1 2`
+ * reaches a pipe within 50 ms whatever the program does next (docs/language.md
+ * section 5).  The writer alone cannot promise that: after `[1 2` the printer
+ * may force an element that never returns (a compiled loop that never writes,
+ * allocates or polls), so a check made at each write never runs again.  So a
+ * context has a flusher thread, started the first time an out that is not a
+ * terminal becomes its print target (rt_set_print_target):
+ *
+ *   - While an out is the print target (o->fl set), its buffer (n, buf,
+ *     first_pending_ns) is under the flusher's mutex: the writer takes it once
+ *     per token, the flusher only to flush.  Uncontended, it costs less than
+ *     the clock read at each write that it replaced.
+ *   - When the buffer goes from empty to pending, the writer notes the time and
+ *     wakes the flusher if it sleeps without a deadline.  The flusher sleeps
+ *     until 50 ms after that time and writes what is still pending then.  The
+ *     writer still writes by itself when 64 KiB are pending; a terminal gets
+ *     every write at once and needs no flusher.
+ *   - In the steps that commit (rt_print_step, rt_screen_step) only committed
+ *     text is ever in the buffer: the text of a token goes in just before the
+ *     commit, with nothing in between that can unwind (Note [Committed
+ *     progress]).  So which thread writes the buffer out changes nothing about
+ *     retries: a retried step never writes text twice.
+ *   - A failed write (EPIPE) is recorded in o->error, an atomic, whichever
+ *     thread made it; the printer reads it between tokens and stops forcing.
+ *   - The flusher blocks every signal, so SIGINT and SIGPIPE reach the workers
+ *     as before.  It never touches the heap or takes part in steps.  When a
+ *     step ends interrupted, the caller flushes (rt_run_toplevel) or discards
+ *     (rt_screen_run_fd) what is pending, under the lock.
+ *
+ * An out that is not a print target (the streams' fallback, a self-test's), or
+ * any out when the thread cannot be started, keeps the older rule: flushed
+ * when output has waited 50 ms, checked at each write.
+ * ------------------------------------------------------------------------ */
+struct rt_flusher {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;           /* on CLOCK_MONOTONIC, as rt_now_ns */
+    pthread_t thread;
+    rt_out *target;              /* the out it watches, or NULL */
+    int stop;
+    int sleeping;                /* waiting with no deadline: a writer must signal */
+};
 
 void rt_out_init(rt_out *o, int fd)
 {
@@ -39,7 +89,23 @@ void rt_out_init(rt_out *o, int fd)
     o->prev_kind = RT_PK_NONE;
 }
 
-int rt_out_flush(rt_out *o)
+/* The buffer's owner: the flusher's lock while it watches o.  o->fl changes only
+ * in rt_set_print_target, on the thread that prints. */
+static struct rt_flusher *out_lock(rt_out *o)
+{
+    struct rt_flusher *fl = o->fl;
+    if (fl)
+        pthread_mutex_lock(&fl->lock);
+    return fl;
+}
+
+static void out_unlock(struct rt_flusher *fl)
+{
+    if (fl)
+        pthread_mutex_unlock(&fl->lock);
+}
+
+static int flush_locked(rt_out *o)
 {
     size_t done = 0;
     while (done < o->n && !o->error) {
@@ -56,12 +122,31 @@ int rt_out_flush(rt_out *o)
     return o->error ? -1 : 0;
 }
 
-void rt_out_write(rt_out *o, const char *s, size_t n)
+int rt_out_flush(rt_out *o)
 {
-    if (o->error)
+    struct rt_flusher *fl = out_lock(o);
+    int r = flush_locked(o);
+    out_unlock(fl);
+    return r;
+}
+
+void rt_out_discard(rt_out *o)
+{
+    struct rt_flusher *fl = out_lock(o);
+    o->n = 0;
+    out_unlock(fl);
+}
+
+/* Append to the buffer, the lock held if o is watched. */
+static void put_locked(rt_out *o, const char *s, size_t n)
+{
+    if (o->error || n == 0)
         return;
-    if (o->n == 0)
+    if (o->n == 0) {
         o->first_pending_ns = rt_now_ns();
+        if (o->fl && o->fl->sleeping)
+            pthread_cond_signal(&o->fl->cv);
+    }
     while (n) {
         size_t room = sizeof o->buf - o->n;
         size_t k = n < room ? n : room;
@@ -69,11 +154,117 @@ void rt_out_write(rt_out *o, const char *s, size_t n)
         o->n += k;
         s += k;
         n -= k;
-        if (o->n == sizeof o->buf && rt_out_flush(o) != 0)
+        if (o->n == sizeof o->buf && flush_locked(o) != 0)
             return;
+        if (o->n == 0 && n)
+            o->first_pending_ns = rt_now_ns();
     }
-    if (o->is_tty || rt_now_ns() - o->first_pending_ns >= o->flush_after_ns)
-        rt_out_flush(o);
+    if (o->is_tty || (!o->fl && rt_now_ns() - o->first_pending_ns >= o->flush_after_ns))
+        flush_locked(o);
+}
+
+void rt_out_write(rt_out *o, const char *s, size_t n)
+{
+    struct rt_flusher *fl = out_lock(o);
+    put_locked(o, s, n);
+    out_unlock(fl);
+}
+
+static void *flusher_main(void *arg)
+{
+    struct rt_flusher *fl = arg;
+    pthread_mutex_lock(&fl->lock);
+    while (!fl->stop) {
+        rt_out *o = fl->target;
+        if (!o || o->n == 0 || o->error) {
+            fl->sleeping = 1;
+            pthread_cond_wait(&fl->cv, &fl->lock);
+            fl->sleeping = 0;
+            continue;
+        }
+        uint64_t due = o->first_pending_ns + o->flush_after_ns;
+        if (rt_now_ns() >= due) {
+            flush_locked(o);
+            continue;
+        }
+        struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
+        pthread_cond_timedwait(&fl->cv, &fl->lock, &ts);
+    }
+    pthread_mutex_unlock(&fl->lock);
+    return NULL;
+}
+
+/* ctx's flusher, started on first use; NULL if no thread can be started. */
+static struct rt_flusher *flusher_get(rt_ctx *ctx)
+{
+    if (ctx->flusher)
+        return ctx->flusher;
+    struct rt_flusher *fl = calloc(1, sizeof *fl);
+    if (!fl)
+        return NULL;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&fl->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&fl->lock, NULL);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);     /* the thread starts with all blocked */
+    int rc = pthread_create(&fl->thread, &attr, flusher_main, fl);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {          /* no room for a thread (ulimit): flush at writes only */
+        pthread_cond_destroy(&fl->cv);
+        pthread_mutex_destroy(&fl->lock);
+        free(fl);
+        return NULL;
+    }
+    return ctx->flusher = fl;
+}
+
+void rt_flusher_free(rt_ctx *ctx)
+{
+    struct rt_flusher *fl = ctx->flusher;
+    if (!fl)
+        return;
+    pthread_mutex_lock(&fl->lock);
+    fl->stop = 1;
+    if (fl->target)
+        fl->target->fl = NULL;
+    fl->target = NULL;
+    pthread_cond_signal(&fl->cv);
+    pthread_mutex_unlock(&fl->lock);
+    pthread_join(fl->thread, NULL);
+    pthread_cond_destroy(&fl->cv);
+    pthread_mutex_destroy(&fl->lock);
+    free(fl);
+    ctx->flusher = NULL;
+}
+
+void rt_set_print_target(rt_ctx *ctx, rt_out *out)
+{
+    rt_out *old = ctx->print_out;
+    ctx->print_out = out;
+    if (old == out)
+        return;
+    struct rt_flusher *fl = ctx->flusher;
+    if (old && old->fl) {                   /* no longer watched */
+        pthread_mutex_lock(&fl->lock);
+        old->fl = NULL;
+        fl->target = NULL;
+        pthread_mutex_unlock(&fl->lock);
+    }
+    if (out && !out->is_tty && (fl = flusher_get(ctx))) {
+        pthread_mutex_lock(&fl->lock);
+        out->fl = fl;
+        fl->target = out;
+        pthread_cond_signal(&fl->cv);       /* it may hold text already */
+        pthread_mutex_unlock(&fl->lock);
+    }
 }
 
 /* ---- spelling -------------------------------------------------------------------- */
@@ -89,12 +280,15 @@ int rt_print_needs_space(int prev, int kind)
            (kind == RT_PK_WORD || kind == RT_PK_OPEN || kind == RT_PK_PREFIX);
 }
 
+/* One token, its space before it included, under one lock (Note [Prompt output]). */
 static void token(rt_out *o, int kind, const char *text, size_t n)
 {
+    struct rt_flusher *fl = out_lock(o);
     if (rt_print_needs_space(o->prev_kind, kind))
-        rt_out_write(o, " ", 1);
-    rt_out_write(o, text, n);
+        put_locked(o, " ", 1);
+    put_locked(o, text, n);
     o->prev_kind = kind;
+    out_unlock(fl);
 }
 
 void rt_print_newline(rt_out *o)
@@ -131,20 +325,22 @@ static void print_atom(rt_ctx *ctx, rt_out *o, rt_val a)
         return;
     }
     /* quoted, with backquote escapes: `` `" `n `t */
+    struct rt_flusher *fl = out_lock(o);
     if (rt_print_needs_space(o->prev_kind, RT_PK_WORD))
-        rt_out_write(o, " ", 1);
-    rt_out_write(o, "\"", 1);
+        put_locked(o, " ", 1);
+    put_locked(o, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
-        case '`': rt_out_write(o, "``", 2); break;
-        case '"': rt_out_write(o, "`\"", 2); break;
-        case '\n': rt_out_write(o, "`n", 2); break;
-        case '\t': rt_out_write(o, "`t", 2); break;
-        default: rt_out_write(o, s + i, 1);
+        case '`': put_locked(o, "``", 2); break;
+        case '"': put_locked(o, "`\"", 2); break;
+        case '\n': put_locked(o, "`n", 2); break;
+        case '\t': put_locked(o, "`t", 2); break;
+        default: put_locked(o, s + i, 1);
         }
     }
-    rt_out_write(o, "\"", 1);
+    put_locked(o, "\"", 1);
     o->prev_kind = RT_PK_WORD;
+    out_unlock(fl);
 }
 
 void rt_format_float(double d, char *buf, size_t n)
@@ -342,12 +538,14 @@ void rt_print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int commit
             case RT_T_ERROR: {
                 size_t n = 0;
                 const char *m = rt_atom_name(ctx, ob->field[0], &n);
+                struct rt_flusher *fl = out_lock(o);
                 if (rt_print_needs_space(o->prev_kind, RT_PK_WORD))
-                    rt_out_write(o, " ", 1);
-                rt_out_write(o, "<error: ", 8);
-                rt_out_write(o, m ? m : "?", m ? n : 1);
-                rt_out_write(o, ">", 1);
+                    put_locked(o, " ", 1);
+                put_locked(o, "<error: ", 8);
+                put_locked(o, m ? m : "?", m ? n : 1);
+                put_locked(o, ">", 1);
                 o->prev_kind = RT_PK_WORD;
+                out_unlock(fl);
                 break;
             }
             case RT_T_CLOSURE:
@@ -404,8 +602,6 @@ void rt_print(rt_worker *w, rt_val v, rt_out *o, int top)
     rt_print_loop(w, o, base_off, top, 0);
     w->sp = w->sp_base + base_off;
 }
-
-void rt_set_print_target(rt_ctx *ctx, rt_out *out) { ctx->print_out = out; }
 
 rt_val rt_print_step(rt_worker *w, rt_val arg)
 {

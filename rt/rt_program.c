@@ -23,6 +23,7 @@
 
 int rt_run_toplevel(rt_ctx *ctx, uint32_t n, rt_step_fn toplevel, rt_out *out, FILE *err)
 {
+    rt_out *saved = ctx->print_out;
     rt_set_print_target(ctx, out);
     uint32_t slot = rt_global_new(ctx, RT_NIL);
     int code = RT_EXIT_OK;
@@ -43,6 +44,7 @@ int rt_run_toplevel(rt_ctx *ctx, uint32_t n, rt_step_fn toplevel, rt_out *out, F
     }
     if (rt_out_flush(out) != 0 && code == RT_EXIT_OK)
         code = out->error == EPIPE ? RT_EXIT_PIPE : RT_EXIT_IO;
+    rt_set_print_target(ctx, saved);     /* out may be freed: no flusher may watch it */
     if (code == RT_EXIT_HEAP && err)
         rt_report_heap_exhausted(ctx, err);
     if (code == RT_EXIT_IO && err)

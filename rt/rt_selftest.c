@@ -13,6 +13,7 @@
 #include "rt_internal.h"
 
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -965,12 +966,15 @@ static void test_inbox(uint32_t nw, uint64_t scale)
 /* Print the lazy list [0 .. n-1] with rt_print_step (worker 0 failing every
  * fail_every-th reservation, if nonzero) and check the text is exactly
  * "[0 1 ... n-1]\n".  Returns the failures injected. */
-static uint64_t print_iota_checked(rt_ctx *ctx, int64_t n, uint64_t fail_every, const char *what)
+static uint64_t print_iota_checked(rt_ctx *ctx, int64_t n, uint64_t fail_every, const char *what,
+                                   int eager)
 {
     rt_worker *w = rt_ctx_main(ctx);
     FILE *tmp = tmpfile();
     rt_out *o = malloc(sizeof *o);
     rt_out_init(o, fileno(tmp));
+    if (eager)          /* the flusher writes whatever is pending, racing the printer */
+        o->flush_after_ns = 0;
     rt_set_print_target(ctx, o);
     uint64_t failures_before = w->stats.alloc_failures;
     rt_val env[2] = {rt_fix(0), rt_fix(n)};
@@ -1001,6 +1005,71 @@ static uint64_t print_iota_checked(rt_ctx *ctx, int64_t n, uint64_t fail_every, 
     return w->stats.alloc_failures - failures_before;
 }
 
+/* Note [Prompt output]: "[1 2" printed before an element that takes long reaches
+ * the pipe while that element is being computed.  The element's code reads the
+ * pipe until the text has arrived (10 s at most) and is 3 if it did, -1 if not:
+ * the printer is inside the force, so only the flusher can have written it. */
+static int prompt_fd = -1;
+static rt_val prompt_wait_code(rt_worker *w, rt_val self)
+{
+    (void)w, (void)self;
+    char buf[4];
+    size_t got = 0;
+    uint64_t until = rt_now_ns() + UINT64_C(10000000000);
+    while (got < sizeof buf && rt_now_ns() < until) {
+        struct pollfd p = {prompt_fd, POLLIN, 0};
+        if (poll(&p, 1, 20) > 0) {
+            ssize_t k = read(prompt_fd, buf + got, sizeof buf - got);
+            if (k > 0)
+                got += (size_t)k;
+        }
+    }
+    return rt_fix(got == sizeof buf && memcmp(buf, "[1 2", 4) == 0 ? 3 : -1);
+}
+
+static rt_val prompt_cells_code(rt_worker *w, rt_val self)     /* [i+1 ...] */
+{
+    int64_t i = env_int(self, 0);
+    if (i == 2)
+        return rt_cons(w, rt_susp_new(w, prompt_wait_code, 0, NULL), RT_NIL);
+    rt_val env[1] = {rt_fix(i + 1)};
+    return rt_cons(w, rt_fix(i + 1), rt_susp_new(w, prompt_cells_code, 1, env));
+}
+
+static void print_prompt_checked(uint32_t nw)
+{
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    int fds[2];
+    if (!ctx || pipe(fds) != 0) {
+        CHECK(0, "prompt: no context or pipe");
+        rt_ctx_free(ctx);
+        return;
+    }
+    prompt_fd = fds[0];
+    rt_worker *w = rt_ctx_main(ctx);
+    rt_out *o = malloc(sizeof *o);
+    rt_out_init(o, fds[1]);
+    rt_set_print_target(ctx, o);
+    rt_val env[1] = {rt_fix(0)}, r;
+    uint64_t t0 = rt_now_ns();
+    int st = rt_step(ctx, rt_print_step, rt_susp_new(w, prompt_cells_code, 1, env), &r);
+    double ms = (rt_now_ns() - t0) / 1e6;
+    rt_out_flush(o);
+    rt_set_print_target(ctx, NULL);
+    char rest[16] = {0};
+    ssize_t k = read(fds[0], rest, sizeof rest - 1);
+    int ok = st == RT_STEP_OK && k == 4 && strcmp(rest, " 3]\n") == 0;
+    CHECK(ok, "prompt: status %d, the pipe then held %s (-1: [1 2 had not reached it "
+              "after %.0f ms)", st, rest, ms);
+    if (ok)
+        fprintf(out, "print: [1 2 reached the pipe while the next element was computed "
+                     "(%.0f ms)\n", ms);
+    free(o);
+    close(fds[0]);
+    close(fds[1]);
+    rt_ctx_free(ctx);
+}
+
 static void test_print(uint32_t nw, uint64_t scale)
 {
     /* The printer forces the list as it prints it, under compaction at every
@@ -1008,7 +1077,7 @@ static void test_print(uint32_t nw, uint64_t scale)
     rt_ctx *ctx = make_ctx(nw, 0, 1, 0);
     if (!ctx)
         return;
-    print_iota_checked(ctx, 100000 * (int64_t)scale, 0, "print under compaction");
+    print_iota_checked(ctx, 100000 * (int64_t)scale, 0, "print under compaction", 0);
     rt_stats s;
     rt_stats_get(ctx, &s);
     CHECK(s.major_gcs > 0, "compactions happened while printing");
@@ -1020,11 +1089,15 @@ static void test_print(uint32_t nw, uint64_t scale)
     if (!ctx)
         return;
     int64_t n = 20000 * (int64_t)scale;
-    uint64_t failures = print_iota_checked(ctx, n, 97, "print under failures");
+    uint64_t failures = print_iota_checked(ctx, n, 97, "print under failures", 0);
     CHECK(failures > (uint64_t)n / 100, "only %llu failures injected", (unsigned long long)failures);
     fprintf(out, "print: %u workers, %lld elements printed once under %llu failures\n", nw,
             (long long)n, (unsigned long long)failures);
+    /* The same with the flusher writing out whatever is pending as soon as it can:
+     * it writes only committed text (Note [Prompt output]). */
+    print_iota_checked(ctx, n, 97, "print under failures, flushed eagerly", 1);
     rt_ctx_free(ctx);
+    print_prompt_checked(nw);
 }
 
 /* Deep recursion (Note [Step stacks]): suspension i forces suspension i+1,

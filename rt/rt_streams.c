@@ -1079,7 +1079,7 @@ int rt_screen_run_fd(rt_ctx *ctx, rt_step_fn make, rt_val arg, int fd)
     if (st == RT_STEP_HEAP_EXHAUSTED)
         code = RT_EXIT_HEAP;
     else if (st == RT_STEP_INTERRUPTED)
-        code = RT_EXIT_INTERRUPT, out->n = 0;
+        code = RT_EXIT_INTERRUPT, rt_out_discard(out);
     if (!out->error)
         rt_out_flush(out);
     if (out->error)
