@@ -1,5 +1,5 @@
-"""Fixnum workers (Note [Fixnum workers] in frontend/fixnum.py, Note [Fixnum entries] in
-jit/fixnum.py): they compute the same values as the interpreter, including where they
+"""Fixnum workers (Note [Fixnum workers] and Note [Fixnum entries] in jit/reps.py): they
+compute the same values as the interpreter, including where they
 must give up (overflow, values that are not small integers, a full stack), giving up
 costs one recomputation and not one per frame, a hungry worker still gets sparks, and
 they survive injected allocation failures and a compaction at every slow path."""
@@ -68,14 +68,19 @@ def test_values_agree_with_the_interpreter(tmp_path, threads):
     assert done.stdout == want
 
 
+def reps(text):
+    """The LIR program after the `reps` pass."""
+    return compile_source(text, dump_after=["reps"], dump=lambda name, text: None).lir
+
+
 def test_the_pass_marks_the_functions(tmp_path):
-    state = compile_source(program(["nfib:3"]))
-    assert state.fixnum.functions == ["nfib", "pfib", "enfib", "tak", "fact", "count",
-                                      "shift", "down", "digits", "gcd", "quot"]
-    lazy = compile_source("pick = \\[a b]. if:[lt?:[a 0] 0 b]\npick:[1 2]\n")
-    assert lazy.fixnum.functions == []      # b is not demanded: evaluating it early
-    late = compile_source(FUNCTIONS + "val:^nfib:3\n")
-    assert late.fixnum.functions == [] and "run time" in late.fixnum.skipped
+    assert reps(program(["nfib:3"])).fixnum == ["nfib", "pfib", "enfib", "tak", "fact",
+                                                "count", "shift", "down", "digits", "gcd",
+                                                "quot"]
+    lazy = reps("pick = \\[a b]. if:[lt?:[a 0] 0 b]\npick:[1 2]\n")
+    assert lazy.fixnum == []      # b is not demanded: evaluating it early
+    late = reps(FUNCTIONS + "val:^nfib:3\n")
+    assert late.fixnum == [] and "run time" in late.fixnum_skipped
 
 
 def test_giving_up_is_paid_once_not_per_frame(tmp_path):
@@ -131,7 +136,7 @@ def test_faults_and_compactions(threads):
     text = program(lines)
     want = interpreted(text)
     state = compile_source(text)
-    prog = JitProgram(state.module, text, opt=1)
+    prog = JitProgram(state, opt=1)
     ctx = prog.context(threads, 0, gc_stress=True, inject_fail_every=7)
     with tempfile.TemporaryFile() as out:
         status = prog.run(ctx, fd=out.fileno())
