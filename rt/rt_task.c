@@ -428,8 +428,9 @@ static void ctx_load(rt_worker *w, rt_task *t)
     w->deep = t->deep;
 }
 
-void rt_task_roots(rt_worker *w, rt_task *t, rt_val **base, rt_val **top, rt_obj ***claims,
-                   size_t *nclaims)
+/* A task's roots, whether it runs (they are in w) or not. */
+static void task_roots(rt_worker *w, rt_task *t, rt_val **base, rt_val **top, rt_obj ***claims,
+                       size_t *nclaims)
 {
     if (t == w->task) {
         *base = w->sp_base;
@@ -444,6 +445,45 @@ void rt_task_roots(rt_worker *w, rt_task *t, rt_val **base, rt_val **top, rt_obj
         *claims = t->claims;
         /* a taken member's claim belongs to the thief now, which roots it too */
         *nclaims = (st == RT_TS_DONE || st == RT_TS_FREE) ? 0 : t->nclaims;
+    }
+}
+
+void rt_task_each_root(rt_worker *w, rt_root_visit visit, void *arg)
+{
+    for (size_t k = 0; k <= w->ngreen; k++) {
+        rt_task *t = k == w->ngreen ? w->main_task : w->green[k];
+        rt_val *base, *top;
+        rt_obj **claims;
+        size_t nclaims;
+        task_roots(w, t, &base, &top, &claims, &nclaims);
+        for (rt_val *p = base; p < top; p++)
+            visit(arg, p);
+        for (size_t i = 0; i < nclaims; i++)
+            visit(arg, (rt_val *)&claims[i]);
+    }
+}
+
+static rt_obj *relocated_susp(rt_obj *o, rt_val (*relocate)(void *, rt_val), void *arg)
+{
+    if (!o)
+        return NULL;
+    rt_val v = relocate(arg, rt_val_of(o));
+    return rt_is_type(v, RT_T_SUSP) ? rt_obj_of(v) : NULL;
+}
+
+void rt_task_relocated(rt_worker *w, rt_val (*relocate)(void *arg, rt_val v), void *arg)
+{
+    for (size_t k = 0; k <= w->ngreen; k++) {
+        rt_task *t = k == w->ngreen ? w->main_task : w->green[k];
+        rt_val *base, *top;
+        rt_obj **claims;
+        size_t nclaims;
+        task_roots(w, t, &base, &top, &claims, &nclaims);
+        atomic_store(&t->top_claim, nclaims ? claims[nclaims - 1] : NULL);
+        /* a waiter sets it again from its root slot (wait_over) */
+        atomic_store(&t->waiting_on, NULL);
+        atomic_store(&t->root, relocated_susp(atomic_load(&t->root), relocate, arg));
+        atomic_store(&t->cancel, relocated_susp(atomic_load(&t->cancel), relocate, arg));
     }
 }
 
@@ -519,6 +559,21 @@ static void after_resume(rt_worker *w);
 static void switch_to(rt_worker *w, rt_task *to, int finished)
 {
     rt_task *from = w->task;
+    if (rt_trace_on(w)) {
+        /* a spark run's span ends where its task stops running, and goes on as
+         * a new stretch when it runs again: spans on a worker's lane nest */
+        uint64_t now = rt_now_ns();
+        if (from->trace_t0) {
+            rt_trace_emit_nogc(w, RT_TRACE_SPARK_RUN, from->trace_t0, now, from->trace_arg);
+            from->trace_t0 = 0;
+            from->trace_resumed = 1;
+        }
+        if (to->trace_resumed) {
+            to->trace_t0 = now;
+            to->trace_arg |= RT_TRACE_SPARK_RESUMED;
+            to->trace_resumed = 0;
+        }
+    }
     ctx_save(w, from);
     ctx_load(w, to);
     w->task = to;
@@ -829,6 +884,18 @@ static int enter(rt_worker *w, rt_task *to, int finished)
 
 /* ==== the local cycle breaker ==================================================== */
 
+/* Is v a suspension that a task of this worker holds? */
+static int held_here(rt_worker *w, rt_val v)
+{
+    if (!rt_is_type(v, RT_T_SUSP))
+        return 0;
+    uint64_t s = susp_state(rt_obj_of(v));
+    if (!(s & RT_SUSP_CLAIMED_BIT))
+        return 0;
+    rt_task *h = rt_task_lookup(w->ctx, rt_susp_claimant(s));
+    return h && atomic_load(&h->owner) == w;
+}
+
 /* Is every wait of this worker's tasks on a task of its own, so that nothing
  * anywhere else can end one? */
 static int only_local_waits(rt_worker *w)
@@ -842,29 +909,13 @@ static int only_local_waits(rt_worker *w)
         if (st != RT_TS_BLOCKED)
             continue;
         if (t->wait_kind == RT_WAIT_SUSP) {
-            rt_val v = task_slot(w, t, t->wait_slot);
-            if (!rt_is_type(v, RT_T_SUSP))
-                return 0;
-            uint64_t s = susp_state(rt_obj_of(v));
-            if (!(s & RT_SUSP_CLAIMED_BIT))
-                return 0;
-            rt_task *h = rt_task_lookup(w->ctx, rt_susp_claimant(s));
-            if (!h || h->owner != w)
+            if (!held_here(w, task_slot(w, t, t->wait_slot)))
                 return 0;
         } else if (t->wait_kind == RT_WAIT_RACE) {
-            rt_val l = task_slot(w, t, t->wait_slot);
-            while (rt_is_type(l, RT_T_CONS)) {
-                rt_val m = rt_obj_of(l)->field[0];
-                if (!rt_is_type(m, RT_T_SUSP))
+            for (rt_val l = task_slot(w, t, t->wait_slot); rt_is_type(l, RT_T_CONS);
+                 l = rt_obj_of(l)->field[1])
+                if (!held_here(w, rt_obj_of(l)->field[0]))
                     return 0;
-                uint64_t s = susp_state(rt_obj_of(m));
-                if (!(s & RT_SUSP_CLAIMED_BIT))
-                    return 0;
-                rt_task *h = rt_task_lookup(w->ctx, rt_susp_claimant(s));
-                if (!h || h->owner != w)
-                    return 0;
-                l = rt_obj_of(l)->field[1];
-            }
         } else if (t->wait_kind != RT_WAIT_GREEN) {
             return 0;
         }
