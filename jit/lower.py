@@ -193,11 +193,14 @@ def sparked(e: C.Expr) -> bool:
 # Note [Strict arguments]
 # ~~~~~~~~~~~~~~~~~~~~~~~
 # The demand pass (frontend/demand.py) marks a binder head-demanded when evaluating its
-# scope certainly evaluates the binder's value (docs/language.md, "Strictness and
-# errors"). Where the code generator knows the scope — a direct call of a top-level
-# function, a `let` — such a value is evaluated before the scope runs, into a root
-# slot, instead of being suspended: no suspension is allocated, none is forced later,
-# and an accumulator such as `sum:[add:[acc X] Xs]` never builds a chain. The callee
+# scope certainly evaluates the binder's value, or does not end (docs/language.md,
+# "Strictness and errors"). Where the code generator knows the scope — a direct call
+# of a top-level function, a `let` — such a value is evaluated before the scope runs,
+# into a root slot, instead of being suspended: no suspension is allocated, none is
+# forced later, and an accumulator such as `sum:[add:[acc X] Xs]` never builds
+# a chain. An item of a worker call that is demanded only if other items are numbers
+# (Note [Conditional demands] in demand.py: tak's x if y is) is evaluated after them
+# (C.demand_order), when they are small integers, and suspended otherwise. The callee
 # still forces its parameter (a tag test on a value) since closures and other callers
 # pass suspensions. A sparked argument (`@E`) is left as the spark it asks for.
 
@@ -1158,12 +1161,62 @@ class FnGen:
 
     def worker_args(self, param: C.PList, arg: C.ListCons) -> list:
         """Operands for a worker: the items its pattern names, demanded ones evaluated
-        now (Note [Strict arguments]); items past the pattern are never selected."""
-        # a list literal passed alone is built, not suspended (delay, not _delay_flat)
-        ops = [self.arg_op(p, item, self.delay) for p, item in zip(param.items, arg.items)]
+        now, conditionally demanded ones when their conditions hold (Note [Strict
+        arguments]); items past the pattern are never selected."""
+        items = arg.items
+        ops: list = [None] * len(param.items)
+        for j in C.demand_order(param):
+            p, item = param.items[j], items[j]
+            guard = C.demanded_if(p)
+            if guard is None or sparked(item):
+                continue
+            gops = [ops[g] for g in guard]
+            if any(op is None for op in gops):
+                continue                     # a condition on a value not evaluated
+            ops[j] = self.ev_if_numbers(item, gops)
+        for j, item in enumerate(items[:len(param.items)]):
+            if ops[j] is None:
+                # a list literal passed alone is built, not suspended (delay, not _delay_flat)
+                ops[j] = self.delay(item)
         if param.rest is not None:
             ops.append(Imm(NIL) if arg.tail is None else self.delay(arg.tail))
         return ops
+
+    def ev_if_numbers(self, item: C.Expr, gops: list) -> Slot:
+        """item's value now when every operand in gops is a small integer (a number,
+        so that the callee certainly evaluates item: Note [Strict arguments]), else
+        item suspended. With no gops, item's value."""
+        b = self.b
+        checks = []
+        for op in gops:
+            if isinstance(op, Imm):
+                if op.word & 1 == 0:
+                    return self.delay(item)  # a constant that is not a small integer
+                continue
+            checks.append(op)
+        if not checks:
+            return self.spill(self.ev(item, WHNF))
+        ok = None
+        for op in checks:
+            isfix = b.icmp_unsigned("!=", b.and_(self.load(op), _c(1)), _c(0))
+            ok = isfix if ok is None else b.and_(ok, isfix)
+        k = self.new_slot()
+        now = b.append_basic_block("numbers")
+        later = b.append_basic_block("notnumbers")
+        done = b.append_basic_block("argdone")
+        b.cbranch(ok, now, later)
+        saved, known = list(self.free_slots), set(self.evaluated)
+        b.position_at_end(now)
+        self.store_slot(k, self.ev(item, WHNF))
+        b.branch(done)
+        self.free_slots, self.evaluated = list(saved), set(known)
+        b.position_at_end(later)
+        op = self.delay(item)
+        self.store_slot(k, self.opval(op))
+        b.branch(done)
+        self.free_slots, self.evaluated = saved, known
+        b.position_at_end(done)
+        return Slot(k)
 
     def bind_worker_params(self, param: C.PList, ops: list) -> None:
         for p, op in zip(list(param.items) + ([param.rest] if param.rest is not None else []), ops):
