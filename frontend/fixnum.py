@@ -25,9 +25,10 @@ What counts as such a body (`fixnum_expr`, `fixnum_test`):
     worker evaluates the values in C.demand_order, so it evaluates nothing the lazy
     program would not, in an order that can only differ where both run;
   - `$E`, `#E` and `@E` of such a value.
-A `let` binder must be demanded, or its value must contain no call, or the body must
-name the binder once: the worker evaluates a demanded or call-free value at once, and
-any other where the body names it, in the order the generic code would (an early call
+A `let` binder must be demanded, or its value must contain no call or be `$E` or `#E`
+(which the lazy program runs at the `let` too), or the body must name the binder once:
+the worker evaluates a demanded, call-free, `$` or `#` value at once, and any other
+where the body names it, in the order the generic code would (an early call
 could fail to terminate where the lazy program never asked for the value: in
 `let:[a @nfib:dcr:n add:[nfib:sub:[n 2] a 1]]` a is evaluated only when the first
 operand is a number, and an error there would return without it).
@@ -122,8 +123,10 @@ def uses(body, index: int) -> int:
 
 def deferred(e: C.Let) -> bool:
     """A `let` whose value a fixnum worker evaluates where its binder is used (once),
-    not at the `let`: the binder is not demanded and the value makes calls."""
-    return not C.demanded(e.pattern) and has_call(e.value)
+    not at the `let`: the binder is not demanded, the value makes calls, and it is not
+    `$E` or `#E`, which run at the `let` in the lazy program too."""
+    return (not C.demanded(e.pattern) and has_call(e.value)
+            and not evaluated_when_built(e.value))
 
 
 def has_call(e) -> bool:
@@ -168,7 +171,7 @@ class _Check:
             value = e.value
             if not self.expr(value, scopes, fx):
                 return False
-            if not C.demanded(p) and has_call(value) and uses(e.body, p.index) != 1:
+            if deferred(e) and uses(e.body, p.index) != 1:
                 return False
             scopes.append(C.pattern_names(p))
             ok = self.expr(e.body, scopes, fx | {id(p)})

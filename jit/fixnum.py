@@ -141,9 +141,8 @@ class FixnumGen:
                 # evaluated where the body names it (Note [Fixnum workers]); a hungry
                 # `@` still hands the call over here, before any work is done
                 value = e.value
-                while type(value) is C.Ann:
-                    if value.op == "@":
-                        self.spark_check()
+                while type(value) is C.Ann and value.op == "@":
+                    self.spark_check()
                     value = value.expr
                 inner[id(e.pattern)] = (value, env)
             else:

@@ -79,6 +79,12 @@ def test_the_pass_marks_the_functions(tmp_path):
                           "u1 = \\n. pick:[n spin:n]\nu2 = \\n. pick:[n inc:n]\n"
                           "u3 = \\n. pick:[n $spin:n]\npick:[1 2]\n")
     assert lazy.fixnum.functions == ["spin", "pick", "u2", "u3"]
+    # a let value a worker may compute where the body names it, but `$E` runs at the
+    # let in the lazy program too, so it does there
+    from daisy.frontend.fixnum import deferred
+    lets = compile_source("spin = \\n. spin:n\nf = \\n. let:[a spin:n if:[lt?:[n 0] a 0]]\n"
+                          "g = \\n. let:[a $spin:n if:[lt?:[n 0] a 0]]\nf:1\n").module.defs()
+    assert deferred(lets["f"].expr.body) and not deferred(lets["g"].expr.body)
     late = compile_source(FUNCTIONS + "val:^nfib:3\n")
     assert late.fixnum.functions == [] and "run time" in late.fixnum.skipped
 
