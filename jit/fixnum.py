@@ -52,6 +52,12 @@ from .abi import I32, I64, W_FX_GIVEUPS, W_FX_OFF, Runtime
 from .abi import fix, word as _c
 
 
+# branch weights for a test whose true side gives up (an overflow, a callee that gave
+# up): taken rarely, so the path that goes on stays straight however LLVM merges
+# the blocks around it
+UNLIKELY = [1, 2000]
+
+
 class FixnumGen:
     """Emits f_fx for one marked function (module mg, its generic code `generic`)."""
 
@@ -170,7 +176,7 @@ class FixnumGen:
         """A (word, overflowed) pair from jit/smallint.py: an overflow gives up."""
         val, ovf = result
         ok = self.fn.append_basic_block("noovf")
-        self.b.cbranch(ovf, self.bail(), ok)
+        self.b.cbranch(ovf, self.bail(), ok).set_weights(UNLIKELY)
         self.b.position_at_end(ok)
         return val
 
@@ -251,7 +257,8 @@ class FixnumGen:
         # tail recursion would keep one frame forever (an endless loop, not the error)
         r = b.call(fn, args, tail="notail")
         ok = self.fn.append_basic_block("fixret")
-        b.cbranch(b.icmp_unsigned("==", b.and_(r, _c(1)), _c(0)), self.bail(), ok)
+        b.cbranch(b.icmp_unsigned("==", b.and_(r, _c(1)), _c(0)), self.bail(), ok).set_weights(
+            UNLIKELY)
         b.position_at_end(ok)
         return r
 
