@@ -45,11 +45,17 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..frontend import core as C
-from ..frontend.fixnum import fixnum_params
+from ..frontend.fixnum import deferred, fixnum_params
 from ..rt import native
 from . import smallint
 from .abi import I32, I64, W_FX_GIVEUPS, W_FX_OFF, Runtime
 from .abi import fix, word as _c
+
+
+# branch weights for a test whose true side gives up (an overflow, a callee that gave
+# up): taken rarely, so the path that goes on stays straight however LLVM merges
+# the blocks around it
+UNLIKELY = [1, 2000]
 
 
 class FixnumGen:
@@ -127,6 +133,8 @@ class FixnumGen:
             v = _c(fix(e.value))
         elif t is C.Local:
             v = env[id(self.mg.cl.binder[id(e)])]
+            if type(v) is tuple:               # a deferred let value, named once
+                v = self.ev(v[0], v[1])
         elif t is C.PrimCall:
             v = self.prim(e, env)
         elif t is C.App:
@@ -134,15 +142,21 @@ class FixnumGen:
         elif t is C.If:
             return self.if_(e, env, tail)
         elif t is C.Let:
-            v = self.ev(e.value, env)
             inner = dict(env)
-            inner[id(e.pattern)] = v
+            if deferred(e):
+                # evaluated where the body names it (Note [Fixnum workers]); a hungry
+                # `@` still hands the call over here, before any work is done
+                value = e.value
+                while type(value) is C.Ann and value.op == "@":
+                    self.spark_check()
+                    value = value.expr
+                inner[id(e.pattern)] = (value, env)
+            else:
+                inner[id(e.pattern)] = self.ev(e.value, env)
             return self.ev(e.body, inner, tail)
         elif t is C.Ann:
             if e.op == "@":
-                go = self.fn.append_basic_block("busy")
-                b.cbranch(self.rt.hungry(b, self.w), self.handoff(), go)
-                b.position_at_end(go)
+                self.spark_check()
             return self.ev(e.expr, env, tail)
         else:
             raise AssertionError(f"not a fixnum expression: {t.__name__}")
@@ -151,11 +165,18 @@ class FixnumGen:
             return None
         return v
 
+    def spark_check(self) -> None:
+        """`@`: while some worker is hungry, hand the call to the generic code."""
+        b = self.b
+        go = self.fn.append_basic_block("busy")
+        b.cbranch(self.rt.hungry(b, self.w), self.handoff(), go)
+        b.position_at_end(go)
+
     def checked(self, result):
         """A (word, overflowed) pair from jit/smallint.py: an overflow gives up."""
         val, ovf = result
         ok = self.fn.append_basic_block("noovf")
-        self.b.cbranch(ovf, self.bail(), ok)
+        self.b.cbranch(ovf, self.bail(), ok).set_weights(UNLIKELY)
         self.b.position_at_end(ok)
         return val
 
@@ -221,7 +242,11 @@ class FixnumGen:
         if type(lam.param) is C.PVar:
             vals = [self.ev(e.arg, env)]
         else:
-            vals = [self.ev(x, env) for x in e.arg.items[:len(lam.param.items)]]
+            # in the order the callee demands them (Note [Fixnum workers]): an item
+            # demanded only when others are numbers comes after them
+            vals = [None] * len(lam.param.items)
+            for j in C.demand_order(lam.param):
+                vals[j] = self.ev(e.arg.items[j], env)
         fn = self.mg.fixnum_fns[callee]
         args = self.code_args(self.w, *vals)
         self.guard()
@@ -232,7 +257,8 @@ class FixnumGen:
         # tail recursion would keep one frame forever (an endless loop, not the error)
         r = b.call(fn, args, tail="notail")
         ok = self.fn.append_basic_block("fixret")
-        b.cbranch(b.icmp_unsigned("==", b.and_(r, _c(1)), _c(0)), self.bail(), ok)
+        b.cbranch(b.icmp_unsigned("==", b.and_(r, _c(1)), _c(0)), self.bail(), ok).set_weights(
+            UNLIKELY)
         b.position_at_end(ok)
         return r
 

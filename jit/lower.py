@@ -176,24 +176,31 @@ def sparked(e: C.Expr) -> bool:
 # ~~~~~~~~~~~~~~~~~~~~~~~
 # `add:[@nfib:dcr:n nfib:sub:[n 2]]` builds its operand list first, which sparks the
 # first operand, and then forces the operands in order: taken literally, the worker
-# that made the spark forces it at once and nothing runs in parallel. A strict
-# primitive evaluates every operand it checks, so the order in which they are
-# evaluated cannot change its value (docs/language.md, "Strictness and errors"): the
-# code offers every sparked operand, evaluates the others, and forces the sparks
-# last, by which time an idle worker may have taken them. The operands are still
-# checked in their written order, so the same error is reported. A spark is made only
-# while some worker is hungry (Note [Hungry workers] in rt/rt_spark.c); otherwise the
-# operand is evaluated at once, so `@` on every call of nfib costs a load and a
-# branch when every worker is busy.
+# that made the spark forces it at once and nothing runs in parallel. Nor may the
+# worker evaluate the second operand while the spark is out: a strict primitive stops
+# at the first operand that is an error or not a number (docs/language.md section 3),
+# and an error in the first would return without the second, which might never end.
+# So the operands are forced in their written order, and what runs in parallel is
+# what comes after the first: while some worker is hungry (Note [Hungry workers] in
+# rt/rt_spark.c), every operand after the first that needs evaluating is suspended
+# and sparked (the `@` ones and the others alike), then the first is evaluated here,
+# then each later one is forced in its turn; an idle worker may have taken it by
+# then. A spark the primitive never forces (the first operand was an error) is left
+# to whoever took it, and its value is never used. While nobody is hungry nothing is
+# sparked and the operands are evaluated here in order, so `@` on every call of nfib
+# costs a load and a branch when every worker is busy.
 
 # Note [Strict arguments]
 # ~~~~~~~~~~~~~~~~~~~~~~~
 # The demand pass (frontend/demand.py) marks a binder head-demanded when evaluating its
-# scope certainly evaluates the binder's value (docs/language.md, "Strictness and
-# errors"). Where the code generator knows the scope — a direct call of a top-level
-# function, a `let` — such a value is evaluated before the scope runs, into a root
-# slot, instead of being suspended: no suspension is allocated, none is forced later,
-# and an accumulator such as `sum:[add:[acc X] Xs]` never builds a chain. The callee
+# scope certainly evaluates the binder's value, or does not end (docs/language.md,
+# "Strictness and errors"). Where the code generator knows the scope — a direct call
+# of a top-level function, a `let` — such a value is evaluated before the scope runs,
+# into a root slot, instead of being suspended: no suspension is allocated, none is
+# forced later, and an accumulator such as `sum:[add:[acc X] Xs]` never builds
+# a chain. An item of a worker call that is demanded only if other items are numbers
+# (Note [Conditional demands] in demand.py: tak's x if y is) is evaluated after them
+# (C.demand_order), when they are small integers, and suspended otherwise. The callee
 # still forces its parameter (a tag test on a value) since closures and other callers
 # pass suspensions. A sparked argument (`@E`) is left as the spark it asks for.
 
@@ -1154,12 +1161,62 @@ class FnGen:
 
     def worker_args(self, param: C.PList, arg: C.ListCons) -> list:
         """Operands for a worker: the items its pattern names, demanded ones evaluated
-        now (Note [Strict arguments]); items past the pattern are never selected."""
-        # a list literal passed alone is built, not suspended (delay, not _delay_flat)
-        ops = [self.arg_op(p, item, self.delay) for p, item in zip(param.items, arg.items)]
+        now, conditionally demanded ones when their conditions hold (Note [Strict
+        arguments]); items past the pattern are never selected."""
+        items = arg.items
+        ops: list = [None] * len(param.items)
+        for j in C.demand_order(param):
+            p, item = param.items[j], items[j]
+            guard = C.demanded_if(p)
+            if guard is None or sparked(item):
+                continue
+            gops = [ops[g] for g in guard]
+            if any(op is None for op in gops):
+                continue                     # a condition on a value not evaluated
+            ops[j] = self.ev_if_numbers(item, gops)
+        for j, item in enumerate(items[:len(param.items)]):
+            if ops[j] is None:
+                # a list literal passed alone is built, not suspended (delay, not _delay_flat)
+                ops[j] = self.delay(item)
         if param.rest is not None:
             ops.append(Imm(NIL) if arg.tail is None else self.delay(arg.tail))
         return ops
+
+    def ev_if_numbers(self, item: C.Expr, gops: list) -> Slot:
+        """item's value now when every operand in gops is a small integer (a number,
+        so that the callee certainly evaluates item: Note [Strict arguments]), else
+        item suspended. With no gops, item's value."""
+        b = self.b
+        checks = []
+        for op in gops:
+            if isinstance(op, Imm):
+                if op.word & 1 == 0:
+                    return self.delay(item)  # a constant that is not a small integer
+                continue
+            checks.append(op)
+        if not checks:
+            return self.spill(self.ev(item, WHNF))
+        ok = None
+        for op in checks:
+            isfix = b.icmp_unsigned("!=", b.and_(self.load(op), _c(1)), _c(0))
+            ok = isfix if ok is None else b.and_(ok, isfix)
+        k = self.new_slot()
+        now = b.append_basic_block("numbers")
+        later = b.append_basic_block("notnumbers")
+        done = b.append_basic_block("argdone")
+        b.cbranch(ok, now, later)
+        saved, known = list(self.free_slots), set(self.evaluated)
+        b.position_at_end(now)
+        self.store_slot(k, self.ev(item, WHNF))
+        b.branch(done)
+        self.free_slots, self.evaluated = list(saved), set(known)
+        b.position_at_end(later)
+        op = self.delay(item)
+        self.store_slot(k, self.opval(op))
+        b.branch(done)
+        self.free_slots, self.evaluated = saved, known
+        b.position_at_end(done)
+        return Slot(k)
 
     def bind_worker_params(self, param: C.PList, ops: list) -> None:
         for p, op in zip(list(param.items) + ([param.rest] if param.rest is not None else []), ops):
@@ -1238,8 +1295,7 @@ class FnGen:
                     acc = self.load(op) if name in ARITH else None
                 continue
             if i in ready:
-                v = ready[i]
-                v = self.force(self.load(v)) if sparked(a) else self.load(v)
+                v = self.speculated(a, ready[i])
                 self.release(ready[i])
             else:
                 v = self.ev(a, WHNF)
@@ -1287,43 +1343,77 @@ class FnGen:
 
     def spark_operands(self, args: list) -> dict:
         """Operands of a strict primitive with sparks among them (Note [Sparked
-        operands]): the sparks are offered first, then the other operands are
-        evaluated, and only then are the sparks forced. Returns {index: slot}."""
+        operands]): while some worker is hungry, every operand after the first that
+        needs evaluating is suspended and sparked before that first one is evaluated;
+        each is forced in its turn. Returns {index: slot holding the spark, or 0 when
+        nobody was hungry and the operand is to be evaluated in its turn}."""
         if not any(sparked(a) for a in args):
             return {}
-        ready = {i: self.spark_if_hungry(a) for i, a in enumerate(args) if sparked(a)}
+        later = []
+        first = None
         for i, a in enumerate(args):
-            if not sparked(a) and not small_int(a):
-                ready[i] = self.spill(self.ev(a, WHNF))
-        return ready
+            if small_int(a):
+                continue
+            if first is None:
+                first = i
+                continue
+            inner = a.expr if sparked(a) else a
+            if type(inner) not in SIMPLE and type(inner) is not C.Quote:
+                later.append(i)
+        if not later:
+            return {}
+        b = self.b
+        slots = {i: self.new_slot() for i in later}
+        spark = b.append_basic_block("hungry")
+        busy = b.append_basic_block("busy")
+        done = b.append_basic_block("sparked")
+        b.cbranch(self.rt.hungry(b, self.w), spark, busy)
+        saved, known = list(self.free_slots), set(self.evaluated)
+        b.position_at_end(spark)
+        for i in later:
+            a = args[i]
+            s = self.make_susp(a.expr if sparked(a) else a, "spark")
+            self.store_slot(slots[i], self.load(s))
+            self.release(s)
+        for i in later:
+            b.call(self.rt.rt_spark, [self.w, self.load(Slot(slots[i]))])
+        b.branch(done)
+        self.free_slots, self.evaluated = list(saved), set(known)
+        b.position_at_end(busy)
+        for i in later:
+            self.store_slot(slots[i], _c(0))
+        b.branch(done)
+        self.free_slots, self.evaluated = saved, known
+        b.position_at_end(done)
+        return {i: Slot(k) for i, k in slots.items()}
+
+    def speculated(self, a: C.Expr, op: Slot):
+        """Operand a in its turn: the spark spark_operands made of it, forced, or, when
+        it made none, a evaluated here."""
+        b = self.b
+        v = self.load(op)
+        have = b.icmp_unsigned("!=", v, _c(0))
+        forced = b.append_basic_block("spark")
+        here = b.append_basic_block("inplace")
+        done = b.append_basic_block("operand")
+        b.cbranch(have, forced, here)
+        known = set(self.evaluated)
+        b.position_at_end(forced)
+        r1 = self.force(self.load(op))
+        b1 = b.block
+        b.branch(done)
+        self.evaluated = set(known)
+        b.position_at_end(here)
+        r2 = self.ev(a.expr if sparked(a) else a, WHNF)
+        b2 = b.block
+        b.branch(done)
+        self.evaluated = known
+        return self.join(done, [(r1, b1), (r2, b2)])
 
     def offer_spark(self, s: Slot) -> None:
         """Spark the suspension in s if some worker is hungry; it stays a suspension."""
         with self.b.if_then(self.rt.hungry(self.b, self.w), likely=False):
             self.b.call(self.rt.rt_spark, [self.w, self.load(s)])
-
-    def spark_if_hungry(self, e: C.Ann) -> Slot:
-        """`@E` as a strict operand: a spark while some worker is hungry, else E's
-        value at once (Note [Hungry workers] in rt/rt_spark.c). Either way the slot
-        holds something the caller forces."""
-        b = self.b
-        k = self.new_slot()
-        spark = b.append_basic_block("hungry")
-        now = b.append_basic_block("busy")
-        done = b.append_basic_block("sparked")
-        b.cbranch(self.rt.hungry(self.b, self.w), spark, now)
-        saved, known = list(self.free_slots), set(self.evaluated)
-        b.position_at_end(spark)
-        op = self.delay(e)
-        self.store_slot(k, self.opval(op))
-        b.branch(done)
-        self.free_slots, self.evaluated = list(saved), set(known)
-        b.position_at_end(now)
-        self.store_slot(k, self.ev(e.expr, WHNF))
-        b.branch(done)
-        self.free_slots, self.evaluated = saved, known
-        b.position_at_end(done)
-        return Slot(k)
 
     def arith_step(self, name, acc, y, forced, rest, results, done):
         """acc (op) y on tagged small integers with an overflow check."""
