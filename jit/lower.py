@@ -1174,12 +1174,16 @@ class FnGen:
             if any(op is None for op in gops):
                 continue                     # a condition on a value not evaluated
             ops[j] = self.ev_if_numbers(item, gops)
+        # `$E`/`#E` items run when the argument list is built, which is when the callee
+        # first selects from it (interp/eval.py build_list): now, if it certainly
+        # selects; else each is suspended whole and runs if its item is selected
+        selects = any(C.demanded(p) for p in param.items)
         for j, item in enumerate(items[:len(param.items)]):
             if ops[j] is None:
                 # a list literal passed alone is built, not suspended (delay, not _delay_flat)
-                ops[j] = self.delay(item)
+                ops[j] = self.delay(item, allow_now=selects)
         if param.rest is not None:
-            ops.append(Imm(NIL) if arg.tail is None else self.delay(arg.tail))
+            ops.append(Imm(NIL) if arg.tail is None else self.delay(arg.tail, allow_now=selects))
         return ops
 
     def ev_if_numbers(self, item: C.Expr, gops: list) -> Slot:
