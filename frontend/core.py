@@ -38,11 +38,15 @@ is evaluated to weak head normal form.
 
 Demands, ordered "lazy" < "head" < "spine" < "full" (Note [Demand classes] in demand.py):
   lazy    the value may never be evaluated (the default; always safe)
-  head    the value is evaluated to WHNF, or the scope's result is an error value or
-          does not terminate (errors count like non-termination: docs/language.md,
-          "Strictness and errors")
+  head    whenever the scope is evaluated, the value is evaluated to WHNF too, or
+          the scope does not terminate (docs/language.md, "Strictness and errors": an
+          error the scope returns without evaluating the value does not count)
   spine   as head, and every tail of the list (once round a cycle)
   full    as head, and completely, as `#` would
+An item of a top-level function's list pattern that is lazy may carry a *conditional*
+demand (`guard`, `cdemand`): the demand holds when the items at the positions in
+`guard` are numbers (Note [Conditional demands] in demand.py): `tak = \\[x y z]. ...`
+is head-strict in y, in x if y is a number, and in z if x and y are.
 App.demand is "lazy" for a call that is itself a suspended position no one is sure to
 force (an argument, list element or let value); the code inside such a position is
 marked as it runs when forced. Every other call is marked with the demand on its value
@@ -154,6 +158,11 @@ class PVar(Pattern):
     name: str
     index: int = -1
     demand: str = "lazy"      # set by `demand`: lazy < head < spine < full
+    # set by `demand` on an item of a top-level function's list pattern that is not
+    # demanded outright: the items (by position) whose values must be numbers for the
+    # body to certainly evaluate this one to level cdemand (conditional demand)
+    guard: tuple[int, ...] | None = None
+    cdemand: str = "lazy"
 
 
 @dataclass(slots=True, eq=False)
@@ -249,3 +258,33 @@ def defines_at_run_time(module: Module) -> bool:
 def demanded(p: "Pattern") -> bool:
     """The demand pass found that p's scope certainly evaluates what p binds."""
     return type(p) in (PVar, PAs) and p.demand != "lazy"
+
+
+def demanded_if(p: "Pattern") -> tuple[int, ...] | None:
+    """For an item of a list pattern: the positions of the items whose values must be
+    numbers for the scope to certainly evaluate what p binds (() when it always does),
+    or None when it may not."""
+    if demanded(p):
+        return ()
+    if type(p) is PVar and p.guard is not None:
+        return p.guard
+    return None
+
+
+def demand_order(p: "PList") -> list[int]:
+    """The positions of p's items in an order a caller may evaluate them in: the items
+    demanded outright, then each conditionally demanded item after the items its
+    condition names (the demand pass finds them in such an order), then the rest."""
+    first = [j for j, i in enumerate(p.items) if demanded(i)]
+    placed = set(first)
+    cond = [j for j, i in enumerate(p.items) if j not in placed and demanded_if(i) is not None]
+    order = list(first)
+    while cond:
+        ready = [j for j in cond if set(p.items[j].guard) <= placed]
+        if not ready:
+            break
+        for j in ready:
+            order.append(j)
+            placed.add(j)
+            cond.remove(j)
+    return order + [j for j in range(len(p.items)) if j not in placed]

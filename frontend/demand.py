@@ -8,46 +8,85 @@ It changes no meaning. It sets two fields of the core IR (core.py):
   App.demand                what the context demands of this call's result when the
                             code around the call runs
 
-Each is one of "lazy" < "head" < "spine" < "full" (Note [Demand classes]). Everything
-else the analysis finds (each top-level function's demands when its result is demanded
-completely, for the dump) is returned by `analyse_module`.
+Each is one of "lazy" < "head" < "spine" < "full" (Note [Demand classes]). A lazy item
+of a top-level function's list pattern may also get a conditional demand, PVar.guard
+and PVar.cdemand (Note [Conditional demands]). Everything else the analysis finds (each
+top-level function's demands when its result is demanded completely, for the dump) is
+returned by `analyse_module`.
 
 Note [Demand classes]
 ~~~~~~~~~~~~~~~~~~~~~
   lazy    the value may never be evaluated
   head    whenever the scope is evaluated to WHNF, the value is evaluated to WHNF, or
-          the scope's own result is an error value or does not terminate
+          the scope does not terminate
   spine   as head, and every tail of the list is evaluated as well (to its end, or once
           round a cycle)
   full    as head, and the value is evaluated completely, as `#` would (once round a
           cycle)
-An error counts like non-termination (docs/language.md, "Strictness and errors"): in
-`if:[T A B]` a name that A and B both evaluate is head-demanded, although an error from
-T makes `if` return without evaluating either. Evaluating a head-demanded value early
-can therefore only differ from lazy evaluation when that value does not terminate and
-the scope would have returned an error. Forcing for spine and full demand must stop
-once round a cycle, as `#` does: `\\x. #x` is full in x and terminates on cyclic data.
+So evaluating a demanded value early changes no value (docs/language.md, "Strictness
+and errors"): if it does not terminate, neither does the scope. Errors are values, and
+a scope that returns an error before it evaluates the value does not demand it: in
+`if:[T A B]` a name that A and B both evaluate is not demanded when T may be an error,
+which `if` returns without evaluating either; in `add:[x y]`, y is not demanded when x
+may be an error or not a number, which stops add before y. Forcing for spine and full
+demand must stop once round a cycle, as `#` does: `\\x. #x` is full in x and terminates
+on cyclic data; it stops at an error tail, which ends a spine.
 
 Note [Abstract values]
 ~~~~~~~~~~~~~~~~~~~~~~
 An abstract value is a pair (shape, err) packed into an int, shape * 2 + err. The shape
 is Wadler's four-point domain for lists, which is the two-point domain for scalars and
-functions (they are 0 or 3): the set of values it stands for, besides non-termination, is
+functions (they are 0 or 3), with a fifth point N for numbers: the set of values it
+stands for, besides non-termination, is
   0  nothing else (the value does not terminate)
   1  lists whose spine does not terminate (infinite, or a tail that does not terminate)
   2  also lists with a finite spine but an element that does not terminate, deeply
   3  anything that is not an error (numbers, atoms, functions, total lists, cycles)
+  N  numbers (4; below 3 and above 0 only: N with 1 or 2 joins to 3, meets to 0)
 and err = 1 adds every error value. So DIV (0) is "does not terminate", ERR (1) is "does
-not terminate or is an error", TOP (7) is anything. Error values are kept apart from
-non-termination because type predicates answer them (`nil?` of an error is []); the
-imprecise rule is applied only to a scope's result. A demand of level k on a binder is
-tested by evaluating the scope with the binder bound to FAIL_IN[k] (0, 2 or 4: values
-whose forcing to that level does not terminate; no errors) and every other free name to
-TOP: the binder has demand k (in a context that demands the scope to level c) when the
-result's shape is at most FAIL_OUT[c] (0 for WHNF, 1 for the spine, 2 for all of it).
+not terminate or is an error", NUM (8) is a number, NUME (9) a number or an error (what
+arithmetic gives: it may overflow or divide by zero), TOP (7) is anything. Error values
+are kept apart from non-termination because errors stop things where divergence does
+not end them: a strict primitive stops at the first operand that is an error or of a
+wrong kind, so an operand after one that may be (anything but a number, or any operand
+of a bitwise operator) adds err to the result when it does not terminate; `if` returns
+an error test at once (its err joins the result); type predicates answer errors
+(`nil?` of an error is []), and comparisons and numeric tests of numbers are never
+errors. A demand of level k on a binder is tested by evaluating the scope with the
+binder bound to FAIL_IN[k] (0, 2 or 4: values whose forcing to that level does not
+terminate; no errors) and every other free name to TOP: the binder has demand k (in a
+context that demands the scope to level c) when the result's shape is at most
+FAIL_OUT[c] (0 for WHNF, 1 for the spine, 2 for all of it) *and err is 0* (`fails`):
+a result that may be an error may have been returned without the binder.
 Cyclic data is class 3, never 1: a rec/fix binder and a top-level value that depends on
 itself are TOP; recursion through function calls makes new cells, so the least fixed
 point of a function (1 for `intsfrom`) describes what it really builds.
+
+Note [Conditional demands]
+~~~~~~~~~~~~~~~~~~~~~~~~~~
+Errors cost demands wherever a test or an operand before a use may be an error: tak =
+\\[x y z]. if:[lt?:[y x] ...] compares y first, and an error (or an atom) there returns
+before x and z are looked at. But such a test is never an error when its operands are
+numbers. So, once a top-level function's SCC is solved, each lazy name item b of its
+list pattern is tried again with the items already demanded that the body uses as
+numbers (operands of a non-bitwise strict primitive, at most MAX_GUARD of them) bound
+to NUM: if b is then demanded, the smallest such set found greedily is b's *guard*,
+and b is demanded *if* those items are numbers (tak: x if y is, z if x and y are).
+Each guard names only items demanded before it, outright or by an earlier guard, so
+C.demand_order can evaluate a call's items in an order where every guard is known
+before the item it guards. An item whose being a number makes the body fail anyway
+proves nothing (a list that could only be a number) and is never a guard.
+
+Callers use it in two ways. The code generator evaluates a guarded argument of a
+direct call when the guarding arguments are small integers, and suspends it otherwise
+(jit/lower.py, Note [Strict arguments]); a fixnum worker, whose values are all small
+integers, evaluates a callee's arguments in C.demand_order (Note [Fixnum workers]).
+And the analysis itself: with each guarded binder go the six results of the body with
+the binder at each point below TOP and its guard NUM; a call whose argument binds the
+guard to NUM (or DIV) meets these too, so `phi = \\n. phiacc:[n 1 0]` is head-strict in
+n although phiacc demands n only when k is a number. They are computed once, from the
+SCC's final tables, so calls within the SCC do not use them (their arguments are
+rarely known numbers: dcr:n may overflow).
 
 Note [Function summaries]
 ~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -72,16 +111,18 @@ argument, TOP as a result, but the function expression itself is evaluated. A lo
 lambda's parameters are analysed like a let's binders (from its body alone), so they are
 right for every caller; calls of let-bound lambdas are not followed. `@E` counts as no
 demand at all: its value is TOP, so nothing in E is demanded by its context (a spark is
-evaluated by whoever takes it). `#E` and `$name` in a suspended position run when the
-position is built, so a value that does not terminate there makes the building not
-terminate; `$E` of anything else is taken as the value of E only (its shallow
+evaluated by whoever takes it). `#E`, `$name` and `$p:[...]` of a primitive that forces
+its operands in a suspended position run when the position is built, so a value that
+does not terminate there makes the building not terminate (a list literal argument is
+itself a suspended position: its items run when the callee first selects from it, so a
+call is not assumed to build it); `$E` of anything else is taken as the value of E only (its shallow
 evaluation, which hands back suspensions in tail position, is not followed), so
 `[X ! $append:[Xs L2]]` does not make append spine-strict in its first argument.
 
 Note [Order of evaluation]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~
-Evaluating a demanded value early changes no value, but it changes the order in which
-things are evaluated. That order is visible through the devices (`screen` writes as it
+Evaluating a demanded value early changes no value (Note [Demand classes]), but it
+changes the order in which things are evaluated. That order is visible through the devices (`screen` writes as it
 is evaluated, `console` and `stdin` read), through `%SpnHd?`/`%SpnTl?` (they tell
 whether a field is still suspended), and through `val`/`evlst`, which run forms that may
 do either and may define top-level names while the program runs. A program that
@@ -112,14 +153,41 @@ LEVEL_NAMES = ("lazy", "head", "spine", "full")
 # --- the abstract domain (Note [Abstract values]) --------------------------------------
 
 DIV, ERR, SAFE, TOP = 0, 1, 6, 7
+NUM, NUME = 8, 9                   # numbers; numbers or errors (shape N)
+N = 4                              # the shape of numbers
+NVALUES = 10
 FAIL_IN = (None, 0, 2, 4)          # by level: values whose forcing to it does not end
 FAIL_OUT = (None, 0, 1, 2)         # by level: result shapes that fail that demand
 SCOPE_LIMIT = 1000                 # Note [Demand analysis cost]
 MAX_ALTS = 8                       # case splits per pattern before merging
 MAX_SPLIT_DEPTH = 2                # nested case splits before merging
+MAX_GUARD = 4                      # binders a conditional demand may assume are numbers
 
-LUB = [[(max(a >> 1, b >> 1) << 1) | ((a | b) & 1) for b in range(8)] for a in range(8)]
-GLB = [[(min(a >> 1, b >> 1) << 1) | (a & b & 1) for b in range(8)] for a in range(8)]
+
+def _shape_lub(a: int, b: int) -> int:
+    if a == b or b == 0:
+        return a
+    if a == 0:
+        return b
+    if a == N or b == N:                       # numbers with lists: anything
+        return 3
+    return max(a, b)
+
+
+def _shape_glb(a: int, b: int) -> int:
+    if a == b or b == 3:
+        return a
+    if a == 3:
+        return b
+    if a == N or b == N:                       # numbers and lists: only divergence
+        return 0
+    return min(a, b)
+
+
+LUB = [[(_shape_lub(a >> 1, b >> 1) << 1) | ((a | b) & 1) for b in range(NVALUES)]
+       for a in range(NVALUES)]
+GLB = [[(_shape_glb(a >> 1, b >> 1) << 1) | (a & b & 1) for b in range(NVALUES)]
+       for a in range(NVALUES)]
 
 
 def _cons(h: int, t: int) -> int:
@@ -132,12 +200,15 @@ def _cons(h: int, t: int) -> int:
     return s << 1
 
 
-CONS = [[_cons(h, t) for t in range(8)] for h in range(8)]
+CONS = [[_cons(h, t) for t in range(NVALUES)] for h in range(NVALUES)]
 
 # --- primitives (LANGUAGE.md section 6; docs/language.md section 3) -----------------
 
 STRICT = set(LIST_ARITY) | {"add", "mpy", "neg", "inc", "dcr", "inv", "not",
                             "zero?", "one?", "neg?", "pos?"}
+# strict primitives whose result is `true` or `[]` unless an operand is of a wrong kind:
+# given numbers they never give an error (the others may overflow or divide by zero)
+TESTS = {"lt?", "le?", "eq?", "ne?", "ge?", "gt?", "zero?", "one?", "neg?", "pos?"}
 PREDICATES = {"nil?", "list?", "isLST?", "isNML?", "isIDE?", "isFTN?", "isAPL?", "isERR?"}
 PROBES = {"%SpnHd?", "%SpnTl?"}
 # everything else is lazy in its operand: seq is handled on its own; set, any?,
@@ -163,8 +234,16 @@ def _accepts(name: str, v) -> bool:
 
 
 def _eager(e: C.Expr) -> bool:
-    """A suspended position that is evaluated at once, to the end: `#E` and `$name`."""
-    return type(e) is C.Ann and (e.op == "#" or (e.op == "$" and type(e.expr) in (C.Local, C.Global)))
+    """A suspended position that is evaluated at once, to the end: `#E`, `$name`, and
+    `$p:[...]` of a primitive that forces its operands (its shallow evaluation is its
+    value)."""
+    if type(e) is not C.Ann:
+        return False
+    if e.op == "#":
+        return True
+    x = e.expr
+    return e.op == "$" and (type(x) in (C.Local, C.Global) or (
+        type(x) is C.PrimCall and (x.name in STRICT or x.name in PREDICATES)))
 
 
 def level_under(r, ctx: int) -> int:
@@ -172,14 +251,20 @@ def level_under(r, ctx: int) -> int:
     of head/spine/full, gave results r, when the scope is demanded to level ctx."""
     limit = FAIL_OUT[ctx]
     for k in (FULL, SPINE, HEAD):
-        if (r[k - 1] >> 1) <= limit:
+        if fails(r[k - 1], limit):
             return k
     return LAZY
 
 
+def fails(v: int, limit: int) -> bool:
+    """Does every value v stands for fail a demand whose failing shapes are those up to
+    limit? An error never does: forcing it ends at once (Note [Demand classes])."""
+    return not (v & 1) and (v >> 1) <= limit
+
+
 class Summary:
     """A top-level function's tables (Note [Function summaries])."""
-    __slots__ = ("name", "lam", "binders", "table", "top", "solving")
+    __slots__ = ("name", "lam", "binders", "table", "top", "solving", "cond", "cond_rows")
 
     def __init__(self, name: str, lam: C.Lam, binders, used):
         self.name = name
@@ -189,6 +274,10 @@ class Summary:
         self.table = [[DIV] * 6 if id(b) in used else None for b in binders]
         self.top = DIV
         self.solving = False          # its SCC is being solved: record what reads it
+        # Note [Conditional demands]: {binder: (level, guard binders)} when the result
+        # is demanded to WHNF, and per such binder (slot, guard slots, six results)
+        self.cond: dict = {}
+        self.cond_rows: list = []
 
     def results(self, b) -> tuple[int, int, int]:
         row = self.table[b.index]
@@ -321,7 +410,9 @@ class Analysis:
                 env = env[0]
                 d -= 1
             return TOP if env is None else env[e.index + 1]
-        if t is C.Const or t is C.Lam or t is C.Quote:
+        if t is C.Const:
+            return SAFE if type(e.value) is str else NUM
+        if t is C.Lam or t is C.Quote:
             return SAFE
         if t is C.PrimCall:
             return self.ev_prim(e, env)
@@ -359,7 +450,7 @@ class Analysis:
                 return TOP                      # a spark demands nothing of E
             v = self.ev(e.expr, env)
             if e.op == "#":
-                return v if (v >> 1) == 3 else (v & 1)
+                return v if (v >> 1) >= 3 else (v & 1)
             return v
         return TOP
 
@@ -383,9 +474,11 @@ class Analysis:
             if name == "nil?":                   # only class 3 holds []
                 return DIV, s == 3, True
             if name in ("list?", "isLST?"):      # classes 1 and 2 are lists
-                return DIV, s >= 1, bool(err) or s == 3
+                return DIV, 1 <= s <= 3, bool(err) or s >= 3
             if name == "isERR?":                 # only the err part is an error
                 return DIV, bool(err), s >= 1
+            if name == "isNML?":                 # class N is numbers only
+                return DIV, s >= 3, bool(err) or s <= 3
             return DIV, True, True
         tc = type(c)
         if tc is C.Const or tc is C.Lam:         # never []
@@ -406,17 +499,26 @@ class Analysis:
     def ev_prim(self, e, env) -> int:
         name, args = e.name, e.args
         if name in STRICT:
-            # operands forced left to right; the first error is the answer. A constant
-            # the primitive accepts stops nothing (Note [Abstract values])
+            # operands forced left to right; the first that is an error or of a wrong
+            # kind is the answer, and the operands after it are not forced (err). A
+            # constant the primitive accepts and, but for the bitwise operators, a
+            # number stop nothing (Note [Abstract values])
             err = 0
+            numbers = name not in BITWISE     # operands all known to be numbers
             for a in args:
                 if type(a) is C.Const and _accepts(name, a.value):
+                    if type(a.value) is str:
+                        numbers = False
                     continue
                 v = self.ev(a, env)
                 if (v >> 1) == 0:
                     return v | err
-                err = 1
-            return TOP
+                if v != NUM or name in BITWISE:
+                    err = 1
+                    numbers = False
+            if name in TESTS:
+                return SAFE if numbers else TOP
+            return NUME
         if name in PREDICATES:
             return DIV if self.ev(args[0], env) == DIV else SAFE
         if name in PROBES:
@@ -469,17 +571,20 @@ class Analysis:
             return (e, 0, env)
         return self.ev(e, env)
 
+    def builds_forever(self, lit, env) -> bool:
+        """Building list literal lit runs its `#E`/`$x` items now: does that not end?"""
+        for item in lit.items:
+            if _eager(item) and self.ev(item, env) == DIV:
+                return True
+        return _eager(lit.tail) and self.ev(lit.tail, env) == DIV
+
     def value(self, desc) -> int:
         if type(desc) is not tuple:
             return desc
         lit, k, env = desc
         items = lit.items
-        if id(lit) in self.eager_lits:
-            for item in items:
-                if _eager(item) and self.ev(item, env) == DIV:
-                    return DIV                   # building the list runs it now
-            if _eager(lit.tail) and self.ev(lit.tail, env) == DIV:
-                return DIV
+        if id(lit) in self.eager_lits and self.builds_forever(lit, env):
+            return DIV                           # building the list runs it now
         t = SAFE if lit.tail is None else self.ev(lit.tail, env)
         for j in range(len(items) - 1, k - 1, -1):
             t = CONS[self.ev(items[j], env)][t]
@@ -531,6 +636,8 @@ class Analysis:
         s = v >> 1
         if s == 0:      # selecting from a value that does not terminate, or an error
             return [[(i, v) for i in self.slots(p)]]
+        if s == N:      # selecting from a number: pattern mismatch
+            return [[(i, ERR) for i in self.slots(p)]]
         if s == 3:
             return [[(i, TOP) for i in self.slots(p)]]
         item_tops = [(b.index, TOP) for ip in p.items for b in self.binders(ip)]
@@ -609,6 +716,12 @@ class Analysis:
                         r = GLB[r][row[v]]
                         if reads is not None:
                             reads.append((s, i))
+            if s.cond_rows:
+                vals = dict(alt)
+                for i, guard, row in s.cond_rows:
+                    v = vals.get(i, TOP)
+                    if v < SAFE and all(vals.get(g, TOP) in (DIV, NUM) for g in guard):
+                        r = GLB[r][row[v]]
             res = LUB[res][r]
         return res
 
@@ -630,6 +743,10 @@ class Analysis:
         for scc in sccs(list(self.defs), self.edges):
             try:
                 self.solve(scc)
+                for name in scc:
+                    s = self.summaries.get(name)
+                    if s is not None:
+                        self.conditional_rows(s)
             except RecursionError:
                 for name in scc:             # too deep to follow: assume nothing
                     s = self.summaries.get(name)
@@ -724,11 +841,120 @@ class Analysis:
                     s = self.summaries[cmd.name]
                     for b in s.binders:
                         b.demand = LEVEL_NAMES[level_under(s.results(b), HEAD)]
+                    items = s.lam.param.items if type(s.lam.param) is C.PList else []
+                    for b, (level, guard) in s.cond.items():
+                        b.cdemand = LEVEL_NAMES[level]
+                        b.guard = tuple(sorted(next(j for j, i in enumerate(items) if i is g)
+                                               for g in guard))
                     self.visit(s.lam.body, HEAD)
                 else:
                     self.visit(cmd.expr, HEAD)
             except RecursionError:
                 pass                             # what is left stays lazy, which is sound
+
+    def conditional_rows(self, s: Summary):
+        """s's conditional demands, and what s gives with each such binder bound to each
+        point below TOP and its guard to numbers (for calls: Note [Conditional
+        demands]). Computed once s's SCC is solved, from its final tables."""
+        s.cond = self.conditional(s, HEAD)
+        size = s.lam.size
+        for b, (level, guard) in s.cond.items():
+            row = [s.top] * 6
+            for p in (0, 1, 2, 4):
+                frame = [None] + [TOP] * size
+                for g in guard:
+                    frame[g.index + 1] = NUM
+                frame[b.index + 1] = p
+                row[p] = self.ev(s.lam.body, frame)
+            row[3] = LUB[row[2]][row[1]]
+            row[5] = LUB[row[4]][row[1]]
+            s.cond_rows.append((b.index, [g.index for g in guard], row))
+
+    def conditional(self, s: Summary, ctx: int) -> dict:
+        """The conditional demands of s's parameters that are not demanded outright
+        (Note [Conditional demands]), when s's result is demanded to level ctx:
+        {binder: (level, [the binders it assumes are numbers])}, in the order they were
+        found, each assuming only binders found before it or demanded outright."""
+        p = s.lam.param
+        if type(p) is not C.PList:
+            return {}
+        items = [i for i in p.items if type(i) is C.PVar]
+        numeric = self.numeric_params(s.lam)
+        out = {}
+        try:
+            known = [b for b in items if level_under(s.results(b), ctx) > LAZY
+                     and id(b) in numeric and not self.vacuous(s, b, ctx)]
+            pending = [b for b in items if level_under(s.results(b), ctx) == LAZY
+                       and s.table[b.index] is not None]
+            progress = True
+            while progress and pending and known:
+                progress = False
+                for b in list(pending):
+                    got = self.guarded(s, b, known[:MAX_GUARD], ctx)
+                    if got is not None:
+                        out[b] = got
+                        if id(b) in numeric and not self.vacuous(s, b, ctx):
+                            known.append(b)
+                        pending.remove(b)
+                        progress = True
+        except RecursionError:
+            pass                                 # what was found so far is sound
+        return out
+
+    def numeric_params(self, lam: C.Lam) -> set[int]:
+        """id() of the parameters lam's body uses as an operand of a primitive that
+        wants numbers: the only ones worth assuming are numbers."""
+        out: set[int] = set()
+        binders = self.binders(lam.param)
+        stack = [(lam.body, 0)]
+        while stack:
+            e, depth = stack.pop()
+            t = type(e)
+            if t is C.PrimCall and e.name in STRICT and e.name not in BITWISE:
+                for a in e.args:
+                    if type(a) is C.Local and a.depth == depth and a.index < len(binders):
+                        out.add(id(binders[a.index]))
+            inner = depth + 1 if t is C.Lam else depth
+            if t is C.Let:
+                stack.append((e.value, depth + 1 if e.rec else depth))
+                stack.append((e.body, depth + 1))
+                continue
+            for c in C.children(e):
+                stack.append((c, inner))
+        return out
+
+    def vacuous(self, s: Summary, g, ctx: int) -> bool:
+        """Does s's body fail a demand of level ctx whenever g is a number, whatever
+        the other parameters are? Then assuming g is a number proves nothing."""
+        frame = [None] + [TOP] * s.lam.size
+        frame[g.index + 1] = NUM
+        return fails(self.ev(s.lam.body, frame), FAIL_OUT[ctx])
+
+    def guarded(self, s: Summary, b, candidates: list, ctx: int):
+        """(level, guard) when s's body certainly evaluates b, to that level, given that
+        the binders in guard (a smallest subset of candidates found greedily) are
+        numbers; None when it does not even given all of them."""
+        limit = FAIL_OUT[ctx]
+
+        def demands(guard, level) -> bool:
+            frame = [None] + [TOP] * s.lam.size
+            for g in guard:
+                frame[g.index + 1] = NUM
+            frame[b.index + 1] = FAIL_IN[level]
+            return fails(self.ev(s.lam.body, frame), limit)
+
+        guard = list(candidates)
+        if not demands(guard, HEAD):
+            return None
+        for g in list(guard):
+            rest = [x for x in guard if x is not g]
+            if demands(rest, HEAD):
+                guard = rest
+        level = HEAD
+        for k in (SPINE, FULL):
+            if demands(guard, k):
+                level = k
+        return level, sorted(guard, key=lambda g: g.index)
 
     def scope_results(self, node, pattern, body) -> dict[int, tuple]:
         """Per binder of pattern (by id): the scope's results with the binder bound to
@@ -744,7 +970,7 @@ class Analysis:
                     frame[b.index + 1] = FAIL_IN[k]
                     v = self.ev(body, frame)
                     got.append(v)
-                    if (v >> 1) == 3:
+                    if (v >> 1) >= 3:
                         break
                 r = tuple(got + [TOP] * (3 - len(got)))
             b.demand = LEVEL_NAMES[level_under(r, HEAD)]
@@ -912,6 +1138,10 @@ def sccs(nodes: list[str], edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def _conditional_text(level: int, guard: list) -> str:
+    return f"{LEVEL_NAMES[level]} if num:{','.join(g.name for g in guard)}"
+
+
 @dataclass
 class DemandInfo:
     """What `analyse_module` found besides the IR fields: per top-level function, its
@@ -934,6 +1164,12 @@ def analyse_module(module: C.Module, dynamic: bool = False) -> DemandInfo:
             s = a.summaries.get(cmd.name)
             full = None
             if s is not None:
-                full = [(b.name, LEVEL_NAMES[level_under(s.results(b), FULL)]) for b in binders]
-            out[cmd.name] = {"head": [(b.name, b.demand) for b in binders], "full": full}
+                cond = a.conditional(s, FULL)
+                full = [(b.name, LEVEL_NAMES[level_under(s.results(b), FULL)]
+                         if b not in cond else _conditional_text(*cond[b]))
+                        for b in binders]
+            head = [(b.name, b.demand if getattr(b, "guard", None) is None else
+                     f"{b.cdemand} if num:{','.join(cmd.expr.param.items[j].name for j in b.guard)}")
+                    for b in binders]
+            out[cmd.name] = {"head": head, "full": full}
     return DemandInfo(out, a.skipped)

@@ -86,10 +86,18 @@ def pattern_text(p: C.Pattern, demands: bool = False) -> str:
         if demands:
             name += f"{{{p.demand}}}"
         return f"{name}={pattern_text(p.pattern, demands)}"
-    items = " ".join([pattern_text(i, demands) for i in p.items])
+    items = " ".join([_guarded_text(i, p.items) if demands and type(i) is C.PVar
+                      and i.guard is not None else pattern_text(i, demands)
+                      for i in p.items])
     if p.rest is not None:
         items += " ! " + pattern_text(p.rest, demands)
     return f"[{items}]"
+
+
+def _guarded_text(b: C.PVar, items) -> str:
+    """A conditionally demanded item: `x@0{head if num:y}`."""
+    name = b.name if b.index < 0 else f"{b.name}@{b.index}"
+    return f"{name}{{{b.cdemand} if num:{','.join(items[j].name for j in b.guard)}}}"
 
 
 def _const(v) -> str:

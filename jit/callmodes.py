@@ -26,7 +26,13 @@ f's generic code and its variant.
 
 What the callee certainly evaluates (its parameter binders' demands) is evaluated
 before a direct call; items past a worker's pattern are never selected, so never
-built. App.demand, the demand on each call's *result*, is what `lower`'s contexts
+built. An item of a worker call that the callee demands only when other items are
+numbers (Note [Conditional demands] in frontend/demand.py: tak's x when y is one) is
+marked `!ifJ,K`: it is evaluated after items J and K, when they are small integers,
+and suspended otherwise (C.demand_order). `$E` items run when the argument list is
+built, which is when the callee first selects from it: at the call when the callee
+certainly selects (`/selects`: it demands an item outright), else each is suspended
+whole. App.demand, the demand on each call's *result*, is what `lower`'s contexts
 must agree with: a call in a suspended position is `lazy` and compiled into the
 suspension's code; every call compiled where its value is needed at once is at least
 `head`. The dump shows both, so a disagreement is visible.
@@ -60,6 +66,9 @@ class CallModes:
     late_binding: bool = False     # Note [Late binding]: no direct calls
     mode: dict = field(default_factory=dict)      # id(App) -> worker | code | apply
     strict: set = field(default_factory=set)      # ids of values evaluated early
+    conditional: dict = field(default_factory=dict)   # id(item) -> guard positions
+    selects: set = field(default_factory=set)     # ids of worker calls whose callee
+    #                                               certainly selects from its argument
     workers: dict = field(default_factory=dict)   # name -> worker_shape, where > 0
 
     def direct(self, name: str) -> bool:
@@ -102,7 +111,15 @@ class CallModes:
         if self.fits_worker(fe.name, e.arg):
             self.mode[id(e)] = "worker"
             for p, item in zip(lam.param.items, e.arg.items):
-                self._strict_item(p, item)
+                guard = C.demanded_if(p)
+                if guard is None or sparked(item):
+                    continue
+                if guard:
+                    self.conditional[id(item)] = guard
+                else:
+                    self.strict.add(id(item))
+            if any(C.demanded(p) for p in lam.param.items):
+                self.selects.add(id(e))
             return
         self.mode[id(e)] = "code"
         param, arg = lam.param, e.arg
@@ -122,9 +139,12 @@ class CallModes:
         """The dump's text for node e."""
         m = self.mode.get(id(e))
         if m is not None:
-            return "/" + m
+            return "/" + m + ("/selects" if id(e) in self.selects else "")
         if id(e) in self.strict:
             return "!"
+        g = self.conditional.get(id(e))
+        if g is not None:
+            return "!if" + ",".join(str(k) for k in g)
         return None
 
 

@@ -40,13 +40,16 @@ So shallow evaluation costs nothing and every call in tail position can be a jum
 Note [Strict arguments]
 ~~~~~~~~~~~~~~~~~~~~~~~
 The demand pass (frontend/demand.py) marks a binder head-demanded when evaluating its
-scope certainly evaluates the binder's value (docs/language.md, "Strictness and
-errors"). Where the code generator knows the scope -- a direct call of a top-level
-function, a `let` -- such a value is evaluated before the scope runs instead of being
-suspended (callmodes.py marks which): no suspension is allocated, none is forced
-later, and an accumulator such as `sum:[add:[acc X] Xs]` never builds a chain. The
-callee still forces its parameter (a tag test on a value) since closures and other
-callers pass suspensions. A sparked argument (`@E`) is left as the spark it asks for.
+scope certainly evaluates the binder's value, or does not end (docs/language.md,
+"Strictness and errors"). Where the code generator knows the scope -- a direct call
+of a top-level function, a `let` -- such a value is evaluated before the scope runs
+instead of being suspended (callmodes.py marks which): no suspension is allocated,
+none is forced later, and an accumulator such as `sum:[add:[acc X] Xs]` never builds
+a chain. An item of a worker call that is demanded only if other items are numbers
+(Note [Conditional demands] in demand.py: tak's x if y is) is evaluated after them
+(C.demand_order), when they are small integers, and suspended otherwise. The callee
+still forces its parameter (a tag test on a value) since closures and other callers
+pass suspensions. A sparked argument (`@E`) is left as the spark it asks for.
 
 Note [Evaluated binders]
 ~~~~~~~~~~~~~~~~~~~~~~~~
@@ -79,15 +82,19 @@ Note [Sparked operands]
 ~~~~~~~~~~~~~~~~~~~~~~~
 `add:[@nfib:dcr:n nfib:sub:[n 2]]` builds its operand list first, which sparks the
 first operand, and then forces the operands in order: taken literally, the worker
-that made the spark forces it at once and nothing runs in parallel. A strict
-primitive evaluates every operand it checks, so the order in which they are
-evaluated cannot change its value (docs/language.md, "Strictness and errors"): the
-code offers every sparked operand, evaluates the others, and forces the sparks
-last, by which time an idle worker may have taken them. The operands are still
-checked in their written order, so the same error is reported. A spark is made only
-while some worker is hungry (Note [Hungry workers] in rt/rt_spark.c; the `sparks`
-pass); otherwise the operand is evaluated at once, so `@` on every call of nfib costs
-a load and a branch when every worker is busy.
+that made the spark forces it at once and nothing runs in parallel. Nor may the
+worker evaluate the second operand while the spark is out: a strict primitive stops
+at the first operand that is an error or not a number (docs/language.md section 3),
+and an error in the first would return without the second, which might never end.
+So the operands are forced in their written order, and what runs in parallel is
+what comes after the first: while some worker is hungry (Note [Hungry workers] in
+rt/rt_spark.c), every operand after the first that needs evaluating is suspended
+and sparked (the `@` ones and the others alike), then the first is evaluated here,
+then each later one is forced in its turn; an idle worker may have taken it by
+then. A spark the primitive never forces (the first operand was an error) is left
+to whoever took it, and its value is never used. While nobody is hungry nothing is
+sparked and the operands are evaluated here in order, so `@` on every call of nfib
+costs a load and a branch when every worker is busy.
 
 Note [Static literals]
 ~~~~~~~~~~~~~~~~~~~~~~
@@ -1015,7 +1022,7 @@ class FnLowering:
             self.cm.annotate(e)
             mode = self.cm.mode[id(e)]
         if mode == "worker":
-            ops = self.worker_args(self.low.defs[fe.name].expr.param, e.arg)
+            ops = self.worker_args(self.low.defs[fe.name].expr.param, e.arg, e)
             return self.call(L.Call("code", self.low.worker_of[fe.name], ops), ctx)
         if mode == "code":
             argop = self.strict_arg(self.low.defs[fe.name].expr.param, e.arg)
@@ -1037,15 +1044,63 @@ class FnLowering:
             return self.cons_chain(ops, tail)
         return self.delay(arg)
 
-    def worker_args(self, param: C.PList, arg: C.ListCons) -> list:
+    def worker_args(self, param: C.PList, arg: C.ListCons, call: C.App) -> list:
         """Operands for a worker: the items its pattern names, demanded ones evaluated
-        now (Note [Strict arguments]); items past the pattern are never selected."""
-        # a list literal passed alone is built, not suspended (delay, not _delay_flat)
-        ops = [self.ev(item, WHNF) if self.cm.is_strict(item) else self.delay(item)
-               for _, item in zip(param.items, arg.items)]
+        now, conditionally demanded ones when their conditions hold (Note [Strict
+        arguments]); items past the pattern are never selected."""
+        items = arg.items
+        ops: list = [None] * len(param.items)
+        cm = self.cm
+        for j in C.demand_order(param):
+            item = items[j]
+            if cm.is_strict(item):
+                ops[j] = self.ev(item, WHNF)
+            elif id(item) in cm.conditional:
+                gops = [ops[g] for g in cm.conditional[id(item)]]
+                if any(op is None for op in gops):
+                    continue                     # a condition on a value not evaluated
+                ops[j] = self.ev_if_numbers(item, gops)
+        # `$E`/`#E` items run when the argument list is built, which is when the callee
+        # first selects from it (interp/eval.py build_list): now, if it certainly
+        # selects; else each is suspended whole and runs if its item is selected
+        selects = id(call) in cm.selects
+        for j, item in enumerate(items[:len(param.items)]):
+            if ops[j] is None:
+                # a list literal passed alone is built, not suspended (delay, not _delay_flat)
+                ops[j] = self.delay(item, allow_now=selects)
         if param.rest is not None:
-            ops.append(NILW if arg.tail is None else self.delay(arg.tail))
+            ops.append(NILW if arg.tail is None else self.delay(arg.tail, allow_now=selects))
         return ops
+
+    def ev_if_numbers(self, item: C.Expr, gops: list):
+        """item's value now when every operand in gops is a small integer (a number,
+        so that the callee certainly evaluates item: Note [Strict arguments]), else
+        item suspended."""
+        checks = []
+        for op in gops:
+            if type(op) is not L.Var:
+                if type(op) is not L.Word or op.bits & 1 == 0:
+                    return self.delay(item)  # a constant that is not a small integer
+                continue
+            if op.rep != L.INT:
+                checks.append(op)
+        if not checks:
+            return self.ev(item, WHNF)
+        ok = self.op("fix?", checks[0])
+        for op in checks[1:]:
+            ok = self.op("and", ok, self.op("fix?", op))
+        now, later = self.block("numbers"), self.block("notnumbers")
+        done, r = self.join("argdone")
+        self.branch(ok, now, later)
+        snap = self.snapshot()
+        self.at(now)
+        self.jump(done, self.ev(item, WHNF))
+        self.restore(snap)
+        self.at(later)
+        self.jump(done, self.delay(item))
+        self.restore(snap)
+        self.at(done)
+        return r
 
     def call(self, c: L.Call, ctx):
         """A call with the code signature; in TAIL a jump (musttail)."""
@@ -1083,7 +1138,7 @@ class FnLowering:
         if worker:
             if not self.cm.fits_worker(name, e.arg):
                 return self.finish_value(self.deep(self.ev(e, WHNF)), ctx)
-            ops = self.worker_args(lam.param, e.arg)
+            ops = self.worker_args(lam.param, e.arg, e)
         else:
             ops = [self.strict_arg(lam.param, e.arg)]
         x = self.exh
@@ -1231,7 +1286,7 @@ class FnLowering:
                 v = fixw(a.value)               # a small integer: no check needed
             else:
                 if i in ready:
-                    v = self.force(ready[i]) if sparked(a) else ready[i]
+                    v = self.speculated(a, ready[i])
                 else:
                     v = self.ev(a, WHNF)
                 if known is None:
@@ -1264,29 +1319,55 @@ class FnLowering:
 
     def spark_operands(self, args: list) -> dict:
         """Operands of a strict primitive with sparks among them (Note [Sparked
-        operands]): the sparks are offered first, then the other operands are
-        evaluated, and only then are the sparks forced. Returns {index: operand}."""
+        operands]): while some worker is hungry, every operand after the first that
+        needs evaluating is suspended and sparked before that first one is evaluated;
+        each is forced in its turn. Returns {index: the spark, or 0 when nobody was
+        hungry and the operand is to be evaluated in its turn}."""
         if not any(sparked(a) for a in args):
             return {}
-        ready = {i: self.spark_if_hungry(a) for i, a in enumerate(args) if sparked(a)}
+        later = []
+        first = None
         for i, a in enumerate(args):
-            if not sparked(a) and not small_int(a):
-                ready[i] = self.ev(a, WHNF)
-        return ready
-
-    def spark_if_hungry(self, e: C.Ann):
-        """`@E` as a strict operand: a spark while some worker is hungry, else E's
-        value at once (Note [Hungry workers] in rt/rt_spark.c). Either way the result
-        is something the caller forces."""
-        spark, now = self.block("hungry"), self.block("busy")
-        done, r = self.join("sparked")
-        self.branch(self.op("hungry"), spark, now, likely=False)
+            if small_int(a):
+                continue
+            if first is None:
+                first = i
+                continue
+            inner = a.expr if sparked(a) else a
+            if type(inner) not in SIMPLE and type(inner) is not C.Quote:
+                later.append(i)
+        if not later:
+            return {}
+        spark, busy = self.block("hungry"), self.block("busy")
+        done = self.block("sparked", [self.var("spark") for _ in later])
+        self.branch(self.op("hungry"), spark, busy, likely=False)
         snap = self.snapshot()
         self.at(spark)
-        self.jump(done, self.delay(e))
+        made = []
+        for i in later:
+            a = args[i]
+            made.append(self.make_susp(a.expr if sparked(a) else a, "spark"))
+        for s in made:
+            self.emit(L.Effect(L.Call("rt", "rt_spark", [s])))   # hungry already
+        self.jump(done, *made)
         self.restore(snap)
-        self.at(now)
-        self.jump(done, self.ev(e.expr, WHNF))
+        self.at(busy)
+        self.jump(done, *[L.Word(0, "none") for _ in later])
+        self.at(done)
+        return dict(zip(later, done.params))
+
+    def speculated(self, a: C.Expr, op):
+        """Operand a in its turn: the spark spark_operands made of it, forced, or, when
+        it made none, a evaluated here."""
+        forced, here = self.block("spark"), self.block("inplace")
+        done, r = self.join("operand", whnf=True)
+        self.branch(self.op("ne", op, L.Word(0, "none")), forced, here)
+        snap = self.snapshot()
+        self.at(forced)
+        self.jump(done, self.force(op))
+        self.restore(snap)
+        self.at(here)
+        self.jump(done, self.ev(a.expr if sparked(a) else a, WHNF))
         self.restore(snap)
         self.at(done)
         return r

@@ -3,16 +3,16 @@ second body in the int representation (a fixnum worker) and an entry that tries 
 
 Note [Fixnum workers]
 ~~~~~~~~~~~~~~~~~~~~~
-A top-level function whose parameters are all demanded (a name, or a list pattern of
-up to four names; frontend/demand.py) and whose body, read with those parameters as
-small integers, can only make small integers, gets a second compiled form besides its
-generic code: a *fixnum worker*, an LIR function whose variables all have the int
-representation (a small integer's tagged word) or bool. It takes the parameters as
-small integers and returns one, with no root frame, no suspensions and no heap
-objects: its arithmetic is the generic code's fast paths (`add.checked` ...) with
-giving up where the generic code has a slow path, its tests are machine comparisons,
-and its calls go straight to other fixnum workers. The same LIR statements, the same
-emitter: one representation, not a second code generator.
+A top-level function whose parameter is a name, or a list pattern of up to four
+names, and whose body, read with those parameters as small integers, can only make
+small integers, gets a second compiled form besides its generic code: a *fixnum
+worker*, an LIR function whose variables all have the int representation (a small
+integer's tagged word) or bool. It takes the parameters as small integers and returns
+one, with no root frame, no suspensions and no heap objects: its arithmetic is the
+generic code's fast paths (`add.checked` ...) with giving up where the generic code
+has a slow path, its tests are machine comparisons, and its calls go straight to
+other fixnum workers. The same LIR statements, the same emitter: one representation,
+not a second code generator.
 
 What counts as such a body (`_Check.expr`, `_Check.test`):
   - an integer constant in the small range, a parameter, a `let` binder of such a value;
@@ -20,15 +20,25 @@ What counts as such a body (`_Check.expr`, `_Check.test`):
   - `if` whose tests compare such values (`lt? le? gt? ge? eq? ne?`, `zero? one? pos?
     neg?`) and whose branches, `else` included, are such values;
   - a call of a function that has a fixnum worker, with such values for the names its
-    pattern binds (items past the pattern are never selected, so never evaluated);
+    pattern binds (items past the pattern are never selected, so never evaluated),
+    where each value either goes to a parameter the callee certainly evaluates
+    (frontend/demand.py: outright, or because the parameters it assumes are numbers
+    are, which they are in a worker), or makes no call, or is `$E` or `#E`, which the
+    lazy program runs when it builds the argument (for a list, once the callee
+    selects from it, which it does when it demands any parameter outright). The
+    worker evaluates the values in C.demand_order, so it evaluates nothing the lazy
+    program would not, in an order that can only differ where both run;
   - `$E`, `#E` and `@E` of such a value.
-A `let` binder must be demanded, or its value must contain no call: the worker
-evaluates it at once, and only a demanded or call-free value can be evaluated early
-without changing what the program means (an early call could fail to terminate where
-the lazy program never asked for the value).
+A `let` binder must be demanded, or its value must contain no call or be `$E` or `#E`
+(which the lazy program runs at the `let` too), or the body must name the binder once:
+the worker evaluates a demanded, call-free, `$` or `#` value at once, and any other
+where the body names it, in the order the generic code would (an early call
+could fail to terminate where the lazy program never asked for the value: in
+`let:[a @nfib:dcr:n add:[nfib:sub:[n 2] a 1]]` a is evaluated only when the first
+operand is a number, and an error there would return without it).
 
-The set of functions is the greatest fixed point: start from every function with
-demanded name parameters and drop those whose bodies use anything else, including a
+The set of functions is the greatest fixed point: start from every function whose
+parameter is names and drop those whose bodies use anything else, including a
 call of a dropped function, until none is dropped. That is sound because the worker
 only ever *speculates*: whatever the analysis believes, at run time an overflow, a
 value that is not a small integer, a full stack or a hungry worker (`@`) makes the
@@ -92,18 +102,63 @@ MAX_ITEMS = 4            # a worker's values: the code signature's four
 
 def fixnum_params(lam: C.Lam) -> list | None:
     """The binders a fixnum worker takes, in order, or None when the parameter is
-    not all demanded names."""
+    not a name or a list of names."""
     p = lam.param
     if type(p) is C.PVar:
-        return [p] if C.demanded(p) else None
+        return [p]
     if (type(p) is C.PList and p.rest is None and 1 <= len(p.items) <= MAX_ITEMS
-            and all(type(i) is C.PVar and C.demanded(i) for i in p.items)):
+            and all(type(i) is C.PVar for i in p.items)):
         return list(p.items)
     return None
 
 
+def strict_params(lam: C.Lam) -> set[int]:
+    """id() of the parameters lam's body certainly evaluates, outright or because the
+    others it assumes are numbers are evaluated before them (C.demand_order)."""
+    p = lam.param
+    if type(p) is C.PVar:
+        return {id(p)} if C.demanded(p) else set()
+    out = {id(p.items[j]) for j in C.demand_order(p) if C.demanded(p.items[j])}
+    for j in C.demand_order(p):
+        guard = C.demanded_if(p.items[j])
+        if guard and all(id(p.items[g]) in out for g in guard):
+            out.add(id(p.items[j]))
+    return out
+
+
+def evaluated_when_built(e) -> bool:
+    """`$E` and `#E` in a suspended position run when the position is built."""
+    return type(e) is C.Ann and e.op in "$#"
+
+
 def small_int(e) -> bool:
     return type(e) is C.Const and type(e.value) is int and FIX_MIN <= e.value <= FIX_MAX
+
+
+def uses(body, index: int) -> int:
+    """How many times body names slot `index` of the frame just outside it."""
+    n = 0
+    stack = [(body, 0)]
+    while stack:
+        e, depth = stack.pop()
+        t = type(e)
+        if t is C.Local:
+            n += e.depth == depth and e.index == index
+        elif t is C.Let:
+            stack.append((e.value, depth + 1 if e.rec else depth))
+            stack.append((e.body, depth + 1))
+        else:
+            inner = depth + 1 if t is C.Lam else depth
+            stack.extend((c, inner) for c in C.children(e))
+    return n
+
+
+def deferred(e: C.Let) -> bool:
+    """A `let` whose value a fixnum worker evaluates where its binder is used (once),
+    not at the `let`: the binder is not demanded, the value makes calls, and it is not
+    `$E` or `#E`, which run at the `let` in the lazy program too."""
+    return (not C.demanded(e.pattern) and has_call(e.value)
+            and not evaluated_when_built(e.value))
 
 
 def has_call(e) -> bool:
@@ -146,11 +201,9 @@ class _Check:
             if e.rec or type(p) is not C.PVar:
                 return False
             value = e.value
-            if type(value) is C.Ann and value.op == "@" and not C.demanded(p):
-                return False
             if not self.expr(value, scopes, fx):
                 return False
-            if not C.demanded(p) and has_call(value):
+            if deferred(e) and uses(e.body, p.index) != 1:
                 return False
             scopes.append(C.pattern_names(p))
             ok = self.expr(e.body, scopes, fx | {id(p)})
@@ -175,13 +228,22 @@ class _Check:
         f = e.fn
         if type(f) is not C.Global or f.name not in self.candidates:
             return False
-        p = self.candidates[f.name].param
+        lam = self.candidates[f.name]
+        p = lam.param
+        strict = strict_params(lam)
         if type(p) is C.PVar:
-            return self.expr(e.arg, scopes, fx)
+            return self.expr(e.arg, scopes, fx) and (
+                id(p) in strict or evaluated_when_built(e.arg) or not has_call(e.arg))
         a = e.arg
         if type(a) is not C.ListCons or len(a.items) < len(p.items):
             return False
-        return all(self.expr(x, scopes, fx) for x in a.items[:len(p.items)])
+        # the argument list is built (and its `$E` items run) once the callee selects
+        # from it, which it certainly does when it demands a parameter outright
+        built = any(C.demanded(i) for i in p.items)
+        return all(self.expr(x, scopes, fx) and (
+                       id(i) in strict or not has_call(x)
+                       or (built and evaluated_when_built(x)))
+                   for i, x in zip(p.items, a.items))
 
 
 def choose(defs: dict[str, C.Def]) -> list[str]:
@@ -286,6 +348,8 @@ class FixnumLowering:
             v = L.Word(fix(e.value), str(e.value))
         elif t is C.Local:
             v = env[id(self.cl.binder[id(e)])]
+            if type(v) is tuple:               # a deferred let value, named once
+                v = self.ev(v[0], v[1])
         elif t is C.PrimCall:
             v = self.prim(e, env)
         elif t is C.App:
@@ -293,17 +357,21 @@ class FixnumLowering:
         elif t is C.If:
             return self.if_(e, env, tail)
         elif t is C.Let:
-            v = self.ev(e.value, env)
             inner = dict(env)
-            inner[id(e.pattern)] = v
+            if deferred(e):
+                # evaluated where the body names it (Note [Fixnum workers]); a hungry
+                # `@` still hands the call over here, before any work is done
+                value = e.value
+                while type(value) is C.Ann and value.op == "@":
+                    self.spark_check()
+                    value = value.expr
+                inner[id(e.pattern)] = (value, env)
+            else:
+                inner[id(e.pattern)] = self.ev(e.value, env)
             return self.ev(e.body, inner, tail)
         elif t is C.Ann:
             if e.op == "@":
-                h = self.var("hungry", L.BOOL)
-                self.emit(L.Let(h, L.Op("hungry", [])))
-                go = self.block("busy")
-                self.term(L.Branch(h, self.handoff(), go.label, likely=False))
-                self.cur = go
+                self.spark_check()
             return self.ev(e.expr, env, tail)
         else:
             raise AssertionError(f"not a fixnum expression: {t.__name__}")
@@ -311,6 +379,14 @@ class FixnumLowering:
             self.term(L.Return(v))
             return None
         return v
+
+    def spark_check(self) -> None:
+        """`@`: while some worker is hungry, hand the call to the generic code."""
+        h = self.var("hungry", L.BOOL)
+        self.emit(L.Let(h, L.Op("hungry", [])))
+        go = self.block("busy")
+        self.term(L.Branch(h, self.handoff(), go.label, likely=False))
+        self.cur = go
 
     def checked(self, op: str, x, y=None):
         v = self.var(op)
@@ -371,7 +447,11 @@ class FixnumLowering:
         if type(lam.param) is C.PVar:
             vals = [self.ev(e.arg, env)]
         else:
-            vals = [self.ev(x, env) for x in e.arg.items[:len(lam.param.items)]]
+            # in the order the callee demands them (Note [Fixnum workers]): an item
+            # demanded only when others are numbers comes after them
+            vals = [None] * len(lam.param.items)
+            for j in C.demand_order(lam.param):
+                vals[j] = self.ev(e.arg.items[j], env)
         target = self.names[callee]
         self.guard()
         # notail: the stack check reads the frame address, and a call eliminated as

@@ -28,7 +28,7 @@ TRACE_EVENTS = 1 << 20
 KINDS = {
     native.TRACE_STEP: ("step", "step", "X", "step"),
     native.TRACE_AWAKE: ("awake", "step", "X", None),
-    native.TRACE_SPARK_RUN: ("spark", "spark", "X", "nested"),
+    native.TRACE_SPARK_RUN: ("spark", "spark", "X", "spark"),
     native.TRACE_SPARK_STOLEN: ("steal", "spark", "i", "victim"),
     native.TRACE_GC_LOCAL: ("local GC", "gc", "X", "reclaimed_kib"),
     native.TRACE_GC_MAJOR: ("compaction", "gc", "X", "live_kib"),
@@ -36,7 +36,8 @@ KINDS = {
     native.TRACE_UNWIND: ("unwind", "step", "i", "reason"),
     native.TRACE_GC_HELP: ("compaction (helping)", "gc", "X", None),
 }
-UNWIND_REASONS = {1: "allocation failure", 2: "abandoned: the step ended", 3: "interrupted"}
+UNWIND_REASONS = {1: "allocation failure", 2: "abandoned: the step ended", 3: "interrupted",
+                  4: "cancelled: any? has its answer"}
 
 
 def trace_events_wanted(args) -> int:
@@ -68,7 +69,11 @@ def chrome_events(ctx: native.Context, process_name: str) -> list[dict]:
                 ev["dur"] = round((end - start) / 1000, 3)
             else:
                 ev["s"] = "t"          # an instant on this lane only
-            if argname:
+            if kind == native.TRACE_SPARK_RUN:
+                # rt/daisy_rt.h RT_TRACE_SPARK_*: a spark task's (its worker's other
+                # tasks waited), and a later stretch of a run its task left and resumed
+                ev["args"] = {"while_waiting": bool(arg & 1), "resumed": bool(arg & 2)}
+            elif argname:
                 ev["args"] = {argname: UNWIND_REASONS.get(arg, arg)
                               if kind == native.TRACE_UNWIND else arg}
             out.append(ev)

@@ -832,8 +832,9 @@ void rt_report_heap_exhausted(rt_ctx *ctx, FILE *f);
 enum {
     RT_TRACE_STEP = 1,          /* worker 0: an evaluation step (rt_step); arg: step number */
     RT_TRACE_AWAKE = 2,         /* a helper awake during a step (not parked) */
-    RT_TRACE_SPARK_RUN = 3,     /* a spark's suspension evaluated; arg: nesting depth
-                                   (0: from the scheduler, k: while waiting, k deep) */
+    RT_TRACE_SPARK_RUN = 3,     /* a spark's suspension evaluated, or one stretch of it
+                                   when its task was switched away from and back
+                                   (Note [Tasks]); arg: RT_TRACE_SPARK_* bits */
     RT_TRACE_SPARK_STOLEN = 4,  /* instant: a spark taken from another deque; arg: victim */
     RT_TRACE_GC_LOCAL = 5,      /* a local collection; arg: KiB made usable */
     RT_TRACE_GC_MAJOR = 6,      /* a compaction, on worker 0; arg: KiB live after it */
@@ -844,6 +845,9 @@ enum {
                                    [Parallel compaction] in rt_gc.c); arg: 0 */
     RT_TRACE__KINDS
 };
+/* RT_TRACE_SPARK_RUN's argument: run by a spark task, while the worker's other tasks
+ * waited; a stretch after the first of a run switched away from. */
+enum { RT_TRACE_SPARK_WHILE_WAITING = 1, RT_TRACE_SPARK_RESUMED = 2 };
 typedef struct rt_trace_event {
     uint64_t start_ns, end_ns;
     uint32_t kind, arg;

@@ -112,6 +112,14 @@ static uint64_t sweep_region(rt_worker *w, uint32_t r)
     return freed;
 }
 
+typedef struct local_marker { rt_worker *w; size_t n; } local_marker;
+
+static void mark_root(void *arg, rt_val *slot)
+{
+    local_marker *lm = arg;
+    mark_val(lm->w, &lm->n, *slot);
+}
+
 uint64_t rt_gc_local(rt_worker *w)
 {
     rt_ctx *ctx = w->ctx;
@@ -128,18 +136,9 @@ uint64_t rt_gc_local(rt_worker *w)
         memset(ctx->markbits[r], 0, RT_REGION_WORDS / 8);
     }
     rt_spark_thieves_exclude(w);
-    size_t n = 0;
-    for (size_t k = 0; k <= w->ngreen; k++) {      /* every task's roots: Note [Tasks] */
-        rt_task *t = k == w->ngreen ? w->main_task : w->green[k];
-        rt_val *base, *top;
-        rt_obj **claims;
-        size_t nclaims;
-        rt_task_roots(w, t, &base, &top, &claims, &nclaims);
-        for (rt_val *p = base; p < top; p++)
-            mark_val(w, &n, *p);
-        for (size_t i = 0; i < nclaims; i++)
-            mark_val(w, &n, rt_val_of(claims[i]));
-    }
+    local_marker lm = {w, 0};
+    rt_task_each_root(w, mark_root, &lm);          /* every task's: Note [Tasks] */
+    size_t n = lm.n;
     for (size_t i = 0; i < w->nremset; i++)
         mark_val(w, &n, w->remset[i]);
     if (w->current_spark)
@@ -545,6 +544,9 @@ static void filter_sparks(rt_ctx *ctx, rt_worker *w)
     atomic_store(&d->bottom, (int64_t)k);
 }
 
+static void evacuate_root(void *arg, rt_val *slot) { *slot = evacuate(arg, *slot); }
+static rt_val evacuate_value(void *arg, rt_val v) { return evacuate(arg, v); }
+
 void rt_gc_major(rt_worker *w0)
 {
     rt_ctx *ctx = w0->ctx;
@@ -566,31 +568,8 @@ void rt_gc_major(rt_worker *w0)
     for (uint32_t id = 0; id < ctx->nworkers; id++) {
         rt_worker *w = ctx->workers[id];
         rt_heap_retire_extent(w);
-        for (size_t k = 0; k <= w->ngreen; k++) {  /* every task's roots: Note [Tasks] */
-            rt_task *tk = k == w->ngreen ? w->main_task : w->green[k];
-            rt_val *base, *top;
-            rt_obj **claims;
-            size_t nclaims;
-            rt_task_roots(w, tk, &base, &top, &claims, &nclaims);
-            for (rt_val *p = base; p < top; p++)
-                *p = evacuate(&cp, *p);
-            for (size_t i = 0; i < nclaims; i++)
-                claims[i] = rt_obj_of(evacuate(&cp, rt_val_of(claims[i])));
-            atomic_store(&tk->top_claim, nclaims ? claims[nclaims - 1] : NULL);
-            /* a waiter looks at its root slot again; the cycle check then
-             * finds the moved suspension */
-            atomic_store(&tk->waiting_on, NULL);
-            rt_obj *root = atomic_load(&tk->root);
-            if (root) {
-                rt_val c = evacuate(&cp, rt_val_of(root));
-                atomic_store(&tk->root, rt_is_type(c, RT_T_SUSP) ? rt_obj_of(c) : NULL);
-            }
-            rt_obj *cancel = atomic_load(&tk->cancel);
-            if (cancel) {
-                rt_val c = evacuate(&cp, rt_val_of(cancel));
-                atomic_store(&tk->cancel, rt_is_type(c, RT_T_SUSP) ? rt_obj_of(c) : NULL);
-            }
-        }
+        rt_task_each_root(w, evacuate_root, &cp);      /* every task's: Note [Tasks] */
+        rt_task_relocated(w, evacuate_value, &cp);
         if (w->current_spark) {
             rt_val c = evacuate(&cp, rt_val_of(w->current_spark));
             w->current_spark = rt_is_type(c, RT_T_SUSP) ? rt_obj_of(c) : NULL;
@@ -705,6 +684,20 @@ static void check_push(rt_ctx *ctx, ptrset *seen, rt_val **stack, size_t *n, siz
     (*stack)[(*n)++] = v;
 }
 
+typedef struct check_roots {
+    rt_ctx *ctx;
+    ptrset *seen;
+    rt_val **stack;
+    size_t *n, *cap;
+    rt_heap_check *out;
+} check_roots;
+
+static void check_root(void *arg, rt_val *slot)
+{
+    check_roots *c = arg;
+    check_push(c->ctx, c->seen, c->stack, c->n, c->cap, *slot, c->out);
+}
+
 void rt_heap_verify(rt_ctx *ctx, rt_heap_check *out)
 {
     memset(out, 0, sizeof *out);
@@ -716,17 +709,8 @@ void rt_heap_verify(rt_ctx *ctx, rt_heap_check *out)
         PUSH(ctx->globals[i]);
     for (uint32_t id = 0; id < ctx->nworkers; id++) {
         rt_worker *w = ctx->workers[id];
-        for (size_t k = 0; k <= w->ngreen; k++) {
-            rt_task *t = k == w->ngreen ? w->main_task : w->green[k];
-            rt_val *base, *top;
-            rt_obj **claims;
-            size_t nclaims;
-            rt_task_roots(w, t, &base, &top, &claims, &nclaims);
-            for (rt_val *p = base; p < top; p++)
-                PUSH(*p);
-            for (size_t i = 0; i < nclaims; i++)
-                PUSH(rt_val_of(claims[i]));
-        }
+        check_roots cr = {ctx, &seen, &stack, &n, &cap, out};
+        rt_task_each_root(w, check_root, &cr);
         rt_spark_deque *d = w->deque;
         for (int64_t i = atomic_load(&d->top); i < atomic_load(&d->bottom); i++) {
             out->sparks++;

@@ -438,6 +438,8 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason)
     rt_task_undemand_all(t);           /* it may have been blocked */
     t->wait_kind = RT_WAIT_NONE;
     t->cycle = 0;
+    t->trace_t0 = 0;                   /* a run cut short is not traced */
+    t->trace_resumed = 0;
     atomic_store(&t->state, RT_TS_RUNNABLE);
     w->fx_off = 0;        /* no recomputation survives an unwind: jit/fixnum.py */
     w->sp = w->sp_base + w->unwind_sp;

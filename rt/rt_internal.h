@@ -90,6 +90,11 @@ typedef struct rt_task {
     const void *stack_bottom;      /* for AddressSanitizer's fiber switches */
     size_t stack_size;
     struct rt_task *next_free;
+    /* tracing: the start of the running stretch of a spark run (0: none), and
+     * that run's event argument (RT_TRACE_SPARK_*) */
+    uint64_t trace_t0;
+    uint32_t trace_arg;
+    int trace_resumed;             /* switched away from in the middle of a run */
 } rt_task;
 
 typedef struct rt_atom_entry { char *name; uint32_t len; } rt_atom_entry;
@@ -302,9 +307,14 @@ void rt_task_undemand_all(rt_task *by);
 void rt_task_cancel_member(rt_worker *w, rt_obj *m);
 /* Is the running task (w->task) cancelled?  Then unwind it. */
 void rt_task_check_cancel(rt_worker *w);
-/* The roots of a task: its root stack and claims, whether it runs or not. */
-void rt_task_roots(rt_worker *w, rt_task *t, rt_val **base, rt_val **top, rt_obj ***claims,
-                   size_t *nclaims);
+/* Visit every root slot of every task of w, running or not: root-stack words and
+ * claims (a claim slot holds a suspension pointer, which is its value word).  The
+ * visitor may rewrite the slot (compaction does). */
+typedef void (*rt_root_visit)(void *arg, rt_val *slot);
+void rt_task_each_root(rt_worker *w, rt_root_visit visit, void *arg);
+/* Claims and what other workers read moved: each task's top_claim again, and its
+ * waiting_on and root/cancel marks through `relocate` (compaction). */
+void rt_task_relocated(rt_worker *w, rt_val (*relocate)(void *arg, rt_val v), void *arg);
 
 /* rt_spark.c */
 int rt_spark_deque_init(rt_spark_deque *d, uint32_t capacity);

@@ -3016,7 +3016,8 @@ static void trace_check_worker(rt_ctx *ctx, uint32_t id, uint64_t t_lo, trace_ta
             CHECK(id == 0, "worker %u recorded a %s", id, rt_trace_kind_name(e.kind));
         if (e.kind == RT_TRACE_AWAKE || e.kind == RT_TRACE_GC_STOPPED)
             CHECK(id != 0, "worker 0 recorded a %s", rt_trace_kind_name(e.kind));
-        tl->n[e.kind]++;
+        if (e.kind != RT_TRACE_SPARK_RUN || !(e.arg & RT_TRACE_SPARK_RESUMED))
+            tl->n[e.kind]++;          /* a run's later stretches are not runs */
         tl->ns[e.kind] += e.end_ns - e.start_ns;
         if (!instant)
             ev[nspans++] = e;

@@ -345,11 +345,17 @@ void rt_spark_run(rt_worker *w, rt_obj *s)
         return;
     }
     w->stats.sparks_converted++;
-    uint64_t t_trace = rt_trace_clock(w);
+    rt_task *me = w->task;
+    /* traced in pieces, one per stretch the task runs (rt_task.c switch_to) */
+    me->trace_t0 = rt_trace_clock(w);
+    me->trace_arg = me->kind == RT_TASK_SPARK ? RT_TRACE_SPARK_WHILE_WAITING : 0;
     eval_claimed(w, s);
     if (!root_before)
         atomic_store(&w->task->root, NULL);
-    rt_trace_span_nogc(w, RT_TRACE_SPARK_RUN, t_trace, w->task->kind == RT_TASK_SPARK);
+    me = w->task;
+    if (rt_trace_on(w) && me->trace_t0)
+        rt_trace_emit_nogc(w, RT_TRACE_SPARK_RUN, me->trace_t0, rt_now_ns(), me->trace_arg);
+    me->trace_t0 = 0;
 }
 
 int rt_spark_run_one(rt_worker *w)

@@ -396,54 +396,80 @@ static void stack_put(rt_worker *w, rt_task_stack *st)
 
 /* ==== switching =============================================================== */
 
+/* The worker fields that belong to the running task: a switch saves them into
+ * the task it leaves and loads the next one's (Note [Tasks]). */
+#define TASK_FIELDS(X) \
+    X(sp) X(sp_base) X(sp_limit) X(stack_limit) X(claims) X(nclaims) X(claims_cap) \
+    X(unwind) X(unwind_sp) X(unwind_claims) X(fx_off) X(deep)
+
 static void ctx_save(rt_worker *w, rt_task *t)
 {
-    t->sp = w->sp;
-    t->sp_base = w->sp_base;
-    t->sp_limit = w->sp_limit;
-    t->stack_limit = w->stack_limit;
-    t->claims = w->claims;
-    t->nclaims = w->nclaims;
-    t->claims_cap = w->claims_cap;
-    t->unwind = w->unwind;
-    t->unwind_sp = w->unwind_sp;
-    t->unwind_claims = w->unwind_claims;
-    t->fx_off = w->fx_off;
-    t->deep = w->deep;
+#define SAVE(f) t->f = w->f;
+    TASK_FIELDS(SAVE)
+#undef SAVE
 }
 
 static void ctx_load(rt_worker *w, rt_task *t)
 {
-    w->sp = t->sp;
-    w->sp_base = t->sp_base;
-    w->sp_limit = t->sp_limit;
-    w->stack_limit = t->stack_limit;
-    w->claims = t->claims;
-    w->nclaims = t->nclaims;
-    w->claims_cap = t->claims_cap;
-    w->unwind = t->unwind;
-    w->unwind_sp = t->unwind_sp;
-    w->unwind_claims = t->unwind_claims;
-    w->fx_off = t->fx_off;
-    w->deep = t->deep;
+#define LOAD(f) w->f = t->f;
+    TASK_FIELDS(LOAD)
+#undef LOAD
 }
 
-void rt_task_roots(rt_worker *w, rt_task *t, rt_val **base, rt_val **top, rt_obj ***claims,
-                   size_t *nclaims)
+/* Task k of w: the green tasks, then the main task. */
+static inline rt_task *task_at(rt_worker *w, size_t k)
+{
+    return k == w->ngreen ? w->main_task : w->green[k];
+}
+
+/* A task's claims, whether it runs (they are in w) or not. */
+static rt_obj **task_claims(rt_worker *w, rt_task *t, size_t *n)
 {
     if (t == w->task) {
-        *base = w->sp_base;
-        *top = w->sp;
-        *claims = w->claims;
-        *nclaims = w->nclaims;
-    } else {
-        int st = atomic_load_explicit(&t->state, memory_order_relaxed);
-        int started = t->kind == RT_TASK_MAIN || t->stack;
-        *base = started ? t->sp_base : NULL;
-        *top = started ? t->sp : NULL;
-        *claims = t->claims;
-        /* a taken member's claim belongs to the thief now, which roots it too */
-        *nclaims = (st == RT_TS_DONE || st == RT_TS_FREE) ? 0 : t->nclaims;
+        *n = w->nclaims;
+        return w->claims;
+    }
+    int st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    /* a taken member's claim belongs to the thief now, which roots it too */
+    *n = (st == RT_TS_DONE || st == RT_TS_FREE) ? 0 : t->nclaims;
+    return t->claims;
+}
+
+void rt_task_each_root(rt_worker *w, rt_root_visit visit, void *arg)
+{
+    for (size_t k = 0; k <= w->ngreen; k++) {
+        rt_task *t = task_at(w, k);
+        int running = t == w->task, started = t->kind == RT_TASK_MAIN || t->stack;
+        rt_val *base = running ? w->sp_base : started ? t->sp_base : NULL;
+        rt_val *top = running ? w->sp : started ? t->sp : NULL;
+        for (rt_val *p = base; p < top; p++)
+            visit(arg, p);
+        size_t n;
+        rt_obj **claims = task_claims(w, t, &n);
+        for (size_t i = 0; i < n; i++)
+            visit(arg, (rt_val *)&claims[i]);
+    }
+}
+
+static rt_obj *relocated_susp(rt_obj *o, rt_val (*relocate)(void *, rt_val), void *arg)
+{
+    if (!o)
+        return NULL;
+    rt_val v = relocate(arg, rt_val_of(o));
+    return rt_is_type(v, RT_T_SUSP) ? rt_obj_of(v) : NULL;
+}
+
+void rt_task_relocated(rt_worker *w, rt_val (*relocate)(void *arg, rt_val v), void *arg)
+{
+    for (size_t k = 0; k <= w->ngreen; k++) {
+        rt_task *t = task_at(w, k);
+        size_t n;
+        rt_obj **claims = task_claims(w, t, &n);
+        atomic_store(&t->top_claim, n ? claims[n - 1] : NULL);
+        /* a waiter sets it again from its root slot (wait_over) */
+        atomic_store(&t->waiting_on, NULL);
+        atomic_store(&t->root, relocated_susp(atomic_load(&t->root), relocate, arg));
+        atomic_store(&t->cancel, relocated_susp(atomic_load(&t->cancel), relocate, arg));
     }
 }
 
@@ -519,6 +545,21 @@ static void after_resume(rt_worker *w);
 static void switch_to(rt_worker *w, rt_task *to, int finished)
 {
     rt_task *from = w->task;
+    if (rt_trace_on(w)) {
+        /* a spark run's span ends where its task stops running, and goes on as
+         * a new stretch when it runs again: spans on a worker's lane nest */
+        uint64_t now = rt_now_ns();
+        if (from->trace_t0) {
+            rt_trace_emit_nogc(w, RT_TRACE_SPARK_RUN, from->trace_t0, now, from->trace_arg);
+            from->trace_t0 = 0;
+            from->trace_resumed = 1;
+        }
+        if (to->trace_resumed) {
+            to->trace_t0 = now;
+            to->trace_arg |= RT_TRACE_SPARK_RESUMED;
+            to->trace_resumed = 0;
+        }
+    }
     ctx_save(w, from);
     ctx_load(w, to);
     w->task = to;
@@ -592,7 +633,7 @@ static void arm_slices(rt_worker *w)
 {
     int others = 0;
     for (size_t i = 0; i <= w->ngreen && !others; i++) {
-        rt_task *t = i == w->ngreen ? w->main_task : w->green[i];
+        rt_task *t = task_at(w, i);
         if (t == w->task)
             continue;
         int st = atomic_load_explicit(&t->state, memory_order_relaxed);
@@ -781,7 +822,7 @@ static rt_task *pick(rt_worker *w, int min_rank)
     size_t low_at = 0;
     for (size_t k = 0; k < n; k++) {
         size_t i = (w->rr + k) % n;
-        rt_task *t = i == w->ngreen ? w->main_task : w->green[i];
+        rt_task *t = task_at(w, i);
         if (t == w->task)
             continue;
         int r = readiness(w, t);
@@ -829,42 +870,38 @@ static int enter(rt_worker *w, rt_task *to, int finished)
 
 /* ==== the local cycle breaker ==================================================== */
 
+/* Is v a suspension that a task of this worker holds? */
+static int held_here(rt_worker *w, rt_val v)
+{
+    if (!rt_is_type(v, RT_T_SUSP))
+        return 0;
+    uint64_t s = susp_state(rt_obj_of(v));
+    if (!(s & RT_SUSP_CLAIMED_BIT))
+        return 0;
+    rt_task *h = rt_task_lookup(w->ctx, rt_susp_claimant(s));
+    return h && atomic_load(&h->owner) == w;
+}
+
 /* Is every wait of this worker's tasks on a task of its own, so that nothing
  * anywhere else can end one? */
 static int only_local_waits(rt_worker *w)
 {
     size_t n = w->ngreen + 1;
     for (size_t i = 0; i < n; i++) {
-        rt_task *t = i == w->ngreen ? w->main_task : w->green[i];
+        rt_task *t = task_at(w, i);
         int st = atomic_load(&t->state);
         if (t == w->task)
             st = RT_TS_BLOCKED;
         if (st != RT_TS_BLOCKED)
             continue;
         if (t->wait_kind == RT_WAIT_SUSP) {
-            rt_val v = task_slot(w, t, t->wait_slot);
-            if (!rt_is_type(v, RT_T_SUSP))
-                return 0;
-            uint64_t s = susp_state(rt_obj_of(v));
-            if (!(s & RT_SUSP_CLAIMED_BIT))
-                return 0;
-            rt_task *h = rt_task_lookup(w->ctx, rt_susp_claimant(s));
-            if (!h || h->owner != w)
+            if (!held_here(w, task_slot(w, t, t->wait_slot)))
                 return 0;
         } else if (t->wait_kind == RT_WAIT_RACE) {
-            rt_val l = task_slot(w, t, t->wait_slot);
-            while (rt_is_type(l, RT_T_CONS)) {
-                rt_val m = rt_obj_of(l)->field[0];
-                if (!rt_is_type(m, RT_T_SUSP))
+            for (rt_val l = task_slot(w, t, t->wait_slot); rt_is_type(l, RT_T_CONS);
+                 l = rt_obj_of(l)->field[1])
+                if (!held_here(w, rt_obj_of(l)->field[0]))
                     return 0;
-                uint64_t s = susp_state(rt_obj_of(m));
-                if (!(s & RT_SUSP_CLAIMED_BIT))
-                    return 0;
-                rt_task *h = rt_task_lookup(w->ctx, rt_susp_claimant(s));
-                if (!h || h->owner != w)
-                    return 0;
-                l = rt_obj_of(l)->field[1];
-            }
         } else if (t->wait_kind != RT_WAIT_GREEN) {
             return 0;
         }
@@ -878,7 +915,7 @@ static int break_cycle(rt_worker *w)
     rt_task *best = NULL;
     size_t n = w->ngreen + 1;
     for (size_t i = 0; i < n; i++) {
-        rt_task *t = i == w->ngreen ? w->main_task : w->green[i];
+        rt_task *t = task_at(w, i);
         int st = t == w->task ? RT_TS_BLOCKED : atomic_load(&t->state);
         if (st == RT_TS_BLOCKED &&
             (t->wait_kind == RT_WAIT_SUSP || t->wait_kind == RT_WAIT_RACE) &&
@@ -929,7 +966,13 @@ void rt_sched_block(rt_worker *w)
     for (;;) {
         if (wait_over(w, me))
             break;
+        /* another task ready here, else a spark as a new task */
         rt_task *next = pick(w, 1);
+        if (!next && w->nspark_tasks < RT_MAX_SPARK_TASKS && atomic_load(&w->ctx->step_active)) {
+            rt_obj *s = rt_spark_find(w);
+            if (s && !(next = spark_task_new(w, s)))
+                rt_spark_push_nogc(w, s);     /* no stack for it: leave it to others */
+        }
         if (next) {
             if (t_idle)
                 w->stats.idle_ns += rt_now_ns() - t_idle, t_idle = 0;
@@ -937,21 +980,6 @@ void rt_sched_block(rt_worker *w)
             enter(w, next, 0);
             spins = 0;
             continue;
-        }
-        if (w->nspark_tasks < RT_MAX_SPARK_TASKS && atomic_load(&w->ctx->step_active)) {
-            rt_obj *s = rt_spark_find(w);
-            if (s) {
-                rt_task *t = spark_task_new(w, s);
-                if (t) {
-                    if (t_idle)
-                        w->stats.idle_ns += rt_now_ns() - t_idle, t_idle = 0;
-                    rt_spark_set_hungry(w, 0);
-                    enter(w, t, 0);
-                    spins = 0;
-                    continue;
-                }
-                rt_spark_push_nogc(w, s);     /* no stack for it: leave it to others */
-            }
         }
         if (only_local_waits(w) && break_cycle(w))
             continue;

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import select
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -50,6 +52,37 @@ def daisy(*args, stdin: str | None = "", timeout: float = 120, env=None,
                           capture_output=True, text=True, timeout=timeout,
                           env=clean_env(**(env or {})),
                           preexec_fn=preexec_fn)
+
+
+def read_until(p: subprocess.Popen, done, timeout: float, chunk: int = 1 << 20,
+               on_first=None) -> bytes:
+    """Read p's stdout (a pipe) until done(data) holds, and return what was read.
+    Fails if nothing more arrives within `timeout` seconds in all, or at the end of
+    the output. on_first() is called when the first bytes arrive."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while not done(data):
+        r, _, _ = select.select([p.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        assert r, f"not there within {timeout} s; got {len(data)} bytes, the end: {data[-40:]!r}"
+        got = os.read(p.stdout.fileno(), chunk)
+        assert got, f"the output ended: {data[-40:]!r}"
+        if not data and on_first:
+            on_first()
+        data += got
+    return data
+
+
+def finish(p: subprocess.Popen, timeout: float, signal_to_send=None):
+    """Send a signal (if given) and collect p's remaining (stdout, stderr); p is killed
+    if it has not ended within `timeout`."""
+    try:
+        if signal_to_send is not None:
+            p.send_signal(signal_to_send)
+        return p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
 
 
 def run_source(tmp_path, text: str, *flags, name="prog.dsy", **kw) -> subprocess.CompletedProcess:

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import clean_env, daisy, daisy_command, restore_sigint
+from conftest import clean_env, daisy, daisy_command, finish, restore_sigint
 
 TIMEOUT = 20
 INFINITE = "intsfrom = \\n. [n ! intsfrom:inc:n]\nintsfrom:0\n"
@@ -130,15 +130,9 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path):
     prog.write_text(LOOP)
     p = subprocess.Popen(daisy_command() + ["run", str(prog)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=clean_env(), preexec_fn=restore_sigint)
-    try:
-        time.sleep(1.0)
-        assert p.poll() is None, "the endless loop ended by itself"
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=TIMEOUT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
+    time.sleep(1.0)
+    assert p.poll() is None, "the endless loop ended by itself"
+    out, err = finish(p, TIMEOUT, signal.SIGINT)
     assert p.returncode == 130
     assert b"Traceback" not in err and b"Traceback" not in out
     assert b"Error" not in err

@@ -77,10 +77,48 @@ def test_the_pass_marks_the_functions(tmp_path):
     assert reps(program(["nfib:3"])).fixnum == ["nfib", "pfib", "enfib", "tak", "fact",
                                                 "count", "shift", "down", "digits", "gcd",
                                                 "quot"]
-    lazy = reps("pick = \\[a b]. if:[lt?:[a 0] 0 b]\npick:[1 2]\n")
-    assert lazy.fixnum == []      # b is not demanded: evaluating it early
+    # b is not demanded (a may not be a number): a worker may take it as a value
+    # (its entry checks that it is one), but a worker calling pick must not evaluate
+    # a call in b's place early; a call-free value or a `$E` is evaluated anyway
+    lazy = reps("spin = \\n. spin:n\npick = \\[a b]. if:[lt?:[a 0] 0 b]\n"
+                "u1 = \\n. pick:[n spin:n]\nu2 = \\n. pick:[n inc:n]\n"
+                "u3 = \\n. pick:[n $spin:n]\npick:[1 2]\n")
+    assert lazy.fixnum == ["spin", "pick", "u2", "u3"]
+    # a let value a worker may compute where the body names it, but `$E` runs at the
+    # let in the lazy program too, so it does there
+    from daisy.jit.reps import deferred
+    lets = compile_source("spin = \\n. spin:n\nf = \\n. let:[a spin:n if:[lt?:[n 0] a 0]]\n"
+                          "g = \\n. let:[a $spin:n if:[lt?:[n 0] a 0]]\nf:1\n").module.defs()
+    assert deferred(lets["f"].expr.body) and not deferred(lets["g"].expr.body)
     late = reps(FUNCTIONS + "val:^nfib:3\n")
     assert late.fixnum == [] and "run time" in late.fixnum_skipped
+
+
+WORKER_ORDER = """\
+spin = \\n. spin:n
+less = \\[x y]. if:[lt?:[y x] 0 1]
+order = \\n. less:[spin:n mpy:[n 4611686018427387903 4]]
+deferred = \\n. let:[a spin:n add:[mpy:[n 4611686018427387903 4] a]]
+order:1
+deferred:1
+"""
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_workers_evaluate_in_the_order_the_generic_code_would(tmp_path, threads):
+    # less demands x only when y is a number: a worker computes y first, which
+    # overflows, gives up, and the generic code returns the error without x; a let
+    # value the body names once is computed where it is named, after the operand
+    # before it has overflowed. Computing spin:n first would never end.
+    assert reps(WORKER_ORDER).fixnum == ["spin", "less", "order", "deferred"]
+    want = interpreted(WORKER_ORDER)
+    assert want == "<error: integer overflow in mpy>\n" * 2
+    try:
+        done = run_source(tmp_path, WORKER_ORDER, "--threads", threads, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a worker evaluated spin:n before the value that stops the call")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == want
 
 
 def test_giving_up_is_paid_once_not_per_frame(tmp_path):

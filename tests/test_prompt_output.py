@@ -17,15 +17,13 @@ running; what follows must arrive well under a second after them (by design, 50 
 """
 from __future__ import annotations
 
-import os
-import select
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import clean_env, daisy, daisy_command, restore_sigint
+from conftest import clean_env, daisy, daisy_command, finish, read_until, restore_sigint
 
 ARRIVAL = 20.0          # seconds to wait for anything at all: a noisy machine
 PROMPT = 1.0            # the bound asserted on the delay; by design it is 0.05 s
@@ -44,23 +42,16 @@ def watch(cmd: list[str], want: bytes, **popen):
     left running."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=clean_env(), **popen)
-    data, first = b"", None
-    deadline = time.monotonic() + ARRIVAL
+    first = []
     try:
-        while len(data) < len(want):
-            r, _, _ = select.select([p.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            assert r, (f"only {len(data)} of {len(want)} bytes within {ARRIVAL} s; "
-                       f"the end: {data[-20:]!r}")
-            chunk = os.read(p.stdout.fileno(), 1 << 20)
-            assert chunk, f"the output ended early: {data[-20:]!r}, stderr {p.stderr.read()!r}"
-            first = first or time.monotonic()
-            data += chunk
+        data = read_until(p, lambda d: len(d) >= len(want), ARRIVAL,
+                          on_first=lambda: first.append(time.monotonic()))
         assert p.poll() is None, "the program was expected to run on"
     except BaseException:
         p.kill()
         p.communicate()
         raise
-    return p, data, time.monotonic() - first
+    return p, data, time.monotonic() - first[0]
 
 
 @pytest.fixture(scope="module")
@@ -110,13 +101,7 @@ def test_output_arrives_while_the_program_loops_and_survives_a_kill(command, nam
 def test_ctrl_c_after_prompt_output_exits_130_having_written_it_once(command, threads):
     want = PROGRAMS["partial"][1].encode()
     p, data, _ = watch(command("partial", threads), want, preexec_fn=restore_sigint)
-    p.send_signal(signal.SIGINT)
-    try:
-        rest, err = p.communicate(timeout=ARRIVAL)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
+    rest, err = finish(p, ARRIVAL, signal.SIGINT)
     assert p.returncode == 130
     assert data + rest == want
     assert b"Traceback" not in err
@@ -131,14 +116,7 @@ def test_repl_shows_a_partial_line_while_the_rest_loops(tmp_path):
     try:
         p.stdin.write(f"{LOOP}[1 2 loop:0]\n".encode())
         p.stdin.flush()
-        data = b""
-        deadline = time.monotonic() + ARRIVAL
-        while not data.endswith(b"[1 2"):
-            r, _, _ = select.select([p.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            assert r, f"no [1 2 within {ARRIVAL} s; got {data!r}"
-            chunk = os.read(p.stdout.fileno(), 4096)
-            assert chunk, f"the output ended: {data!r}"
-            data += chunk
+        data = read_until(p, lambda d: d.endswith(b"[1 2"), ARRIVAL)
         assert data == b"[1 2" and p.poll() is None
     finally:
         p.kill()

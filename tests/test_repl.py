@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import daisy, daisy_command, matches
+from conftest import daisy, daisy_command, matches, read_until
 
 SEED = 'screen: scnos: prsos: evlst: prsis: scnis: console: "&"'
 TIMEOUT = 20
@@ -288,15 +288,7 @@ def test_pipe_each_line_is_answered_before_the_next_is_read(tmp_path, engine):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         def read_line():
-            buf = b""
-            end = time.monotonic() + TIMEOUT
-            while not buf.endswith(b"\n"):
-                r, _, _ = select.select([p.stdout], [], [], max(0.0, end - time.monotonic()))
-                assert r, f"no answer within {TIMEOUT}s; got {buf!r}"
-                c = os.read(p.stdout.fileno(), 1)
-                assert c, f"end of output; got {buf!r}"
-                buf += c
-            return buf
+            return read_until(p, lambda d: d.endswith(b"\n"), TIMEOUT, chunk=1)
 
         p.stdin.write(b"add:[1 2]\n")
         p.stdin.flush()
@@ -308,14 +300,7 @@ def test_pipe_each_line_is_answered_before_the_next_is_read(tmp_path, engine):
         # an infinite list streams: its first elements arrive while it is still printing
         p.stdin.write(f"{INTSFROM}\nintsfrom:0\n".encode())
         p.stdin.flush()
-        data = b""
-        end = time.monotonic() + TIMEOUT
-        while len(data) < 300:
-            r, _, _ = select.select([p.stdout], [], [], max(0.0, end - time.monotonic()))
-            assert r, f"the infinite list did not stream; got {data!r}"
-            chunk = os.read(p.stdout.fileno(), 4096)
-            assert chunk, data
-            data += chunk
+        data = read_until(p, lambda d: len(d) >= 300, TIMEOUT, chunk=4096)
         assert data.startswith(b"[0 1 2 3 4 5 ")
     finally:
         p.kill()

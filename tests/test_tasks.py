@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import daisy, interpret
+from conftest import clean_env, daisy, daisy_command, interpret, read_until
 
 THREADS = (1, 2, 4)
 
@@ -71,28 +71,15 @@ def test_set_streams_past_a_divergent_member(tmp_path):
     prog = tmp_path / "p.dsy"
     prog.write_text(LOOP + "set:[loop:0 1]\n")
     for threads in THREADS:
-        proc = subprocess.Popen([*_daisy(), "run", "--threads", str(threads), str(prog)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([*daisy_command(), "run", "--threads", str(threads), str(prog)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
         try:
-            got = b""
-            os.set_blocking(proc.stdout.fileno(), False)
-            import time
-            deadline = time.monotonic() + 30
-            while b"[1" not in got and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.02)
-                chunk = proc.stdout.read()
-                if chunk:
-                    got += chunk
-            assert got.startswith(b"[1"), (threads, got)
+            got = read_until(proc, lambda d: b"[1" in d, 30)
+            assert got == b"[1", (threads, got)
             assert proc.poll() is None, "the set goes on: its other member never converges"
         finally:
             proc.kill()
-            proc.wait()
-
-
-def _daisy():
-    from conftest import daisy_command
-    return daisy_command()
+            proc.communicate()
 
 
 def test_livelock_program_as_an_executable_200_times_at_2_and_4_workers(tmp_path):
