@@ -3357,6 +3357,22 @@ static uint64_t fe_screen_program(rt_ctx *ctx, uint64_t fail_every, const char *
     return w->stats.alloc_failures - before;
 }
 
+/* Tail calls take no C stack: on a 2 MiB step stack 100000-deep tail loops run
+ * (through a closure's body, a let body, a rec-bound closure), while recursion as
+ * deep that is not a tail call runs out, as the error value. */
+static const char fe_stack_prog[] =
+    "g = \\n. if:[zero?:n 0 g:dcr:n]\ng:100000\n"
+    "h = \\n. let:[m dcr:n if:[zero?:n 0 h:m]]\nh:100000\n"
+    "rec:[l \\n. if:[zero?:n 0 l:dcr:n] l:100000]\n"
+    "s = \\n. if:[zero?:n 0 add:[n s:dcr:n]]\ns:100000\ns:100\n";
+static const char fe_stack_want[] = "0\n0\n0\n<error: stack exhausted>\n5050\n";
+
+static rt_val fe_stack_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    return fe_check_pipeline(w, fe_stack_prog, fe_stack_want);
+}
+
 static void test_formeval(uint32_t nw, uint64_t scale)
 {
     (void)scale;
@@ -3384,6 +3400,14 @@ static void test_formeval(uint32_t nw, uint64_t scale)
         fprintf(out, "formeval: %u workers, %llu failures injected in a committed screen, "
                 "%llu pipelines run by helpers\n", nw, (unsigned long long)injected,
                 (unsigned long long)s.sparks_converted);
+        rt_ctx_free(ctx);
+    }
+    rt_config small = {.nworkers = nw, .root_stack_words = 1 << 20, .helper_stack_bytes = 64 << 20,
+                       .main_stack_bytes = 2 << 20};
+    ctx = rt_ctx_new(&small);
+    CHECK(ctx != NULL, "a context with a small step stack");
+    if (ctx) {
+        st_run(ctx, fe_stack_step, "tail calls on a small stack");
         rt_ctx_free(ctx);
     }
     /* Every allocation of worker 0 compacts: whatever the evaluator holds unrooted moves. */
