@@ -196,7 +196,6 @@ struct rt_ctx {
     /* ---- primitives (rt_prims.c) ---- */
     _Atomic rt_val atom_true;                 /* the atom `true`, once interned */
     rt_eval_hook eval_hook;                   /* `val` of a form; NULL: none */
-    _Atomic rt_val formeval_atoms[8];         /* rt_formeval.c: let rec fix if ^ @ $ # */
     struct rt_toplevel_entry *toplevel;       /* under atom_lock: name -> global */
     size_t ntoplevel, toplevel_cap;
 
@@ -214,6 +213,9 @@ struct rt_ctx {
     pthread_t ticker;
     _Atomic int ticker_started;     /* 0 no, 1 running, 2 could not start */
     _Atomic uint32_t green_live;    /* green tasks in the whole context */
+
+    /* ---- the form evaluator (rt_formeval.c) ---- */
+    _Atomic rt_val formeval_atoms[8];         /* let rec fix if ^ @ $ #, interned once */
 };
 
 #define RT_MAX_TASKS ((uint32_t)1 << 22)
