@@ -119,10 +119,11 @@ class FamGen:
     """One family program from a seeded random.Random: definitions g1, g2, ..., then
     top-level expressions, one per line."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, fair: bool = False):
         self.r = rng
         self.fresh = 0
         self.defs: list[str] = []
+        self.fair = fair      # may demand set/any? with divergent members (family fair)
 
     # ---- helpers ----
     def name(self, base: str) -> str:
@@ -175,8 +176,8 @@ class FamGen:
         c = self.r.randrange(10)
         if c <= 4:
             return self.conv(d)
-        return self.pick(["true", "^yes", "[1]", f"isNML?:{self.conv(d - 1)}",
-                          f"any?:[{self.div()} {self.conv(d - 1)}]"])
+        fair = [f"any?:[{self.div()} {self.conv(d - 1)}]"] if self.fair else []
+        return self.pick(["true", "^yes", "[1]", f"isNML?:{self.conv(d - 1)}"] + fair)
 
     def falsy(self, d: int = 2) -> str:
         """Converges to []."""
@@ -236,9 +237,13 @@ class FamGen:
         members += [self.pick([self.falsy, self.err])() for _ in range(r.randint(0, 2))]
         r.shuffle(members)
         a = "any?:[" + " ".join(members) + "]"
-        c = r.randrange(10)
+        c = r.randrange(11)
         if c <= 3:
             return a
+        if c == 10:                 # members shared with a spark
+            x, y = self.name("x"), self.name("y")
+            return (f"let:[{x} @{self.conv()} let:[{y} {self.div()} "
+                    f"[any?:[{y} {x} {self.div()}] {x}]]]")
         if c == 4:
             return f"if:[{a} {self.conv(1)} {self.div(True)}]"
         if c == 5:
@@ -575,7 +580,7 @@ class Case:
         rng = random.Random(f"{family}:{seed}")
         flavours = FAMILIES[family]
         self.flavour = rng.choice(sorted(flavours))
-        gen = FamGen(rng)
+        gen = FamGen(rng, fair=family == "fair")
         make = flavours[self.flavour]
         exprs = [make(gen) for _ in range(rng.randint(1, 3))]
         self.src = "\n".join(gen.defs + exprs) + "\n"
@@ -1099,10 +1104,18 @@ def long_run(n: int, seed: int = 0, families=None, batch: int = 25, stall: float
     start = time.monotonic()
     done = 0
     k = 0
+    # each hang costs a stall and a new file for the rest of the batch: a family
+    # whose programs hang often runs in smaller batches
+    size = {fam: batch for fam in families}
+    nxt = {fam: seed for fam in families}
     try:
-        for first in range(seed, seed + per, batch):
+        while any(nxt[f] < seed + per for f in families):
             for fam in families:
-                count = min(batch, seed + per - first)
+                first = nxt[fam]
+                count = min(size[fam], seed + per - first)
+                if count <= 0:
+                    continue
+                nxt[fam] += count
                 opt = opts[k % len(opts)]
                 k += 1
                 cs = cases(fam, first, count)
@@ -1118,6 +1131,11 @@ def long_run(n: int, seed: int = 0, families=None, batch: int = 25, stall: float
                     else:
                         preps.append(p)
                 found = check_programs(runners[opt], preps, stall=stall)
+                hung = sum(any(f.kind == "hang" for f in fs) for fs in found.values())
+                if hung > 0.3 * count:
+                    size[fam] = max(5, size[fam] // 2)
+                elif hung < 0.1 * count:
+                    size[fam] = min(batch, size[fam] * 2)
                 for i, fs in sorted(found.items()):
                     p = preps[i]
                     t = tally[p.case.kind]
