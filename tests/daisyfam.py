@@ -833,9 +833,15 @@ def run_batch(runner: NativeRunner, preps: list, threads: int, stall: float = ST
         parts = r.out.split("\n")
         complete, partial = parts[:-1], parts[-1]
         if not complete or complete[0] != "start":
+            # it never got going (the compiler failed, or a crash at start-up): find
+            # the program that does it by halving
+            if len(pending) > 1:
+                for half in (pending[:len(pending) // 2], pending[len(pending) // 2:]):
+                    got = run_batch(runner, [preps[i] for i in half], threads, stall, factor)
+                    results.update({half[j]: f for j, f in got.items()})
+                return results
             what = r.describe() if not r.ok else f"printed {r.out[:80]!r} first"
-            for i in pending:       # it never got going: a compile error or a crash
-                results[i] = Failure("crash", threads, f"the batch did not start: {what}")
+            results[pending[0]] = Failure("crash", threads, f"the program did not start: {what}")
             return results
         pos = 1
         resume = None
@@ -1077,7 +1083,7 @@ def is_family_file(text: str) -> bool:
 
 
 def regression_failures(runner: NativeRunner, src: str, threads=(1, 2, 4),
-                        stall: float = 20.0) -> list:
+                        stall: float = 10.0) -> list:
     """The failures of a saved family regression file, run alone."""
     prep = prepare(Standalone(src))
     assert prep is not None, "the interpreter does not finish this program"

@@ -160,6 +160,9 @@ def test_harness_tells_hangs_from_mismatches(runners):
     assert got[1].kind == "hang" and got[1].detail.startswith("line 2:")
     assert got[2].kind == "mismatch" and "interp '3' / jit '2'" in got[2].detail
     assert runner.runs - before == 2          # the batch resumed once, after the hang
+    # a program the JIT cannot even start is found by halving the batch
+    got = F.run_batch(runner, [preps[0], fake("e", "add:[1 2\n", ["3"]), preps[3]], 1)
+    assert got[0] is None and got[2] is None and got[1].kind == "crash", got
 
 
 def test_interpreter_budget():
