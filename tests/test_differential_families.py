@@ -2,13 +2,13 @@
 parts the answer never needs, and sparks racing over shared lazy structure
 (tests/daisyfam.py says what each family makes and how the harness watches the JIT).
 
-    python -m pytest tests/test_differential_families.py              # 300 programs
+    python -m pytest tests/test_differential_families.py              # 240 programs
     python -m pytest tests/test_differential_families.py -m slow -s   # 10,000
     python tests/daisyfam.py run 10000 --json tally.json             # the same, as a
                                                                      # tally by kind
     python tests/daisyfam.py program fair 17                         # one program
 
-The normal run checks DAISY_FAM_PROGRAMS programs (default 300), split evenly over
+The normal run checks DAISY_FAM_PROGRAMS programs (default 240), split evenly over
 the four families, seeds 0.. of each, in batches of BATCH; the slow run checks
 DAISY_FAM_SLOW_PROGRAMS (default 10,000) from a random first seed (printed;
 DAISY_FAM_SEED=N repeats it). Batches take turns at -O0 and -O2. Each program runs on
@@ -33,8 +33,8 @@ import pytest
 import daisyfam as F
 
 THREADS = (1, 2, 4)
-BATCH = 25
-NORMAL = int(os.environ.get("DAISY_FAM_PROGRAMS", "300"))
+BATCH = 30
+NORMAL = int(os.environ.get("DAISY_FAM_PROGRAMS", "240"))
 SLOW = int(os.environ.get("DAISY_FAM_SLOW_PROGRAMS", "10000"))
 SLOW_SEED = int(os.environ.get("DAISY_FAM_SEED", str(random.randrange(10**9))))
 STALL = float(os.environ.get("DAISY_FAM_STALL", "3"))
