@@ -58,6 +58,10 @@ with `; family` in its header (test_differential_families.py checks those files)
     python tests/daisyfam.py run N [options]         N programs against the JIT,
                                                      a tally by family and kind
                                                      (see `run --help`)
+    python tests/daisyfam.py tally A.json B.json     runs' tallies added up
+    python tests/daisyfam.py batch FAMILY FIRST COUNT [--threads K --opt N --reps R]
+                                                     one batch R times: for failures
+                                                     that need company and luck
 """
 from __future__ import annotations
 
@@ -809,6 +813,7 @@ class Failure:
     kind: str          # "hang", "mismatch" or "crash"
     threads: int
     detail: str
+    company: tuple = ()   # the programs that ran before it in the same process
 
     def __str__(self):
         return f"threads={self.threads}: {self.kind}: {self.detail}"
@@ -842,7 +847,10 @@ def run_batch(runner: NativeRunner, preps: list, threads: int, stall: float = ST
             if len(pending) > 1:
                 for half in (pending[:len(pending) // 2], pending[len(pending) // 2:]):
                     got = run_batch(runner, [preps[i] for i in half], threads, stall, factor)
-                    results.update({half[j]: f for j, f in got.items()})
+                    for j, f in got.items():
+                        if f is not None:
+                            f.company = tuple(half[c] for c in f.company)
+                        results[half[j]] = f
                 return results
             what = r.describe() if not r.ok else f"printed {r.out[:80]!r} first"
             results[pending[0]] = Failure("crash", threads, f"the program did not start: {what}")
@@ -859,7 +867,8 @@ def run_batch(runner: NativeRunner, preps: list, threads: int, stall: float = ST
                 if have != p.expected:
                     k = next(k for k in range(n) if have[k] != p.expected[k])
                     results[i] = Failure("mismatch", threads, f"line {k + 1}: interp "
-                                         f"{p.expected[k]!r} / jit {have[k][:200]!r}")
+                                         f"{p.expected[k]!r} / jit {have[k][:200]!r}",
+                                         tuple(pending[:j]))
                 continue
             # the output stops in program i
             k = len(have)
@@ -878,6 +887,7 @@ def run_batch(runner: NativeRunner, preps: list, threads: int, stall: float = ST
                 got = f" after {partial[:60]!r}" if partial else ""
                 results[i] = Failure("crash", threads, f"line {k + 1}: interp {p.expected[k]!r} / "
                                      f"jit stops{got}: {r.describe()}")
+            results[i].company = tuple(pending[:j])
             resume = j + 1
             break
         else:
@@ -890,6 +900,8 @@ def run_batch(runner: NativeRunner, preps: list, threads: int, stall: float = ST
                 results[last] = Failure("hang", threads, "every line printed, then no exit")
             elif not r.ok:
                 results[last] = Failure("crash", threads, f"every line printed, then {r.describe()}")
+            if results[last] is not None:
+                results[last].company = tuple(pending[:-1])
             return results
         pending = pending[resume:]
     return results
@@ -1050,35 +1062,64 @@ def shrink(src: str, still_fails, seconds: float = 120.0) -> str:
     return current
 
 
+def joined(preps: list) -> str:
+    """Programs of a batch as one program (their definitions stay renamed apart)."""
+    return G.used_prelude(PRELUDE + "".join(p.text for p in preps), DEFS)
+
+
 def explain(runner: NativeRunner, prep: Prepared, failures: list, stall: float = STALL,
-            shrink_seconds: float = 120.0, save: bool = True) -> str:
-    """Confirm a failure alone, shrink it keeping its kind, save it; the text to show."""
+            shrink_seconds: float = 120.0, save: bool = True, company: list = ()) -> str:
+    """Confirm a failure alone, or else with the programs that ran before it in its
+    process (`company`, as few of them as still fail), shrink it keeping its kind,
+    save it; the text to show."""
     case = prep.case
     first = failures[0]
     threads = sorted({f.threads for f in failures if f.kind == first.kind})
     src = case.standalone()
-    tries = 2 if first.kind == "hang" else 1
+    tries = 2 if first.kind in ("hang", "crash") else 1
     alone = fails_alone(runner, src, first.kind, threads, 3 * stall, tries)
     head = f"{case.name} ({case.kind}):\n" + "\n".join(f"  {f}" for f in failures)
+    deadline = time.monotonic() + shrink_seconds
+    with_company = ""
+    if alone is None and company:
+        alone = fails_alone(runner, joined(list(company) + [prep]), first.kind, threads,
+                            3 * stall, tries)
+        if alone is not None:
+            keep = list(company)
+            chunk = max(1, len(keep) // 2)
+            while chunk >= 1 and time.monotonic() < deadline:
+                k = 0
+                while k < len(keep) and time.monotonic() < deadline:
+                    trial = keep[:k] + keep[k + chunk:]
+                    if fails_alone(runner, joined(trial + [prep]), first.kind, [alone.threads],
+                                   3 * stall, tries):
+                        keep = trial
+                    else:
+                        k += chunk
+                chunk //= 2
+            src = joined(keep + [prep])
+            with_company = (f" with {len(keep)} of the {len(company)} programs before it: "
+                            + ", ".join(p.case.name for p in keep))
     if alone is None:
-        return (f"{head}\n  fails in its batch, not alone (at threads {threads}, "
-                f"allowance {3 * stall:.0f}s):\n{G.generated_part(src, DEFS)}")
+        return (f"{head}\n  fails in its batch, not alone{' nor with the programs before it' if company else ''}"
+                f" (at threads {threads}, allowance {3 * stall:.0f}s):\n{G.generated_part(src, DEFS)}")
     order = [alone.threads] + [n for n in threads if n != alone.threads]
     # a candidate may diverge on the interpreter (the error that guarded a loop
     # shrunk away): give it a budget of a few times what the program took
-    budget = (max(20 * prep.steps, 100_000), min(5.0, max(1.0, 10 * prep.seconds)))
+    whole = prepare(Standalone(src)) or prep
+    budget = (max(20 * whole.steps, 100_000), min(5.0, max(1.0, 10 * whole.seconds)))
     small = shrink(src, lambda text: fails_alone(runner, text, first.kind, order, stall,
                                                  budget=budget) is not None,
-                   shrink_seconds)
+                   max(10.0, deadline - time.monotonic()))
     final = fails_alone(runner, small, first.kind, order, 3 * stall, tries) or alone
-    note = (f"family {case.kind}: {case.name}\n" + "\n".join(str(f) for f in failures)
-            + f"\nminimised: {final}")
+    note = (f"family {case.kind}: {case.name}{with_company}\n"
+            + "\n".join(str(f) for f in failures) + f"\nminimised: {final}")
     shown = G.generated_part(small, DEFS)
     where = ""
     if save:
         path = G.save_regression(small, f"{first.kind}-{case.family}-{case.flavour}", note)
         where = f"saved as {os.path.relpath(path, G.HERE.parent)}, "
-    return (f"{head}\n  minimised ({where}alone: {final}):\n"
+    return (f"{head}\n  minimised{with_company} ({where}alone: {final}):\n"
             + "".join(f"    {l}\n" for l in shown.splitlines()))
 
 
@@ -1159,8 +1200,9 @@ def long_run(n: int, seed: int = 0, families=None, batch: int = 25, stall: float
                     if explained.get(sig, 0) < explain_per_kind:
                         explained[sig] = explained.get(sig, 0) + 1
                         try:
-                            entry["explained"] = explain(runners[opt], p, fs, stall,
-                                                         shrink_seconds, save)
+                            entry["explained"] = explain(
+                                runners[opt], p, fs, stall, shrink_seconds, save,
+                                [preps[j] for j in fs[0].company])
                         except Exception as e:      # keep the run going; say so
                             entry["explained"] = f"explaining {p.case.name} raised {e!r}"
                         log(entry["explained"])
@@ -1232,6 +1274,14 @@ def _main(argv):
     s.add_argument("--shrink-seconds", type=float, default=120.0)
     s.add_argument("--no-save", action="store_true")
     s.add_argument("--json", help="write the tally and every failure here (after each batch)")
+    s = sub.add_parser("batch", help="run one batch again and again (rare failures)")
+    s.add_argument("family")
+    s.add_argument("first", type=int)
+    s.add_argument("count", type=int)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--opt", type=int, default=0)
+    s.add_argument("--reps", type=int, default=10)
+    s.add_argument("--stall", type=float, default=STALL)
     s = sub.add_parser("tally", help="the tally of one or more --json files together")
     s.add_argument("files", nargs="+")
     a = ap.parse_args(argv[1:])
@@ -1240,6 +1290,17 @@ def _main(argv):
             for seed in range(a.n):
                 c = Case(fam, seed)
                 print(f"; {c.name} ({c.kind})\n{c.src}")
+    elif a.cmd == "batch":
+        preps = [p for p in (prepare(c) for c in cases(a.family, a.first, a.count)) if p]
+        runner = NativeRunner(opt=a.opt)
+        try:
+            for rep in range(a.reps):
+                got = run_batch(runner, preps, a.threads, a.stall)
+                bad = [f"{preps[i].case.name}: {f} (after {len(f.company)} programs)"
+                       for i, f in got.items() if f]
+                print(f"run {rep + 1}: " + ("; ".join(bad) if bad else "ok"), flush=True)
+        finally:
+            runner.close()
     elif a.cmd == "tally":
         print(tally_text(merge([json.loads(pathlib.Path(f).read_text()) for f in a.files])))
     elif a.cmd == "program":

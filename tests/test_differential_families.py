@@ -96,7 +96,8 @@ def check_batch(family: str, first: int, n: int, opt: int, runners) -> None:
         known = f" [known: {F.KNOWN[p.case.kind]}]" if p.case.kind in F.KNOWN else ""
         if sig not in SESSION["explained"] and len(SESSION["explained"]) < EXPLAIN:
             SESSION["explained"].add(sig)
-            lines.append(F.explain(runner, p, fs, STALL, SHRINK_SECONDS) + known)
+            lines.append(F.explain(runner, p, fs, STALL, SHRINK_SECONDS,
+                                   company=[preps[j] for j in fs[0].company]) + known)
         else:
             lines.append(f"{p.case.name} ({p.case.kind}){known}: "
                          + "; ".join(str(f) for f in fs))
