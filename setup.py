@@ -19,6 +19,7 @@ RT_SOURCES = [
     "rt/rt_ctx.c",
     "rt/rt_print.c",
     "rt/rt_prims.c",
+    "rt/rt_formeval.c",
     "rt/rt_streams.c",
     "rt/rt_program.c",
     "rt/rt_selftest.c",

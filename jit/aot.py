@@ -7,9 +7,10 @@
 
 The executable takes the flags `daisy run` takes for the runtime (--threads N,
 --heap SIZE, --stats, --no-pin) and prints exactly what `daisy run` prints: both go through
-rt_run_toplevel (rt/rt_program.c). It has no compiler inside: `val` works on every
-form the program quotes (Note [Forms with code] in jit/lower.py), and a form made at
-run time evaluates to an error value saying so.
+rt_run_toplevel (rt/rt_program.c). It has no compiler inside: `val` runs the code
+compiled with the program for every form the program quotes (Note [Forms with code]
+in jit/lower.py), and the runtime evaluates a form made at run time by walking it
+(rt/rt_formeval.c), with the interpreter's values and error texts.
 """
 from __future__ import annotations
 

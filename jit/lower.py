@@ -122,7 +122,8 @@ annotation form) is therefore compiled with the program, as the expression it
 spells in the top-level environment, and registered with the runtime by the global
 slot that holds the form (`rt_form_code_register`). `val` of such a form, found by
 identity, runs that code; only forms made at run time (by `prsis`) need the
-context's compiler hook, which the JIT provides and an executable does not.
+context's compiler hook, which the JIT provides; an executable has none, and the
+runtime evaluates such forms by walking them (rt/rt_formeval.c).
 
 Only forms a program can reach get code: the quotation itself and the elements and
 tails of quoted lists. No primitive takes an application, function or annotation
@@ -131,8 +132,9 @@ deep quotation quadratic. The code resolves names as the program file does (a
 primitive the file does not redefine is called directly, as in the file's own code).
 A definition made at run time (`val` of a definition form, through the hook) could
 rebind such a name, so it makes the runtime forget every registered form's code
-(`rt_form_codes_forget`): from then on `val` compiles forms through the hook,
-resolving names when they run, as the interpreter does.
+(`rt_form_codes_forget`): from then on `val` compiles forms through the hook (or
+walks them, in an executable), resolving names when they run, as the interpreter
+does.
 """
 from __future__ import annotations
 

@@ -788,12 +788,18 @@ static inline int rt_truthy(rt_val v) { return v != RT_NIL; }
  * holds its binding; a later definition of the same name replaces the earlier
  * one.  rt_toplevel_lookup gives the binding as it is (maybe a suspension),
  * else a predefined name (a primitive, true, nil, stdin), else the error "unbound identifier NAME".  Forms
- * (application, function, annotation, definition) are evaluated by the eval
- * hook, which the JIT installs; without one `val` of a form is an error. */
+ * (application, function, annotation, definition) run the code compiled with
+ * the program for them (Note [Forms with code] in jit/lower.py), else go to the
+ * eval hook, which the JIT installs to compile them, else (an ahead-of-time
+ * executable) to rt_formeval, which evaluates the form by walking it. */
 void rt_toplevel_define(rt_ctx *ctx, rt_val name_atom, uint32_t global_index);
 rt_val rt_toplevel_lookup(rt_worker *w, rt_val name_atom);
 typedef rt_val (*rt_eval_hook)(rt_worker *w, rt_val form);
 void rt_set_eval_hook(rt_ctx *ctx, rt_eval_hook hook);
+/* `val` of an application, function, annotation or definition form in the
+ * top-level environment, without a compiler (rt_formeval.c): its value (WHNF), or
+ * the error value the interpreter gives for a malformed form. */
+rt_val rt_formeval(rt_worker *w, rt_val form);
 
 /* The device primitives (rt_prim_console ... rt_prim_scnos) are declared with
  * the streams below. */

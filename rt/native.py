@@ -222,7 +222,7 @@ def layout_table(lib: ctypes.CDLL | None = None) -> dict[str, int]:
 SELFTESTS = ("values", "local_gc", "major_gc", "force", "cycle", "deque", "sparks",
              "inject", "main_fail", "exhausted", "interrupt", "churn", "barrier", "inbox",
              "print", "deep", "prims", "streams", "trace", "selectors", "populate", "parallel_gc",
-             "tasks")
+             "tasks", "formeval")
 
 
 @dataclass

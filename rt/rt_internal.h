@@ -218,6 +218,9 @@ struct rt_ctx {
     pthread_t ticker;
     _Atomic int ticker_started;     /* 0 no, 1 running, 2 could not start */
     _Atomic uint32_t green_live;    /* green tasks in the whole context */
+
+    /* ---- the form evaluator (rt_formeval.c) ---- */
+    _Atomic rt_val formeval_atoms[8];         /* let rec fix if ^ @ $ #, interned once */
 };
 
 #define RT_MAX_TASKS ((uint32_t)1 << 22)
@@ -342,6 +345,15 @@ void rt_deep_state_free(struct rt_deep_state *st);
 /* The code of a selector suspension made by rt_select, environment [source, which]:
  * compaction recognises selectors by it (Note [Selector suspensions]). */
 rt_val rt_select_code(rt_worker *w, rt_val self);
+
+/* What a run-time definition of name evaluates to: a unit printed nested as
+ * `<defined NAME>`. */
+rt_val rt_defined_unit(rt_ctx *ctx, rt_val name);
+int rt_is_unit(rt_ctx *ctx, rt_val v);        /* rt_streams.c: RT_UNIT or a named unit */
+
+/* rt_formeval.c: 1 if f is a closure the form evaluator made, with *name its name
+ * atom (a definition's lambda) or RT_NULL. */
+int rt_formeval_closure_name(rt_val f, rt_val *name);
 
 /* rt_print.c */
 int rt_print_needs_space(int prev, int kind);

@@ -27,7 +27,8 @@ void rt_form_code_register(rt_ctx *ctx, uint32_t global, rt_closure_code code)
 }
 
 /* A definition made at run time may rebind names the registered code resolved
- * statically: forget it all, so `val` goes through the compiler hook. */
+ * statically: forget it all, so `val` goes through the compiler hook (or, with
+ * none, rt_formeval). */
 void rt_form_codes_forget(rt_ctx *ctx) { ctx->nform_codes = 0; }
 
 rt_closure_code rt_form_code_find(rt_ctx *ctx, rt_val form)

@@ -102,9 +102,6 @@ static inline rt_val truth(rt_worker *w, int b) { return b ? true_val(w->ctx) : 
 
 /* ==== describe and error values ================================================= */
 
-/* A unit with a text (rt_streams.c rt_unit_named: `<defined NAME>`) is a unit. */
-int rt_is_unit(rt_ctx *ctx, rt_val v);
-
 /* interp/eval.py describe(v), into buf. */
 static void describe(rt_ctx *ctx, rt_val v, char *buf, size_t n)
 {
@@ -1243,7 +1240,7 @@ rt_val rt_unit_named(rt_ctx *ctx, const char *text, size_t n);   /* rt_streams.c
 
 /* What a run-time definition of `name` evaluates to: a unit printed nested as
  * `<defined NAME>` (interp interpreter.py eval_form). */
-static rt_val defined_unit(rt_ctx *ctx, rt_val name)
+rt_val rt_defined_unit(rt_ctx *ctx, rt_val name)
 {
     size_t len = 0;
     const char *s = rt_is_atom(name) ? rt_atom_name(ctx, name, &len) : NULL;
@@ -1279,7 +1276,7 @@ static rt_val eval_by_hook(rt_worker *w, rt_eval_hook hook, rt_val q, uint32_t k
     }
     r = rt_force(w, code(w, RT_NIL, RT_NIL));
     if (kind == RT_FORM_DEFINE && r == RT_UNIT)
-        return defined_unit(w->ctx, name);
+        return rt_defined_unit(w->ctx, name);
     return r;
 }
 
@@ -1313,10 +1310,9 @@ static rt_val eval_form(rt_worker *w, rt_val q)
             if (code)
                 return rt_force(w, code(w, RT_NIL, RT_NIL));
             rt_eval_hook hook = w->ctx->eval_hook;
-            if (!hook)
-                return errorf(w, "val: this program cannot compile new code "
-                                 "(no compiler in an ahead-of-time executable)");
-            return eval_by_hook(w, hook, q, kind);
+            if (hook)                        /* the JIT compiles it */
+                return eval_by_hook(w, hook, q, kind);
+            return rt_formeval(w, q);        /* no compiler: walk it (rt_formeval.c) */
         }
     }
     return q;   /* numbers, [], functions, errors and other values are themselves */

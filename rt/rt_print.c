@@ -394,11 +394,20 @@ static void print_function(rt_ctx *ctx, rt_out *o, rt_val name)
     token(o, RT_PK_WORD, buf, k);
 }
 
+/* A closure's name: its code's, or for a closure the form evaluator made (one
+ * code for all) the name it carries (rt_formeval.c). */
+static rt_val closure_name(rt_ctx *ctx, rt_val f)
+{
+    rt_val name;
+    if (rt_formeval_closure_name(f, &name))
+        return name;
+    return code_name(ctx, (const void *)(uintptr_t)rt_obj_of(f)->field[RT_CLOSURE_CODE]);
+}
+
 size_t rt_print_function_text(rt_ctx *ctx, rt_val f, char *buf, size_t cap)
 {
-    const void *key = rt_is_prim(f) ? (const void *)(uintptr_t)f
-                                    : (const void *)(uintptr_t)rt_obj_of(f)->field[RT_CLOSURE_CODE];
-    return function_text(ctx, code_name(ctx, key), buf, cap);
+    rt_val name = rt_is_prim(f) ? code_name(ctx, (const void *)(uintptr_t)f) : closure_name(ctx, f);
+    return function_text(ctx, name, buf, cap);
 }
 
 /* ---- the printer ----------------------------------------------------------------------- */
@@ -549,8 +558,7 @@ void rt_print_loop(rt_worker *w, rt_out *o, size_t base_off, int top, int commit
                 break;
             }
             case RT_T_CLOSURE:
-                print_function(ctx, o,
-                               code_name(ctx, (const void *)(uintptr_t)ob->field[RT_CLOSURE_CODE]));
+                print_function(ctx, o, closure_name(ctx, x));
                 break;
             case RT_T_FORM:
                 switch (rt_hdr_aux(ob->header)) {

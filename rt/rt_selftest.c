@@ -1866,8 +1866,8 @@ static rt_val prims_misc_step(rt_worker *w, rt_val arg)
     w->sp -= 3;
     EXPECT_NIL(prim1(w, "evlst", "n"));
     EXPECT_ERR(prim1(w, "evlst", "i", 5), "evlst expects a list, not the number 5");
-    EXPECT_ERR(prim1(w, "val", "r", fslot),
-               "val: this program cannot compile new code (no compiler in an ahead-of-time executable)");
+    /* no hook: the form evaluator (rt_formeval.c); f is not defined */
+    EXPECT_ERR(prim1(w, "val", "r", fslot), "unbound identifier f");
     rt_set_eval_hook(ctx, test_hook);
     EXPECT_INT(prim1(w, "val", "r", fslot), 99);
     rt_set_eval_hook(ctx, NULL);
@@ -3137,6 +3137,305 @@ static void test_trace(uint32_t nw, uint64_t scale)
             (unsigned long long)all.n[RT_TRACE_GC_STOPPED], all.ns[RT_TRACE_SPARK_RUN] / 1e6);
 }
 
+/* ---- the form evaluator (rt_formeval.c) -----------------------------------------
+ * `val` with no eval hook, as in an executable: the REPL's pipeline
+ *     scnos: prsos: evlst: prsis: scnis: TEXT
+ * over lines whose answers the reference interpreter gave (daisy run --interp
+ * examples/repl-pipeline.dsy).  Run plainly, with every allocation of worker 0
+ * compacting, as a committed screen step under injected allocation failures (every
+ * suspension and closure the evaluator makes must give the same answer however
+ * often its code runs again), and as pipelines in sparks run by helpers. */
+
+/* FE_PURE: defines and uses no name (run concurrently); FE_LIGHT: a few dozen
+ * allocations at most (run under injected failures, which need a commit every so
+ * often). */
+enum { FE_PURE = 1, FE_LIGHT = 2 };
+typedef struct fe_case { const char *line, *want; int flags; } fe_case;
+static const fe_case fe_cases[] = {
+    {"(\\x. x):5", "5", FE_PURE | FE_LIGHT},
+    {"(\\[a b]. add:[a b]):[1 2 3]", "3", FE_PURE | FE_LIGHT},
+    {"(\\[[a b] c ! d]. [d c b a]):[[1 2] 3 4 5]", "[[4 5] 3 2 1]", FE_PURE | FE_LIGHT},
+    {"let:[[a b] 5 7]", "7", FE_PURE | FE_LIGHT},
+    {"(\\[a]. a):5", "<error: pattern mismatch: head of the number 5>", FE_PURE | FE_LIGHT},
+    {"rec:[[ev od] [\\n. if:[zero?:n true od:dcr:n] \\n. if:[zero?:n [] ev:dcr:n]] [ev:10 od:7]]",
+     "[true true]", FE_PURE},
+    {"let:[xs fix:[xs ! [1 2 ! xs]] let:[[a b c] xs [a b c]]]", "[1 2 1]", FE_PURE | FE_LIGHT},
+    {"rec:[x x x]", "<error: cycle: a suspension demands its own value>", FE_PURE | FE_LIGHT},
+    {"if:[[] 1 div:[1 0] 2 3]", "<error: division by zero in div>", FE_PURE | FE_LIGHT},
+    {"[$inc:1 #[1 [2]] @inc:2 ^f:x ^\\y. [y]]", "[2 [1 [2]] 3 f:x \\y. [y]]", FE_PURE | FE_LIGHT},
+    {"[%SpnHd?:[[] 1] %SpnHd?:$[[1] 2] %SpnHd?:[inc:1] %SpnHd?:[$inc:1]]", "[true [] true []]", FE_PURE | FE_LIGHT},
+    {"f = \\n. if:[zero?:n 0 f:dcr:n]", NULL, FE_LIGHT},
+    {"f", "<function f>", FE_LIGHT},
+    {"f:100000", "0", 0},
+    {"[f \\x. x map:f]", "[<function f> <function> <function>]", FE_LIGHT},
+    {"let:[x]", "<error: val: 'let' takes exactly three elements, got 1>", FE_PURE | FE_LIGHT},
+    {"\\[a a]. a", "<error: val: 'a' is bound twice in one pattern>", FE_PURE | FE_LIGHT},
+    {"let:[\"a b\" 1 2]", "<error: val: this is not a pattern>", FE_PURE | FE_LIGHT},
+    {"let = 1", "<error: val: 'let' is a reserved word and cannot be defined>", FE_PURE | FE_LIGHT},
+    {"map:if", "<error: val: 'if' is a special form, not a value>", FE_PURE | FE_LIGHT},
+    {"(map:\\x. mpy:[x x]):[1 2 3]", "[1 4 9]", FE_PURE | FE_LIGHT},
+    {"sum = \\n. if:[zero?:n 0 add:[n sum:dcr:n]]", NULL, FE_LIGHT},
+    {"sum:1000", "500500", 0},
+};
+
+/* The program and its answers: the cases with all the flags in mask, then (mask 0
+ * and FE_PURE) a 70-binder lambda and rec (frames that keep their binders in a list)
+ * and a list 300 deep. */
+static void fe_texts(int mask, char **prog, char **want)
+{
+    char *p = NULL, *a = NULL;
+    size_t np = 0, na = 0;
+    st_append(&p, &np, "", 0);
+    st_append(&a, &na, "", 0);
+    for (size_t i = 0; i < sizeof fe_cases / sizeof fe_cases[0]; i++) {
+        if ((fe_cases[i].flags & mask) != mask)
+            continue;
+        st_append(&p, &np, fe_cases[i].line, strlen(fe_cases[i].line));
+        st_append(&p, &np, "\n", 1);
+        if (fe_cases[i].want) {
+            st_append(&a, &na, fe_cases[i].want, strlen(fe_cases[i].want));
+            st_append(&a, &na, "\n", 1);
+        }
+    }
+    *prog = p;
+    *want = a;
+    if (mask & FE_LIGHT)
+        return;
+    char buf[64];
+    const char *parts[] = {"(\\[", "]. [a69 a0]):[", "]\nrec:[[", "] [", " a0] [a68 a69]]\n"};
+    for (int part = 0; part < 5; part++) {
+        st_append(&p, &np, parts[part], strlen(parts[part]));
+        for (int i = 0; part < 4 && i < (part == 3 ? 69 : 70); i++) {
+            int k = snprintf(buf, sizeof buf, part == 0 || part == 2 ? "%sa%d" : "%s%d",
+                             i ? " " : "", i);
+            st_append(&p, &np, buf, (size_t)k);
+        }
+    }
+    st_append(&a, &na, "[69 0]\n[68 0]\n", 14);
+    st_append(&p, &np, "#(\\[x]. x):[", 12);
+    for (int i = 0; i < 300; i++)
+        st_append(&p, &np, "[", 1);
+    st_append(&p, &np, "1", 1);
+    for (int i = 0; i < 301; i++)
+        st_append(&p, &np, "]", 1);
+    st_append(&p, &np, "\n", 1);
+    for (int i = 0; i < 300; i++)
+        st_append(&a, &na, "[", 1);
+    st_append(&a, &na, "1", 1);
+    for (int i = 0; i < 300; i++)
+        st_append(&a, &na, "]", 1);
+    st_append(&a, &na, "\n", 1);
+    *prog = p;
+    *want = a;
+}
+
+static char *fe_prog, *fe_want, *fe_pure_prog, *fe_pure_want, *fe_light_prog, *fe_light_want;
+
+static rt_val fe_evlst(rt_worker *w, rt_val forms)
+{
+    return rt_prim_call(w, (uint32_t)rt_prim_lookup("evlst"), forms);
+}
+
+static rt_val fe_pipeline(rt_worker *w, rt_val chars)
+{
+    return rt_prim_scnos(w, rt_prim_prsos(w, fe_evlst(w, rt_prim_prsis(w, rt_prim_scnis(w, chars)))));
+}
+
+static rt_val fe_check_pipeline(rt_worker *w, const char *prog, const char *want)
+{
+    char *got = st_chars_text(w, fe_pipeline(w, st_chars(w, 0, prog)), SIZE_MAX);
+    CHECK(strcmp(got, want) == 0, "evlst without a compiler:\n%s\nwant:\n%s", got, want);
+    free(got);
+    return RT_UNIT;
+}
+
+static rt_val fe_pipeline_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    return fe_check_pipeline(w, fe_prog, fe_want);
+}
+
+static rt_val fe_light_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    return fe_check_pipeline(w, fe_light_prog, fe_light_want);
+}
+
+/* Forms no prsis makes: the interpreter's syntax_of_form errors. */
+static rt_val fe_direct_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    rt_ctx *ctx = pctx = w->ctx;               /* err_text's */
+    size_t base = (size_t)(w->sp - w->sp_base);
+    rt_val x = rt_atom(ctx, "x", 1);
+    rt_val fa[2] = {x, prim_val_of("inc")};
+    EXPECT_ERR(rt_formeval(w, rt_form_new(w, RT_FORM_APPLY, 2, fa)), "val: a prim is not a form");
+    rt_val fn[2] = {rt_fix(5), x};
+    EXPECT_ERR(rt_formeval(w, rt_form_new(w, RT_FORM_FUNCTION, 2, fn)),
+               "val: a number is not a pattern");
+    rt_push_root(w, rt_form_new(w, RT_FORM_APPLY, 2, fa));
+    rt_val fn2[2] = {w->sp[-1], x};
+    EXPECT_ERR(rt_formeval(w, rt_form_new(w, RT_FORM_FUNCTION, 2, fn2)), "val: not a pattern");
+    rt_push_root(w, rt_cons(w, susp_of(w, rt_fix(1)), RT_NIL));   /* [<unevaluated>] */
+    rt_val fa2[2] = {x, w->sp[-1]};
+    EXPECT_ERR(rt_formeval(w, rt_form_new(w, RT_FORM_APPLY, 2, fa2)),
+               "val: a form still being computed");
+    /* the same error first, wherever it is: the whole form is checked before it runs */
+    rt_val an[2] = {rt_atom(ctx, "#", 1), rt_atom(ctx, "let", 3)};
+    rt_push_root(w, rt_form_new(w, RT_FORM_ANNOTATION, 2, an));
+    rt_val fa3[2] = {w->sp[-1], w->sp[-2]};
+    EXPECT_ERR(rt_formeval(w, rt_form_new(w, RT_FORM_APPLY, 2, fa3)),
+               "val: a form still being computed");
+    EXPECT_ERR(rt_formeval(w, w->sp[-1]), "val: 'let' is a special form, not a value");
+    /* a closure made here: named by a definition, else anonymous; applied from C */
+    rt_val id[2] = {x, x};
+    rt_push_root(w, rt_formeval(w, rt_form_new(w, RT_FORM_FUNCTION, 2, id)));
+    char *t = st_print_text(w, w->sp[-1], 0);
+    CHECK(strcmp(t, "<function>") == 0, "a lambda printed %s", t);
+    free(t);
+    EXPECT_INT(rt_force(w, rt_apply(w, w->sp[-1], rt_fix(7))), 7);
+    rt_val df[2] = {rt_atom(ctx, "ident", 5), rt_form_new(w, RT_FORM_FUNCTION, 2, id)};
+    rt_push_root(w, rt_form_new(w, RT_FORM_DEFINE, 2, df));
+    rt_val u = rt_formeval(w, w->sp[-1]);
+    CHECK(rt_is_unit(ctx, u), "a definition's value is a unit");
+    t = st_print_text(w, rt_force(w, rt_toplevel_lookup(w, rt_atom(ctx, "ident", 5))), 0);
+    CHECK(strcmp(t, "<function ident>") == 0, "a defined lambda printed %s", t);
+    free(t);
+    w->sp = w->sp_base + base;
+    return RT_UNIT;
+}
+
+/* The pipeline in a spark: a hash of its text. */
+static rt_val fe_par_code(rt_worker *w, rt_val self)
+{
+    (void)self;
+    rt_val env[2] = {rt_fix(3), rt_fix(0)};          /* st_src[3], set before the sparks */
+    rt_val c = rt_susp_new(w, st_chars_code, 2, env);
+    char *text = st_chars_text(w, fe_pipeline(w, c), SIZE_MAX);
+    int64_t h = st_hash(text, strlen(text));
+    free(text);
+    return rt_fix(h);
+}
+
+static rt_val fe_par_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    enum { K = 16 };
+    size_t base = (size_t)(w->sp - w->sp_base);
+    st_src[3] = fe_pure_prog;
+    for (int i = 0; i < K; i++) {
+        rt_push_root(w, rt_susp_new(w, fe_par_code, 0, NULL));
+        rt_spark(w, w->sp[-1]);
+    }
+    int64_t want = st_hash(fe_pure_want, strlen(fe_pure_want)), bad = 0;
+    for (int i = 0; i < K; i++)
+        bad += rt_force(w, w->sp_base[base + (size_t)i]) != rt_fix(want);
+    CHECK(bad == 0, "%lld of %d pipelines on helpers came out wrong", (long long)bad, (int)K);
+    w->sp = w->sp_base + base;
+    return RT_UNIT;
+}
+
+/* The pipeline written by screen as a committed step; returns the failures injected. */
+static uint64_t fe_screen_program(rt_ctx *ctx, uint64_t fail_every, const char *what)
+{
+    rt_worker *w = rt_ctx_main(ctx);
+    uint32_t g = rt_global_new(ctx, fe_pipeline(w, st_chars(w, 0, fe_light_prog)));
+    st_sink s = st_sink_open();
+    rt_set_print_target(ctx, s.o);
+    uint64_t before = w->stats.alloc_failures;
+    if (fail_every)
+        rt_inject_main_failures_every(w, fail_every);
+    rt_val r = RT_NULL;
+    int st = rt_step(ctx, rt_screen_step, rt_global_get(ctx, g), &r);
+    rt_inject_main_failure(w, 0);
+    rt_set_print_target(ctx, NULL);
+    rt_global_set(ctx, g, RT_NIL);
+    char *text = st_sink_close(s);
+    CHECK(st == RT_STEP_OK && r == RT_UNIT, "%s: status %d", what, st);
+    CHECK(strcmp(text, fe_light_want) == 0, "%s: wrote\n%s", what, text);
+    free(text);
+    verify_clean(ctx, what);
+    return w->stats.alloc_failures - before;
+}
+
+/* Tail calls take no C stack: on a 2 MiB step stack 100000-deep tail loops run
+ * (through a closure's body, a let body, a rec-bound closure), while recursion as
+ * deep that is not a tail call runs out, as the error value. */
+#define FE_TAIL_PROG                                                            \
+    "g = \\n. if:[zero?:n 0 g:dcr:n]\ng:100000\n"                                  \
+    "h = \\n. let:[m dcr:n if:[zero?:n 0 h:m]]\nh:100000\n"                        \
+    "rec:[l \\n. if:[zero?:n 0 l:dcr:n] l:100000]\n"
+#if defined(__SANITIZE_THREAD__)
+/* ThreadSanitizer cannot record stacks over 65,536 frames: no deep recursion */
+static const char fe_stack_prog[] = FE_TAIL_PROG;
+static const char fe_stack_want[] = "0\n0\n0\n";
+#else
+static const char fe_stack_prog[] =
+    FE_TAIL_PROG "s = \\n. if:[zero?:n 0 add:[n s:dcr:n]]\ns:100000\ns:100\n";
+static const char fe_stack_want[] = "0\n0\n0\n<error: stack exhausted>\n5050\n";
+#endif
+
+static rt_val fe_stack_step(rt_worker *w, rt_val arg)
+{
+    (void)arg;
+    return fe_check_pipeline(w, fe_stack_prog, fe_stack_want);
+}
+
+static void test_formeval(uint32_t nw, uint64_t scale)
+{
+    (void)scale;
+    fe_texts(0, &fe_prog, &fe_want);
+    fe_texts(FE_PURE, &fe_pure_prog, &fe_pure_want);
+    fe_texts(FE_LIGHT, &fe_light_prog, &fe_light_want);
+    rt_ctx *ctx = make_ctx(nw, 0, 0, 0);
+    if (ctx) {
+        st_run(ctx, fe_pipeline_step, "evlst without a compiler");
+        st_run(ctx, fe_pipeline_step, "evlst without a compiler, with the definitions made");
+        st_run(ctx, fe_direct_step, "forms no prsis makes");
+        st_run(ctx, fe_par_step, "pipelines in sparks");
+        fe_screen_program(ctx, 0, "screen step");
+        /* (A commit must come within two failures, and reading a line makes two
+         * objects a character before anything of its answer is written.) */
+        uint64_t injected = 0;
+        for (uint64_t every = 311; every > 120; every -= 19) {
+            char what[64];
+            snprintf(what, sizeof what, "screen step failing every %llu", (unsigned long long)every);
+            injected += fe_screen_program(ctx, every, what);
+        }
+        CHECK(injected > 25, "only %llu failures injected", (unsigned long long)injected);
+        rt_stats s;
+        rt_stats_get(ctx, &s);
+        fprintf(out, "formeval: %u workers, %llu failures injected in a committed screen, "
+                "%llu pipelines run by helpers\n", nw, (unsigned long long)injected,
+                (unsigned long long)s.sparks_converted);
+        rt_ctx_free(ctx);
+    }
+    rt_config small = {.nworkers = nw, .root_stack_words = 1 << 20, .helper_stack_bytes = 64 << 20,
+                       .main_stack_bytes = 2 << 20};
+    ctx = rt_ctx_new(&small);
+    CHECK(ctx != NULL, "a context with a small step stack");
+    if (ctx) {
+        st_run(ctx, fe_stack_step, "tail calls on a small stack");
+        rt_ctx_free(ctx);
+    }
+    /* Every allocation of worker 0 compacts: whatever the evaluator holds unrooted moves. */
+    ctx = make_ctx(nw, 0, 1, 0);
+    if (ctx) {
+        rt_inject_main_failure(rt_ctx_main(ctx), UINT64_MAX);
+        st_run(ctx, fe_light_step, "evlst without a compiler (compacting)");
+        st_run(ctx, fe_direct_step, "forms no prsis makes (compacting)");
+        st_run(ctx, fe_par_step, "pipelines in sparks (compacting)");
+        rt_inject_main_failure(rt_ctx_main(ctx), 0);
+        rt_ctx_free(ctx);
+    }
+    free(fe_prog);
+    free(fe_want);
+    free(fe_pure_prog);
+    free(fe_pure_want);
+    free(fe_light_prog);
+    free(fe_light_want);
+}
+
 typedef struct { const char *name; void (*fn)(uint32_t, uint64_t); } test_entry;
 static const test_entry tests[] = {
     {"values", test_values},     {"local_gc", test_local_gc},   {"major_gc", test_major_gc},
@@ -3147,7 +3446,7 @@ static const test_entry tests[] = {
     {"deep", test_deep},         {"prims", test_prims},       {"streams", test_streams},
     {"trace", test_trace},       {"selectors", test_selectors},
     {"populate", test_populate}, {"parallel_gc", test_parallel_gc},
-    {"tasks", test_tasks},
+    {"tasks", test_tasks},       {"formeval", test_formeval},
     {NULL, NULL},
 };
 

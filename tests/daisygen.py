@@ -656,9 +656,10 @@ def count_expressions(src: str) -> int:
     return len(expressions(src))
 
 
-def generated_part(src: str) -> str:
+def generated_part(src: str, defs: dict | None = None) -> str:
     """src without its prelude definitions."""
-    return "\n".join(l for l in src.splitlines() if l not in PRELUDE_DEFS.values()) + "\n"
+    defs = PRELUDE_DEFS if defs is None else defs
+    return "\n".join(l for l in src.splitlines() if l not in defs.values()) + "\n"
 
 
 # ---------------------------------------------------------------------------------
@@ -983,20 +984,23 @@ def bisect_cases(cases: list[Case], fails) -> list[Case]:
 # ---------------------------------------------------------------------------------
 # Regression files.
 
-def used_prelude(src: str) -> str:
-    """src with the prelude definitions it does not use (transitively) left out."""
+def used_prelude(src: str, defs: dict | None = None) -> str:
+    """src with the prelude definitions it does not use (transitively) left out.
+    defs: the prelude's definitions by name (PRELUDE_DEFS unless given: the families
+    of tests/daisyfam.py add helpers of their own)."""
+    defs = PRELUDE_DEFS if defs is None else defs
     lines = src.splitlines()
-    body = [l for l in lines if l not in PRELUDE_DEFS.values()]
+    body = [l for l in lines if l not in defs.values()]
     text = "\n".join(body)
     need = set()
     frontier = [text]
     while frontier:
         t = frontier.pop()
-        for name, d in PRELUDE_DEFS.items():
+        for name, d in defs.items():
             if name not in need and re.search(r"(?<![\w?%'*+/<>-])" + re.escape(name) + r"(?![\w?'*+/<>-])", t):
                 need.add(name)
                 frontier.append(d.split(" = ", 1)[1])
-    kept = [d for name, d in PRELUDE_DEFS.items() if name in need]
+    kept = [d for name, d in defs.items() if name in need]
     return "\n".join(kept + body) + "\n"
 
 

@@ -1,5 +1,6 @@
 """Note [Forms with code] (jit/lower.py): `val` of quoted forms on the JIT and in
-ahead-of-time executables."""
+ahead-of-time executables, and of forms made at run time (rt/rt_formeval.c in an
+executable; tests/test_aot_forms.py compares many with the interpreter)."""
 import subprocess
 
 from conftest import daisy, run_source
@@ -32,12 +33,30 @@ def test_executables_evaluate_quoted_forms_without_a_compiler(tmp_path):
     assert done.returncode == 0, done.stderr
     out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert lines[:2] == ["3", "[6 [4 ! -5]]"]
-    # a form made at run time needs a compiler: an error value, not a crash
-    assert lines[2].startswith("<error: val: this program cannot compile new code")
+    # a form made at run time has no code: the runtime evaluates it (rt_formeval.c),
+    # and prints what the interpreter and the JIT print
+    interp = run_source(tmp_path, prog.read_text(), "--interp")
     jit = run_source(tmp_path, prog.read_text())
-    assert jit.stdout.splitlines() == ["3", "[6 [4 ! -5]]", "2"]
+    assert interp.stdout.splitlines() == ["3", "[6 [4 ! -5]]", "2"]
+    assert out.stdout == jit.stdout == interp.stdout
+
+
+def test_executables_evaluate_forms_made_at_run_time(tmp_path):
+    # the REPL's pipeline as a program: every form typed is made by prsis at run time
+    prog = tmp_path / "repl.dsy"
+    prog.write_text('screen: scnos: prsos: evlst: prsis: scnis: console: "&"\n')
+    exe = tmp_path / "repl"
+    done = daisy("compile", prog, "-o", exe)
+    assert done.returncode == 0, done.stderr
+    typed = ("sq = \\x. mpy:[x x]\nsq:7\n[sq \\y. y]\nlet:[[a ! b] [1 2 3] [b a]]\n"
+             "rec:[x x x]\nlet:[x]\n(map:sq):[1 2 3]\n")
+    out = subprocess.run([str(exe)], input=typed, capture_output=True, text=True, timeout=60)
+    interp = run_source(tmp_path, prog.read_text(), "--interp", stdin=typed)
+    assert out.returncode == interp.returncode == 0, out.stderr + interp.stderr
+    assert out.stdout.splitlines() == interp.stdout.splitlines() == [
+        "49", "[<function sq> <function>]", "[[2 3] 1]",
+        "<error: cycle: a suspension demands its own value>",
+        "<error: val: 'let' takes exactly three elements, got 1>", "[1 4 9]"]
 
 
 def test_a_definition_made_at_run_time_rebinds_the_files_own_calls(tmp_path):
