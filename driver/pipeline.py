@@ -174,8 +174,11 @@ class Lower(Pass):
                                             state.closures, state.callmodes)
         else:
             aot = state.target is not None and getattr(state.target, "aot", False)
+            # Note [Observed positions] in jit/lower.py: the demand pass skips the
+            # programs that can see what a suspended position holds
+            exact = state.demands is not None and bool(state.demands.skipped)
             state.lir = lower.lower_program(state.module, state.prefix, state.closures,
-                                               state.callmodes, aot=aot)
+                                               state.callmodes, aot=aot, exact=exact)
 
     def dump(self, state):
         from .jit.lir import dump

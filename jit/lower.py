@@ -105,6 +105,18 @@ into a global slot that the code reads. A 2,000-element list costs 18 kB of data
 instructions. Sharing the cells between evaluations is invisible: no primitive compares
 lists by identity and nothing mutates them.
 
+Note [Observed positions]
+~~~~~~~~~~~~~~~~~~~~~~~~~
+`%SpnHd?` and `%SpnTl?` tell whether a list's head or tail is still a suspension, so
+they see what the interpreter stores in a suspended position (Note [Suspended
+positions] in interp/eval.py): a constant as it is, any other expression (`[]`, a
+nested list literal) as a suspension. Where a program can ask (it mentions either
+probe, or `val`/`evlst`, which can make a form that does: the demand pass's `skipped`;
+and every `val` form, REPL command and API expression), lowering is *exact*: a static
+literal is only a flat list of constants ending in [], and a list literal in a
+suspended position is suspended, as in the interpreter. Elsewhere nobody can tell,
+and nested constant lists are static data too.
+
 Note [Late binding]
 ~~~~~~~~~~~~~~~~~~~
 A definition made at run time (`val` or `evlst` of a definition form) rebinds its
@@ -173,13 +185,16 @@ def fixw(n: int) -> L.Word:
     return L.Word(fix(n), str(n))
 
 
-def is_static(e) -> bool:
+def is_static(e, exact: bool = False) -> bool:
     """e is a literal that Note [Static literals] makes data: a number that is not a
-    small integer, or a list of constants."""
+    small integer, or a list of constants; when `exact`, only a list whose items are
+    all constants and whose tail is [] (Note [Observed positions])."""
     t = type(e)
     if t is C.Const:
         return type(e.value) is float or (type(e.value) is int and not small_int(e))
     if t is C.ListCons:
+        if exact:
+            return bool(e.items) and e.tail is None and all(type(x) is C.Const for x in e.items)
         return bool(e.items) and _constant(e)
     return False
 
@@ -207,8 +222,9 @@ class Lowering:
     """One Program: a program file (static names) or one `val` form (dynamic)."""
 
     def __init__(self, prefix: str, cl: Closures, cm: CallModes, main: bool,
-                 late_binding: bool, aot: bool = False):
+                 late_binding: bool, aot: bool = False, exact: bool = False):
         self.p = L.Program(prefix, main, late_binding, aot=aot)
+        self.exact = exact or late_binding       # Note [Observed positions]
         self.cl, self.cm = cl, cm
         self.defs = cm.defs
         self.def_index = {name: k for k, name in enumerate(self.defs)}
@@ -446,9 +462,9 @@ class Lowering:
             if type(e) is C.Lam:
                 self.top_function(name, e)
                 self.p.definitions.append(L.Definition(name, "closure", code=self.code_of[name]))
-            elif type(e) is C.Const and not is_static(e):
+            elif type(e) is C.Const and not is_static(e, self.exact):
                 self.p.definitions.append(L.Definition(name, "const", value=self.const_word(e.value)))
-            elif is_static(e):
+            elif is_static(e, self.exact):
                 self.static(e, slot=k)
                 self.p.definitions.append(L.Definition(name, "static"))
             else:
@@ -533,6 +549,7 @@ class FnLowering:
         self.low = low
         self.fn = fn
         self.cl, self.cm = low.cl, low.cm
+        self.exact = low.exact                  # Note [Observed positions]
         self.nvar = 0
         self.nblock = 0
         self.cur: L.Block | None = None
@@ -789,7 +806,7 @@ class FnLowering:
         return self.ev(inner, LAZY)
 
     def build_list_delayed(self, e: C.ListCons):
-        if is_static(e):
+        if is_static(e, self.exact):
             return self.static_list(e)
         parts = ([] if e.tail is None else [e.tail]) + list(e.items)
         for p in parts:
@@ -801,7 +818,9 @@ class FnLowering:
 
     def _delay_flat(self, e):
         if type(e) is C.ListCons:
-            return self.static_list(e) if is_static(e) else self.make_susp(e, "list")
+            if self.exact or not is_static(e):      # Note [Observed positions]
+                return self.make_susp(e, "list")
+            return self.static_list(e)
         return self.delay(e)
 
     def cons_chain(self, items: list, tail):
@@ -1008,7 +1027,7 @@ class FnLowering:
         on_error(v)
 
     def ev_ListCons(self, e, ctx):
-        if is_static(e):
+        if is_static(e, self.exact):
             return self.finish_value(self.static_list(e), ctx)
         tail = NILW if e.tail is None else self.delay(e.tail)
         ops = [self.delay(item) for item in reversed(e.items)]
@@ -1124,7 +1143,7 @@ class FnLowering:
         if t is C.Ann:                      # the value is needed whole, now, whatever e asks
             return self.ev(e.expr, ctx)
         if t is C.ListCons and e.items:
-            if is_static(e):
+            if is_static(e, self.exact):
                 return self.finish_value(self.static_list(e), ctx)
             return self.exh_list(e, ctx)
         if t is C.App and type(e.fn) is C.Global and self.cm.direct(e.fn.name):
@@ -1433,10 +1452,11 @@ def _susp_note(e) -> str:
 # --- the pass ----------------------------------------------------------------------------
 
 def lower_program(module: C.Module, prefix: str, cl: Closures, cm: CallModes,
-                  aot: bool = False) -> L.Program:
+                  aot: bool = False, exact: bool = False) -> L.Program:
     """A whole program: its definitions, and one function per top-level expression
     (the emitted step function evaluates the i-th, as rt_run_toplevel expects)."""
-    low = Lowering(prefix, cl, cm, main=True, late_binding=cm.late_binding, aot=aot)
+    low = Lowering(prefix, cl, cm, main=True, late_binding=cm.late_binding, aot=aot,
+                   exact=exact)
     with deep_recursion():
         low.define_all()
         evals = [c for c in module.commands if isinstance(c, C.Eval)]
