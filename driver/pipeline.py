@@ -13,6 +13,7 @@ prints); it reads the state, adds its product, and can be dumped afterwards.
     callmodes   how calls are made                 jit/callmodes.py
     lower       core IR -> LIR                     jit/lower.py (LIR: jit/lir.py)
     reps        fixnum workers (representations)   jit/reps.py
+    loops       self tail calls become loops       jit/loops.py
     sparks      sparks for hungry workers          jit/sparks.py
     allocs      one reservation per group          jit/allocs.py
     roots       root frames                        jit/roots.py
@@ -198,6 +199,15 @@ class Reps(LirPass):
         fixnum_workers(state.lir, state.module, state.demands, state.closures)
 
 
+class Loops(LirPass):
+    name = "loops"
+    description = "a function's tail calls of itself become jumps to its start"
+
+    def run(self, state):
+        from .jit.loops import self_loops
+        self_loops(state.lir)
+
+
 class Sparks(LirPass):
     name = "sparks"
     description = "each spark is offered only while some worker is hungry"
@@ -272,8 +282,8 @@ def ensure_target(state):
 DEFAULT_OPT = 2
 
 FRONT_END: list[Pass] = [Parse(), Desugar(), Resolve(), PrimCalls(), Demand()]
-BACK_END: list[Pass] = [Closures(), CallModes(), Lower(), Reps(), Sparks(), Allocs(), Roots(),
-                        Emit(), Optimise(), Codegen()]
+BACK_END: list[Pass] = [Closures(), CallModes(), Lower(), Reps(), Loops(), Sparks(), Allocs(),
+                        Roots(), Emit(), Optimise(), Codegen()]
 PASSES: list[Pass] = FRONT_END + BACK_END
 PASS_NAMES = [p.name for p in PASSES]
 BACK_END_NAMES = {p.name for p in BACK_END}

@@ -269,8 +269,30 @@ def test_passes_lists_the_passes_in_order():
     names = [line.split()[0] for line in p.stdout.splitlines()
              if line.strip() and not line.startswith("--")]
     assert names == ["parse", "desugar", "resolve", "primcalls", "demand", "closures",
-                     "callmodes", "lower", "reps", "sparks", "allocs", "roots", "emit",
+                     "callmodes", "lower", "reps", "loops", "sparks", "allocs", "roots", "emit",
                      "llvm", "codegen"]
+
+
+def test_self_tail_calls_become_loops(tmp_path):
+    """Note [Self tail calls] (jit/loops.py): count_w's call of itself is a jump back
+    to its start after the loops pass, and the loop allocates, collects and polls
+    as the calls did (its answer under a collection at every allocation)."""
+    prog = tmp_path / "count.dsy"
+    prog.write_text("count = \\[n acc]. if:[zero?:n acc count:[dcr:n [n ! acc]]]\n"
+                    "let:[[X ! Xs] count:[100000 []] X]\n"
+                    "let:[[A B ! R] count:[3 []] B]\n")
+    p = daisy("run", "--dump-after", "reps", "--dump-after", "loops", prog)
+    no_traceback(p)
+    assert p.stdout.splitlines() == ["1", "2"]
+    before, after = p.stderr.split("loops", 1)
+    assert "tail call code count_w(%dcrdone" in before
+    worker = after[after.index("fn count_w"):]
+    worker = worker[:worker.index("\nfn ")]
+    assert "tail call code count_w" not in worker
+    assert "jump entry(%dcrdone" in worker
+    p = daisy("run", prog, env={"DAISY_GC_STRESS": "1"})
+    no_traceback(p)
+    assert p.stdout.splitlines() == ["1", "2"]
 
 
 def test_version():
