@@ -144,7 +144,7 @@ class ModuleEmitter:
         return abi.RUNTIME[name]
 
     # ---- the module ----
-    def emit(self) -> str:
+    def emit(self, tick=None) -> str:
         p = self.p
         P = self.P
         head = [f"; ModuleID = '{P}'",
@@ -153,7 +153,9 @@ class ModuleEmitter:
                 f"@{P}.init_ctx = internal global ptr null",
                 f"@{P}.zero = internal constant i64 0"]
         body: list[str] = []
-        for fn in p.functions:
+        for i, fn in enumerate(p.functions):
+            if tick is not None:
+                tick(i, len(p.functions), fn.name)
             body.append(FnEmitter(self, fn).emit())
         body.append(self.init_values())
         body.append(self.ensure_init())
@@ -1074,6 +1076,6 @@ def _plain(name: str) -> bool:
     return all(ch.isalnum() or ch in "._$-" for ch in name) and not name[0].isdigit()
 
 
-def emit_program(p: L.Program) -> str:
-    """The program's LLVM IR text."""
-    return ModuleEmitter(p).emit()
+def emit_program(p: L.Program, tick=None) -> str:
+    """The program's LLVM IR text; tick(i, n, name), if given, before each function."""
+    return ModuleEmitter(p).emit(tick)
