@@ -13,6 +13,7 @@ prints); it reads the state, adds its product, and can be dumped afterwards.
     callmodes   how calls are made                 jit/callmodes.py
     lower       core IR -> LIR                     jit/lower.py (LIR: jit/lir.py)
     reps        fixnum workers (representations)   jit/reps.py
+    loops       self tail calls become loops       jit/loops.py
     sparks      sparks for hungry workers          jit/sparks.py
     allocs      one reservation per group          jit/allocs.py
     roots       root frames                        jit/roots.py
@@ -201,6 +202,15 @@ class Reps(LirPass):
         fixnum_workers(state.lir, state.module, state.demands, state.closures)
 
 
+class Loops(LirPass):
+    name = "loops"
+    description = "a function's tail calls of itself become jumps to its start"
+
+    def run(self, state):
+        from .jit.loops import self_loops
+        self_loops(state.lir)
+
+
 class Sparks(LirPass):
     name = "sparks"
     description = "each spark is offered only while some worker is hungry"
@@ -226,7 +236,7 @@ class Roots(LirPass):
 
     def run(self, state):
         from .jit.roots import root_frames
-        root_frames(state.lir)
+        root_frames(state.lir, progress_tick(state))
 
 
 class Emit(Pass):
@@ -235,7 +245,7 @@ class Emit(Pass):
 
     def run(self, state):
         from .jit.emit import emit_program
-        state.llvm_ir = emit_program(state.lir)
+        state.llvm_ir = emit_program(state.lir, progress_tick(state))
 
     def dump(self, state):
         return state.llvm_ir
@@ -265,6 +275,12 @@ class Codegen(Pass):
         return ensure_target(state).target_machine.emit_assembly(state.llvm_module)
 
 
+def progress_tick(state):
+    """The per-function callback of a pass that says how far it is, or None."""
+    pr = state.progress
+    return pr.item if pr is not None and pr.enabled else None
+
+
 def ensure_target(state):
     if state.target is None:
         from .jit.engine import Target
@@ -275,8 +291,8 @@ def ensure_target(state):
 DEFAULT_OPT = 2
 
 FRONT_END: list[Pass] = [Parse(), Desugar(), Resolve(), PrimCalls(), Demand()]
-BACK_END: list[Pass] = [Closures(), CallModes(), Lower(), Reps(), Sparks(), Allocs(), Roots(),
-                        Emit(), Optimise(), Codegen()]
+BACK_END: list[Pass] = [Closures(), CallModes(), Lower(), Reps(), Loops(), Sparks(), Allocs(),
+                        Roots(), Emit(), Optimise(), Codegen()]
 PASSES: list[Pass] = FRONT_END + BACK_END
 PASS_NAMES = [p.name for p in PASSES]
 BACK_END_NAMES = {p.name for p in BACK_END}
@@ -285,22 +301,26 @@ BACK_END_NAMES = {p.name for p in BACK_END}
 def run_passes(state: CompileState, passes: list[Pass], dump_after=(), dump=None) -> None:
     wanted = set(PASS_NAMES) if "all" in dump_after else set(dump_after)
     progress = state.progress
-    with gc_paused(), deep_recursion():
-        for p in passes:
-            if progress is not None:
-                progress.stage(p.name)
-            try:
-                p.run(state)
-            except RecursionError:
-                raise SourceError(
-                    f"expressions nest too deeply to compile (the {p.name} pass ran out "
-                    f"of depth)", None,
-                    "give inner parts names with definitions or let; nesting of about "
-                    f"{NESTING_LIMIT:,} levels compiles") from None
-            if p.name in wanted and dump is not None:
-                dump(p.name, p.dump(state))
-    if progress is not None:
-        progress.done()
+    ok = False
+    try:
+        with gc_paused(), deep_recursion():
+            for p in passes:
+                if progress is not None:
+                    progress.stage(p.name, passes)
+                try:
+                    p.run(state)
+                except RecursionError:
+                    raise SourceError(
+                        f"expressions nest too deeply to compile (the {p.name} pass ran "
+                        f"out of depth)", None,
+                        "give inner parts names with definitions or let; nesting of about "
+                        f"{NESTING_LIMIT:,} levels compiles") from None
+                if p.name in wanted and dump is not None:
+                    dump(p.name, p.dump(state))
+        ok = True
+    finally:
+        if progress is not None:
+            progress.done(ok)
 
 
 def compile_source(source: str, filename: str = "<input>", *, dump_after=(), dump=None,
@@ -391,8 +411,19 @@ def program_prefix(source: str) -> str:
 
 
 class Progress:
-    """A compile that takes more than a second says so on a terminal (stderr), as
-    ghc's `[1 of N]` does: which pass, and in the long passes which function."""
+    """Note [Compile progress]
+    ~~~~~~~~~~~~~~~~~~~~~~~~~~
+    A compile that takes more than a second says so on a terminal (stderr), as ghc's
+    `[1 of N]` does: `daisy: compiling FILE: [9 of 11] llvm (2.4 s)`, the back end's
+    pass by number, and in the passes that go function by function (roots, emit)
+    which function and how far (`function 120 of 690: fib3_g`). One line, rewritten
+    in place, and on success replaced by `daisy: compiled FILE in 3.1 s`. LLVM's
+    passes are single calls that hold no Python lock, so a thread writes the line: it
+    starts with the back end when stderr is a terminal, wakes every TICK seconds,
+    and is stopped and joined when the back end ends; the passes only set fields.
+    Off a terminal nothing is written and no thread starts."""
+
+    TICK = 0.25
 
     def __init__(self, state, after: float = 1.0, stream=None):
         self.stream = stream or sys.stderr
@@ -401,23 +432,51 @@ class Progress:
         self.after = after
         self.shown = False
         self.state = state
+        self.pass_name = ""
+        self.pass_at = (0, 0)
+        self.detail = ""
+        self._stop = None
+        self._thread = None
+        if self.enabled:
+            import threading
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, name="daisy-progress",
+                                            daemon=True)
+            self._thread.start()
 
-    def stage(self, name: str, detail: str = "") -> None:
-        if not self.enabled:
-            return
-        t = time.monotonic() - self.t0
-        if t < self.after:
-            return
-        self.shown = True
-        lir = self.state.lir
-        size = f", {len(lir.functions)} functions" if lir is not None else ""
-        self.stream.write(f"\r\x1b[Kdaisy: compiling {self.state.filename}: {name}{size}"
-                          f"{(' ' + detail) if detail else ''} ({t:.1f} s)")
-        self.stream.flush()
+    def stage(self, name: str, passes=()) -> None:
+        names = [p.name for p in passes]
+        self.pass_at = (names.index(name) + 1, len(names)) if name in names else (0, 0)
+        self.pass_name = name
+        self.detail = ""
 
-    def done(self) -> None:
+    def item(self, i: int, n: int, what: str) -> None:
+        self.detail = f"function {i + 1} of {n}: {what}"
+
+    def line(self) -> str:
+        k, n = self.pass_at
+        at = f"[{k} of {n}] " if n else ""
+        detail = f", {self.detail}" if self.detail else ""
+        return (f"daisy: compiling {self.state.filename}: {at}{self.pass_name}{detail} "
+                f"({time.monotonic() - self.t0:.1f} s)")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.TICK):
+            if time.monotonic() - self.t0 >= self.after:
+                self.shown = True
+                self.stream.write(f"\r\x1b[K{self.line()}")
+                self.stream.flush()
+
+    def done(self, ok: bool = True) -> None:
+        """Stop the thread; say how long the compile took (on failure, only clear the
+        line: the error follows)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
         if self.enabled and self.shown:
-            self.stream.write(f"\r\x1b[Kdaisy: compiled {self.state.filename} in "
-                              f"{time.monotonic() - self.t0:.1f} s\n")
+            text = (f"daisy: compiled {self.state.filename} in "
+                    f"{time.monotonic() - self.t0:.1f} s\n") if ok else ""
+            self.stream.write(f"\r\x1b[K{text}")
             self.stream.flush()
             self.shown = False

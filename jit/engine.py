@@ -25,6 +25,21 @@ def _initialise() -> None:
         _ready = True
 
 
+# Note [Optimisation levels]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~
+#   -O0  no IR optimisation; LLVM's fast instruction selection and register allocation
+#   -O1  LEAN_PASSES, a few passes that clean up what `emit` writes (the LIR is already
+#        simplified: SSA values, one test per fact), then code generation at level 1
+#   -O2  LLVM's standard -O2 pipeline and code generation (the default)
+#   -O3  LLVM's -O3
+# -O1 exists for compile time: LLVM's standard -O1 pipeline cost about as much as its
+# -O2 one and bought nothing the short list does not on the benchmark programs. -O2
+# stays the default because its inliner (a small function such as primes' `intsfrom`
+# inlined into the suspension that calls it) makes primes 10% faster than -O1 does;
+# docs/jit.md, "Compile speed", has the figures.
+LEAN_PASSES = ("simplify_cfg", "instruction_combine", "simplify_cfg")
+
+
 class Target:
     """What the `llvm` and `codegen` passes compile for: this machine's CPU, for the JIT
     (`jit=True`) or for an object file (`aot=True`: position-independent), or a fixed
@@ -51,9 +66,17 @@ class Target:
                 cpu=self.cpu_name, features=self.cpu_features, opt=cg, jit=True)
 
     def optimise(self, module: llvm.ModuleRef) -> None:
-        if self.opt:
-            pto = llvm.create_pipeline_tuning_options(speed_level=self.opt)
-            pb = llvm.create_pass_builder(self.target_machine, pto)
+        """LLVM's IR passes at the -O level (Note [Optimisation levels])."""
+        if not self.opt:
+            return
+        pto = llvm.create_pipeline_tuning_options(speed_level=self.opt)
+        pb = llvm.create_pass_builder(self.target_machine, pto)
+        if self.opt == 1:
+            mpm = llvm.create_new_module_pass_manager()
+            for name in LEAN_PASSES:
+                getattr(mpm, f"add_{name}_pass")()
+            mpm.run(module, pb)
+        else:
             pb.getModulePassManager().run(module, pb)
 
     def parse(self, ir_text: str) -> llvm.ModuleRef:

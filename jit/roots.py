@@ -318,8 +318,11 @@ class FnRoots:
         return out_edges
 
 
-def root_frames(p: L.Program) -> None:
-    for fn in p.functions:
+def root_frames(p: L.Program, tick=None) -> None:
+    """Root frames for every function; tick(i, n, name), if given, before each."""
+    for i, fn in enumerate(p.functions):
+        if tick is not None:
+            tick(i, len(p.functions), fn.name)
         r = FnRoots(fn)
         r.liveness()
         r.choose()
