@@ -53,7 +53,12 @@
  * Members are stealable.  A race claims each unevaluated member for an
  * unstarted member task, and sparks it; a thief that takes the spark takes
  * the claim over from the task while the task has not started (a CAS on the
- * task's state decides who), and evaluates the member itself.
+ * task's state, under the task lock so that the task cannot be freed and
+ * reused between the check of its generation and the CAS, decides who), and
+ * evaluates the member itself.  A waiting race demands each member's claimant;
+ * when a claim moves to a task it does not demand, its wait ends and it
+ * demands the new claimant (race_ready).  The owner may have picked the task
+ * before the thief took it: enter() then declines (a taken task never ran).
  *
  * Ending tasks.  A green task unwinds to its own base (Note [Resumable
  * allocation failure]), releasing its claims.  An allocation failure, an
