@@ -336,7 +336,7 @@ uint64_t rt_heap_limit(rt_ctx *ctx) { return ctx->limit_regions * RT_REGION_BYTE
 static void interrupt_helpers(rt_ctx *ctx)
 {
     for (uint32_t i = 1; i < ctx->nworkers; i++)
-        atomic_store_explicit(&ctx->workers[i]->interrupt, 1, memory_order_relaxed);
+        atomic_store_explicit(&ctx->workers[i]->interrupt, 1, memory_order_seq_cst);
 }
 
 static int helpers_running(rt_ctx *ctx)

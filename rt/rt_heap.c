@@ -398,7 +398,12 @@ void rt_susp_update(rt_worker *w, rt_obj *s, rt_val v)
 void rt_safepoint_slow(rt_worker *w)
 {
     rt_ctx *ctx = w->ctx;
-    atomic_store_explicit(&w->interrupt, 0, memory_order_relaxed);
+    /* Sequentially consistent: the flags are read after the clear.  A relaxed
+     * clear may sit in the store buffer past those reads (x86 reorders a store
+     * with a later load), then land after a writer set a flag and raised the
+     * interrupt, and erase that interrupt: a helper then ran a spark on past
+     * the end of its step, and the step waited for it for ever. */
+    atomic_store_explicit(&w->interrupt, 0, memory_order_seq_cst);
     if (w->id == 0) {
         if (atomic_load(&ctx->interrupt_requested) && w->unwind)
             rt_unwind_slow(w, RT_UNWIND_INTERRUPT);

@@ -53,7 +53,12 @@
  * Members are stealable.  A race claims each unevaluated member for an
  * unstarted member task, and sparks it; a thief that takes the spark takes
  * the claim over from the task while the task has not started (a CAS on the
- * task's state decides who), and evaluates the member itself.
+ * task's state, under the task lock so that the task cannot be freed and
+ * reused between the check of its generation and the CAS, decides who), and
+ * evaluates the member itself.  A waiting race demands each member's claimant;
+ * when a claim moves to a task it does not demand, its wait ends and it
+ * demands the new claimant (race_ready).  The owner may have picked the task
+ * before the thief took it: enter() then declines (a taken task never ran).
  *
  * Ending tasks.  A green task unwinds to its own base (Note [Resumable
  * allocation failure]), releasing its claims.  An allocation failure, an
@@ -726,8 +731,21 @@ static inline rt_val task_slot(rt_worker *w, rt_task *t, size_t off)
     return (t == w->task ? w->sp_base : t->sp_base)[off];
 }
 
+/* Does t's wait raise the demand of task c (as it is now, not a reuse)? */
+static int demands(rt_task *t, rt_task *c)
+{
+    for (size_t i = 0; i < t->ndemanded; i++)
+        if (t->demanded[i].t == c && atomic_load(&c->gen) == t->demanded[i].gen)
+            return 1;
+    return 0;
+}
+
 /* Is a race's wait over: some pending member has a value, or is free to be
- * claimed, or is this task's own (a cycle, answered as such)? */
+ * claimed, or is this task's own (a cycle, answered as such)?  It is over too
+ * when a member's claim has moved to a task the wait does not demand (a thief
+ * took the member over from its unstarted task, Note [Tasks]): the race then
+ * looks again and demands the new claimant, which may be a spark task that
+ * would otherwise rank low and never run. */
 static int race_ready(rt_worker *w, rt_task *t)
 {
     rt_val l = task_slot(w, t, t->wait_slot);
@@ -737,6 +755,9 @@ static int race_ready(rt_worker *w, rt_task *t)
             return 1;
         uint64_t st = susp_state(rt_obj_of(m));
         if (!(st & RT_SUSP_CLAIMED_BIT) || rt_susp_claimant(st) == t->id)
+            return 1;
+        rt_task *c = rt_task_lookup(w->ctx, rt_susp_claimant(st));
+        if (c && !demands(t, c))
             return 1;
         l = rt_obj_of(l)->field[1];
         if (rt_is_type(l, RT_T_SUSP)) {   /* the pending list is made whole: never */
@@ -846,7 +867,11 @@ static rt_task *pick(rt_worker *w, int min_rank)
  * memory for a stack, or a thief took it): the caller looks again. */
 static int enter(rt_worker *w, rt_task *to, int finished)
 {
-    if (atomic_load(&to->state) == RT_TS_NEW) {
+    int st = atomic_load(&to->state);
+    if (st != RT_TS_NEW && st != RT_TS_RUNNABLE && st != RT_TS_BLOCKED)
+        return 0;                         /* a thief took it since pick() looked: it
+                                             never started and has no stack */
+    if (st == RT_TS_NEW) {
         int expected = RT_TS_NEW;
         if (!atomic_compare_exchange_strong(&to->state, &expected, RT_TS_RUNNABLE))
             return 0;                     /* taken by a thief */
@@ -1048,12 +1073,8 @@ static _Noreturn void task_finish(rt_worker *w)
             next = w->main_task;          /* it is blocked: it will look again */
         if (next == me)
             continue;
-        if (atomic_load(&next->state) == RT_TS_NEW) {
-            if (!enter(w, next, 1))
-                continue;
-        } else {
-            switch_to(w, next, 1);
-        }
+        if (!enter(w, next, 1))
+            continue;                     /* a thief took it: look again */
         rt_fatal("an ended task was resumed");
     }
 }
@@ -1117,12 +1138,20 @@ static rt_val member_spark_code(rt_worker *w, rt_val self)
     rt_val mv = o->field[RT_SUSP_ENV];
     uint32_t id = (uint32_t)rt_fix_value(o->field[RT_SUSP_ENV + 1]);
     uint64_t gen = (uint64_t)rt_fix_value(o->field[RT_SUSP_ENV + 2]);
-    rt_task *x = rt_task_lookup(w->ctx, id);
-    if (!x || (atomic_load(&x->gen) & (((uint64_t)1 << 61) - 1)) != gen || x->owner == w ||
-        !rt_is_type(mv, RT_T_SUSP))
+    if (!rt_is_type(mv, RT_T_SUSP))
         return RT_NIL;
+    /* The check of x's generation and the take are one step under the task
+     * lock: without it, x could end, be freed and be allocated again (the same
+     * id, NEW again, another member's task) between the two, and the take
+     * would steal that task instead. */
+    pthread_mutex_lock(&w->ctx->task_lock);
+    rt_task *x = rt_task_lookup(w->ctx, id);
     int expected = RT_TS_NEW;
-    if (!atomic_compare_exchange_strong(&x->state, &expected, RT_TS_TAKEN))
+    int took = x && (atomic_load(&x->gen) & (((uint64_t)1 << 61) - 1)) == gen &&
+               x->owner != w &&
+               atomic_compare_exchange_strong(&x->state, &expected, RT_TS_TAKEN);
+    pthread_mutex_unlock(&w->ctx->task_lock);
+    if (!took)
         return RT_NIL;
     /* x can no longer start or be ended by its owner: its claim is ours */
     rt_obj *m = rt_obj_of(mv);
