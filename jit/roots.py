@@ -28,6 +28,8 @@ poll keeps such values itself, on its slow path only: when the poll fires it pus
 them on the root stack around rt_safepoint_slow and takes their new values back
 (`poll keep(%n->%n.k1)`); the fast path does nothing. The entry poll comes before
 everything else, so the new names simply replace the old ones everywhere after it.
+A function the `loops` pass made a loop opens with a lone jump to its loop head, whose
+poll runs every round: that poll keeps the head's parameters the same way.
 Values that need a slot anyway (live across another safepoint) use the slot.
 
 Note [Dead temporaries]
@@ -125,9 +127,19 @@ class FnRoots:
             live.discard(id(v))
         return live
 
+    def poll_block(self) -> L.Block:
+        """The block whose opening poll may keep values (Note [Entry polls]): the
+        entry, or the loop head when the entry only jumps there (jit/loops.py)."""
+        first = self.fn.blocks[0]
+        if not first.stmts and type(first.term) is L.Jump and first.term.args:
+            head = self.blocks[first.term.target]
+            if head.params and head is not first:
+                return head
+        return first
+
     def entry_poll(self) -> int | None:
         """The index of the poll that opens the function (Note [Entry polls])."""
-        for i, s in enumerate(self.fn.blocks[0].stmts):
+        for i, s in enumerate(self.poll_block().stmts):
             if type(s) is L.Poll:
                 return i
             if L.is_safepoint(s):
@@ -139,6 +151,7 @@ class FnRoots:
         self.after: dict[str, dict] = {}
         rooted: set[int] = set()
         poll = self.entry_poll()
+        poll_at = self.poll_block()
         keep: set[int] = set()
         for b in self.fn.blocks:
             rec: dict[int, set] = {}
@@ -150,7 +163,7 @@ class FnRoots:
                     d = L.defined_var(s)
                     if d is not None:
                         across.discard(id(d))
-                    if b is self.fn.blocks[0] and i == poll:
+                    if b is poll_at and i == poll:
                         keep = across
                     else:
                         rooted |= across
@@ -194,9 +207,11 @@ class FnRoots:
         self.fn.frame = nslots
 
     def keep_at_poll(self, index: int, keep: set) -> None:
-        entry = self.fn.blocks[0]
+        entry = self.poll_block()
         poll = entry.stmts[index]
-        order = [v for v in self.fn.params + self.fn.free if id(v) in keep]
+        # every block but the entry's lone jump comes after the loop head's poll
+        defined = entry.params if entry is not self.fn.blocks[0] else self.fn.params + self.fn.free
+        order = [v for v in defined if id(v) in keep]
         new = {}
         for v in order:
             nv = L.Var(f"{v.name}.k", v.rep)

@@ -32,7 +32,7 @@ def is_run_of(part: list[str], whole: list[str]) -> bool:
 
 def test_the_walkthrough_quotes_several_passes():
     passes = {name.split(".")[1] for name, _ in quoted_dumps()}
-    assert {"callmodes", "lower", "reps", "sparks", "allocs", "roots"} <= passes
+    assert {"callmodes", "lower", "reps", "loops", "sparks", "allocs", "roots"} <= passes
 
 
 def test_every_quoted_dump_is_what_the_compiler_prints():
