@@ -117,6 +117,9 @@ rt_val rt_prim_list(rt_worker *w, uint32_t prim, uint32_t n, rt_val a, rt_val b,
 {
     rt_val *base = w->sp;
     rt_val ops[3] = {a, b, c};
+    rt_val fast = rt_prim_numbers(w, prim, n, ops);
+    if (fast != RT_NULL)
+        return fast;
     for (uint32_t i = 0; i < n; i++)
         rt_push_root(w, ops[i]);
     rt_val list = RT_NIL;
