@@ -55,8 +55,8 @@ def _compile(source: str, filename: str):
         raise SourceError(e.render(filename, source), None) from None
 
 
-def run(source: str, *, engine: str = "jit", threads: int = 0, heap: int = 0, opt: int = 2,
-        filename: str = "<input>") -> str:
+def run(source: str, *, engine: str = "jit", threads: int = 0, heap: int = 0,
+        opt: int | None = None, filename: str = "<input>") -> str:
     """Everything the program prints, as `daisy run` would print it."""
     if engine == "interp":
         from .interp.interpreter import Interpreter
@@ -74,13 +74,13 @@ def run(source: str, *, engine: str = "jit", threads: int = 0, heap: int = 0, op
 class Program:
     """A program compiled by the JIT, with its own runtime context."""
 
-    def __init__(self, source: str, *, threads: int = 0, heap: int = 0, opt: int = 2,
+    def __init__(self, source: str, *, threads: int = 0, heap: int = 0, opt: int | None = None,
                  filename: str = "<input>", cache=None, pin: bool = True):
         """pin=False leaves the helper threads' CPUs to the kernel, as `--no-pin`
         (docs/runtime.md, Worker placement)."""
         from .jit.program import JitProgram
         self.state = _compile(source, filename)
-        self.jit = JitProgram(self.state.module, source, opt=opt, cache=cache)
+        self.jit = JitProgram(self.state, opt=opt, cache=cache)
         self.ctx = self.jit.context(threads, heap, no_pin=not pin)
         self.jit.initialise(self.ctx)
         self.status = None
@@ -96,17 +96,14 @@ class Program:
     def eval(self, expr: str):
         """The value of a Daisy expression in this program's top-level environment,
         forced to normal form, as a Python value."""
-        from .frontend.desugar import desugar
         from .frontend.parse import parse_program
-        from .frontend.primcalls import rewrite
-        from .frontend.resolve import Resolver
         from .frontend import syntax as S
+        from .pipeline import compile_expr
         prog = parse_program(expr)
         if len(prog.commands) != 1 or isinstance(prog.commands[0], S.Define):
             raise SourceError(f"eval takes one expression, not {expr!r}", None)
-        node = S.Prefixed("#", prog.commands[0])
-        core = rewrite(Resolver(set(), dynamic=True).expr(desugar(node), []))
-        return self._value(self.jit.evaluate(self.ctx, core))
+        state = compile_expr(S.Prefixed("#", prog.commands[0]))
+        return self._value(self.jit.evaluate(self.ctx, state))
 
     def call(self, name: str, *args):
         """name applied to the arguments (Python ints, floats, strs as atoms, lists)."""

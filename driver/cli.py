@@ -105,8 +105,10 @@ def _runtime_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _engine_flags(p) -> None:
-    p.add_argument("-O", dest="opt", type=int, default=2, choices=range(4), metavar="N",
-                   help="LLVM optimisation level 0-3 (-O0 .. -O3, default -O2)")
+    from .pipeline import DEFAULT_OPT
+    p.add_argument("-O", dest="opt", type=int, default=DEFAULT_OPT, choices=range(4),
+                   metavar="N", help=f"LLVM optimisation level 0-3 (-O0 .. -O3, default "
+                                     f"-O{DEFAULT_OPT})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,8 +174,10 @@ def _main(argv: list[str]) -> int:
         from .bench import bench_command
         return bench_command(args)
     if args.command == "passes":
-        from .pipeline import PASSES
+        from .pipeline import FRONT_END, PASSES
         for p in PASSES:
+            if p is PASSES[len(FRONT_END)]:
+                print("-- the back end (when compiling)")
             print(f"{p.name:<10} {p.description}")
         return 0
     ap.print_help()
@@ -229,7 +233,8 @@ def _run(args) -> int:
         sys.stderr.write(f";; ---- IR after {name} ----\n{text}")
 
     try:
-        state = compile_source(source, filename, dump_after=args.dump_after, dump=dump)
+        state = compile_source(source, filename, dump=dump, dump_after=args.dump_after,
+                               backend=False)
     except SourceError as e:
         print(e.render(filename, source), file=sys.stderr)
         return EXIT_SOURCE
@@ -239,6 +244,9 @@ def _run(args) -> int:
     if not args.interp:
         from .jit.run import run_jit
         return run_jit(state, args)
+    from .pipeline import BACK_END_NAMES, compile_backend
+    if set(args.dump_after) & (BACK_END_NAMES | {"all"}):
+        compile_backend(state, args.dump_after, dump)
 
     from .interp.interpreter import Interpreter
     from .output import Output

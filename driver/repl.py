@@ -162,7 +162,7 @@ def _run_jit(args) -> int:
     except SourceError as e:   # the line is fixed, so this would be a bug
         print(e.render("<top level>", stream), file=sys.stderr)
         return EXIT_SOURCE
-    prog = JitProgram(state.module, state.source, opt=args.opt, cache=CompileCache("default"))
+    prog = JitProgram(state, opt=args.opt, cache=CompileCache("default"))
     ctx = open_context(prog, args, heap)
     if ctx is None:
         return 3

@@ -11,9 +11,7 @@ Expressions
     Global(name)                a top-level definition, looked up by name when run
     PrimRef(name)               a primitive of LANGUAGE.md section 6 (or true/nil)
   Lam(param, body)      a one-argument function; `param` is a pattern; after
-                        `resolve`, `size` is the number of slots its frame holds;
-                        after `fixnum`, `fixnum` says it gets a fixnum worker
-                        (Note [Fixnum workers] in frontend/fixnum.py)
+                        `resolve`, `size` is the number of slots its frame holds
   App(fn, arg, demand)  application `fn:arg`; the argument is suspended. After the
                         `demand` pass, `demand` is what the context demands of the
                         call's result when the code around it runs (below)
@@ -101,7 +99,6 @@ class Lam(Expr):
     body: Expr
     size: int = 0
     name: str | None = None   # the top-level name it is defined as, for printing
-    fixnum: bool = False      # set by `fixnum`: it gets a fixnum worker
 
 
 @dataclass(slots=True, eq=False)

@@ -8,8 +8,8 @@ binder's slot after resolve (`[X@0 ! Xs@1]`). Quoted forms print as their source
 After the `demand` pass (`demands=`), every binder shows its demand (`L@0{spine}`), every
 call the demand on its result (`(app{head} ...)`), and each top-level function is
 preceded by a summary line: its parameters' demands when its result is demanded to
-WHNF, and when it is demanded completely (`#`). After the `fixnum` pass (`fixnum=`), a
-function with a fixnum worker has the line `;; fixnum worker` after its summary.
+WHNF, and when it is demanded completely (`#`). The back end's passes over core IR
+(jit/closures.py, jit/callmodes.py) add their findings after head words (`notes=`).
 """
 from __future__ import annotations
 
@@ -19,22 +19,38 @@ from . import syntax as S
 WIDTH = 88
 
 
-def dump_module(m: C.Module, demands=None, fixnum=None) -> str:
+def dump_module(m: C.Module, demands=None, notes=None, header=()) -> str:
     """The module's text; with `demands` (the DemandInfo frontend/demand.py's
-    analyse_module returns) also the demands, as the demand pass left them, and with
-    `fixnum` (frontend/fixnum.py's FixnumInfo) which functions have fixnum workers."""
+    analyse_module returns) also the demands, as the demand pass left them. The back
+    end's passes over core IR add `notes`: a function of a node giving text to print
+    after its head word (`(app{head}/worker ...)`), or None; and `header` lines."""
+    global _NOTES
+    _NOTES = notes
+    try:
+        return _dump_module(m, demands, header)
+    finally:
+        _NOTES = None
+
+
+_NOTES = None
+
+
+def _note(e, head: str) -> str:
+    if _NOTES is None:
+        return head
+    extra = _NOTES(e)
+    return head + extra if extra else head
+
+
+def _dump_module(m, demands, header) -> str:
     shown = demands is not None
-    out = []
+    out = [f";; {line}" for line in header]
     if shown and demands.skipped:
         out.append(f";; demand: not analysed, {demands.skipped}: everything is lazy")
-    if fixnum is not None and fixnum.skipped:
-        out.append(f";; fixnum: no workers, {fixnum.skipped}")
     for cmd in m.commands:
         if isinstance(cmd, C.Def):
             if shown and cmd.name in demands.functions:
                 out.append(_summary(cmd.name, demands.functions[cmd.name]))
-            if fixnum is not None and type(cmd.expr) is C.Lam and cmd.expr.fixnum:
-                out.append(";; fixnum worker")
             out.append(_layout(["def", cmd.name, _tree(cmd.expr, shown)], 0))
         else:
             out.append(_layout(["eval", _tree(cmd.expr, shown)], 0))
@@ -96,24 +112,24 @@ def _tree(e: C.Expr, demands: bool = False):
     """A nested list: head word, then children (strings or nested lists)."""
     t = type(e)
     if t is C.Const:
-        return _const(e.value)
+        return _note(e, _const(e.value))
     if t is C.Var:
         return e.name
     if t is C.Local:
-        return f"{e.name}@{e.depth}.{e.index}"
+        return _note(e, f"{e.name}@{e.depth}.{e.index}")
     if t is C.Global:
-        return f"{e.name}@g"
+        return _note(e, f"{e.name}@g")
     if t is C.PrimRef:
-        return f"{e.name}@p"
+        return _note(e, f"{e.name}@p")
     if t is C.Lam:
         resolved = any(b.index >= 0 for b in C.pattern_names(e.param))
-        return [f"lam/{e.size}" if resolved else "lam", pattern_text(e.param, demands),
+        return [_note(e, f"lam/{e.size}" if resolved else "lam"), pattern_text(e.param, demands),
                 _tree(e.body, demands)]
     if t is C.App:
-        return [f"app{{{e.demand}}}" if demands else "app", _tree(e.fn, demands),
+        return [_note(e, f"app{{{e.demand}}}" if demands else "app"), _tree(e.fn, demands),
                 _tree(e.arg, demands)]
     if t is C.Let:
-        return ["letrec" if e.rec else "let", pattern_text(e.pattern, demands),
+        return [_note(e, "letrec" if e.rec else "let"), pattern_text(e.pattern, demands),
                 _tree(e.value, demands), _tree(e.body, demands)]
     if t is C.If:
         parts = ["if"]
@@ -122,17 +138,17 @@ def _tree(e: C.Expr, demands: bool = False):
         parts.append("else" if e.otherwise is None else ["else", _tree(e.otherwise, demands)])
         return parts
     if t is C.ListCons:
-        parts = ["list"] + [_tree(i, demands) for i in e.items]
+        parts = [_note(e, "list")] + [_tree(i, demands) for i in e.items]
         if e.tail is not None:
             parts += ["!", _tree(e.tail, demands)]
         return parts
     if t is C.PrimCall:
-        return ["prim", e.name] + [_tree(a, demands) for a in e.args]
+        return [_note(e, "prim"), e.name] + [_tree(a, demands) for a in e.args]
     if t is C.Ann:
-        return [e.op, _tree(e.expr, demands)]
+        return [_note(e, e.op), _tree(e.expr, demands)]
     if t is C.Quote:
         from ..interp.forms import source_text
-        return ["quote", source_text(e.form)]
+        return [_note(e, "quote"), source_text(e.form)]
     return f"<{t.__name__}>"
 
 

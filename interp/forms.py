@@ -95,24 +95,7 @@ def core_of_form(form, defined: set[str] | None = None):
     that spells nothing, a source error, too deep). Names are looked up when they run
     (REPL resolution), unless `defined` gives a program file's definitions: then they
     resolve as in that file (primitives directly; see Note [Forms with code] in
-    jit/lower.py)."""
-    from ..frontend.desugar import desugar, desugar_command
-    from ..frontend.diagnostics import SourceError
-    from ..frontend.parse import deep_recursion
-    from ..frontend.primcalls import rewrite
-    from ..frontend.resolve import Resolver
-    resolver = Resolver(set(), dynamic=True) if defined is None else Resolver(defined, False)
-    try:
-        with deep_recursion():
-            node = syntax_of_form(form)
-            if isinstance(node, S.Define):
-                cmd = desugar_command(node)
-                cmd.expr = rewrite(resolver.expr(cmd.expr, []))
-                return cmd
-            return rewrite(resolver.expr(desugar(node), []))
-    except RecursionError:
-        return "val: form nested too deeply"
-    except SourceError as e:
-        return f"val: {e.diagnostic.message}"
-    except NotAForm as e:
-        return f"val: {e}"
+    jit/lower.py). The front end's passes are the pipeline's (compile_expr)."""
+    from ..pipeline import compile_form, form_command
+    state = compile_form(form, defined)
+    return state if isinstance(state, str) else form_command(state)

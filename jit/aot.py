@@ -20,32 +20,19 @@ import subprocess
 import sys
 import tempfile
 
-import llvmlite.binding as llvm
-
 from ..rt import native
 
 EXIT_USAGE, EXIT_TOOL = 2, 1
 
 
 def object_code(state, opt: int) -> bytes:
-    """The program as a relocatable object for this machine."""
-    from .engine import _initialise
-    from .lower import lower_program
-    from .program import program_prefix
-    _initialise()
-    low = lower_program(state.module, program_prefix(state.source), aot=True)
-    target = llvm.Target.from_default_triple()
-    tm = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                      features=llvm.get_host_cpu_features().flatten(),
-                                      opt=opt, reloc="pic", codemodel="default")
-    mod = llvm.parse_assembly(str(low.ir))
-    mod.triple = llvm.get_process_triple()
-    mod.verify()
-    if opt:
-        pto = llvm.create_pipeline_tuning_options(speed_level=opt)
-        pb = llvm.create_pass_builder(tm, pto)
-        pb.getModulePassManager().run(mod, pb)
-    return tm.emit_object(mod)
+    """The program as a relocatable object for this machine: the back end's passes
+    for a position-independent target (driver/pipeline.py)."""
+    from ..pipeline import compile_backend
+    from .engine import Target
+    state.target = Target(opt, aot=True)
+    compile_backend(state)
+    return state.object_code
 
 
 def link(obj_path: str, out: str, cc: str) -> subprocess.CompletedProcess:

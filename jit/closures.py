@@ -1,5 +1,5 @@
-"""Closure analysis for the `lower` pass: which binder each name denotes, and which
-binders each piece of code captures.
+"""Pass `closures`: which binder each name denotes, and which binders each piece of
+code captures (closure conversion's analysis; `lower` does the conversion).
 
 After `resolve`, a name is `Local(depth, index)`: slot `index` of the frame `depth`
 frames out. Native code has no frame chains: every lambda body and every suspended
@@ -23,10 +23,14 @@ class Closures:
         self.binder: dict[int, C.Pattern] = {}        # id(Local) -> its binder
         self._free: dict[int, list[C.Pattern]] = {}   # id(expr) -> free binders
         self._roots: list[C.Expr] = []   # keeps every linked tree alive: ids stay unique
+        self._linked: set[int] = set()
 
     # ---- linking names to binders ----
     def link(self, e: C.Expr) -> None:
         """Record the binder of every Local in e (a tree with no enclosing binders)."""
+        if id(e) in self._linked:
+            return
+        self._linked.add(id(e))
         self._roots.append(e)
         self._link(e, ())
 
@@ -92,3 +96,20 @@ class Closures:
             for x in xs:
                 seen.setdefault(id(x), x)
         return list(seen.values())
+
+
+def analyse_closures(module: C.Module) -> Closures:
+    cl = Closures()
+    for c in module.commands:
+        cl.link(c.expr)
+    return cl
+
+
+def closures_note(cl: Closures):
+    """The dump's text for a node: a lambda's free binders."""
+    def note(e):
+        if type(e) is C.Lam:
+            free = cl.free(e)
+            return "{free " + " ".join(b.name for b in free) + "}" if free else None
+        return None
+    return note

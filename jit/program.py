@@ -1,14 +1,16 @@
 """Running programs on the JIT: compile (or load from the cache), then evaluate on a
 runtime context.
 
-    prog = JitProgram.from_state(state, opt=2)        # front end already run
-    status = prog.run(threads=2, heap=0, fd=1)         # print every top-level value
+    prog = JitProgram(state, opt=1)                    # front end already run
+    ctx = prog.context(threads=2)
+    status = prog.run(ctx, fd=1)                       # print every top-level value
 
-A program is lowered to one LLVM module (jit/lower.py) whose symbols carry a prefix
-derived from the source's hash, so the object the cache stores is the same however
-many programs share the process. `val` of a form made at run time calls back into
-Python (the context's eval hook): the form is read from the heap and compiled as a
-module of its own, whose entry the runtime then runs (rt_eval_hook_answer in
+A program is compiled by the back end's passes (driver/pipeline.py) to one object file
+whose symbols carry a prefix derived from the source's hash, so the object the cache
+stores is the same however many programs share the process. `val` of a form made at
+run time calls back into Python (the context's eval hook): the form is read from the
+heap and compiled through the same passes as a module of its own (pipeline.compile_form),
+whose entry the runtime then runs (rt_eval_hook_answer in
 rt/rt_prims.c): no Daisy code runs inside the hook, so an unwinding step (Ctrl-C,
 an allocation failure) never crosses Python's frames. A definition made this way
 evaluates to a unit printed nested as `<defined NAME>`, as in the interpreter.
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import hashlib
 import struct
 
 from ..frontend import core as C
@@ -32,32 +33,43 @@ HOOK_TYPE = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
 
 
 def program_prefix(source: str) -> str:
-    return "d" + hashlib.sha256(source.encode()).hexdigest()[:12]
+    from ..pipeline import program_prefix as prefix
+    return prefix(source)
 
 
 class JitProgram:
-    """One compiled program in one engine."""
+    """One compiled program in one engine: `state` is what the front end made of it
+    (pipeline.compile_source); the back end runs unless the cache has the object, or
+    already ran (state.object_code)."""
 
-    def __init__(self, module: C.Module, source: str, *, opt: int = 2,
+    def __init__(self, state, *, opt: int | None = None,
                  cache: CompileCache | None = None, engine: Engine | None = None):
-        self.module = module
-        self.source = source
-        self.engine = engine or Engine(opt)
-        self.prefix = program_prefix(source)
-        self.ntoplevel = sum(1 for c in module.commands if isinstance(c, C.Eval))
-        self._ir_text: str | None = None
+        from ..pipeline import DEFAULT_OPT
+        self.state = state
+        self.module = state.module
+        self.source = state.source
+        self.engine = engine or Engine(DEFAULT_OPT if opt is None else opt)
+        self.prefix = state.prefix
+        self.ntoplevel = sum(1 for c in self.module.commands if isinstance(c, C.Eval))
         cache = cache if cache is not None else CompileCache()
-        self.cache_hit = self.engine.add_cached(cache, source, self.ir_text, extra=self.prefix)
+        if state.object_code is not None:
+            self.engine.add_object(state.object_code)
+            self.cache_hit = False
+        else:
+            self.cache_hit = self.engine.add_cached(cache, self.source, self.object_code,
+                                                    extra=self.prefix)
         self.toplevel = self.engine.address(f"{self.prefix}_toplevel")
         self._forms = 0
         self._hook = HOOK_TYPE(self._eval_hook)
         self.ctx: native.Context | None = None
 
-    def ir_text(self) -> str:
-        if self._ir_text is None:
-            from .lower import lower_program      # not needed when the cache hits
-            self._ir_text = str(lower_program(self.module, self.prefix).ir)
-        return self._ir_text
+    def object_code(self) -> bytes:
+        """The back end's passes, for this engine's target (not needed on a cache hit)."""
+        from ..pipeline import compile_backend
+        if self.state.object_code is None:
+            self.state.target = self.engine
+            compile_backend(self.state)
+        return self.state.object_code
 
     # ---- running ----
     def context(self, threads: int = 0, heap: int = 0, **kw) -> native.Context:
@@ -88,19 +100,21 @@ class JitProgram:
         lib = _screen_lib()
         return lib.rt_screen_run_fd(ctx._ctx, self.toplevel, 1, fd)   # 1: the fixnum 0
 
-    def load_form_module(self, compiled) -> int:
-        """Compile one expression or definition (dynamic names) as a module of its
-        own; returns the address of its entry (code signature)."""
-        from .lower import lower_form_module
+    def load_form(self, state) -> int:
+        """Compile one command (pipeline.compile_expr's state: dynamic names) as a
+        module of its own; returns the address of its entry (code signature)."""
+        from ..pipeline import compile_backend
         self._forms += 1
-        low = lower_form_module(compiled, f"{self.prefix}_f{self._forms}")
-        self.engine.add(str(low.ir))
-        return self.engine.address(low.entry)
+        state.prefix = f"{self.prefix}_f{self._forms}"
+        state.target = self.engine
+        compile_backend(state)
+        self.engine.add_object(state.object_code)
+        return self.engine.address(f"{state.prefix}_entry")
 
-    def evaluate(self, ctx: native.Context, expr) -> int:
-        """Evaluate a resolved core expression (dynamic names) as one step; returns
-        the value's word, valid until the next step."""
-        status, value = ctx.step(self.load_form_module(expr), native.NIL)
+    def evaluate(self, ctx: native.Context, state) -> int:
+        """Evaluate a command compiled by pipeline.compile_expr (dynamic names) as one
+        step; returns the value's word, valid until the next step."""
+        status, value = ctx.step(self.load_form(state), native.NIL)
         if status == ctx.STEP_HEAP_EXHAUSTED:
             raise MemoryError("heap exhausted")
         if status == ctx.STEP_INTERRUPTED:
@@ -113,16 +127,16 @@ class JitProgram:
         here allocates in the heap or runs Daisy code."""
         lib = _screen_lib()
         try:
-            from ..interp.forms import core_of_form
+            from ..pipeline import compile_form
             reader = HeapReader(lib, self.ctx._ctx)
             try:
                 pyform = reader.form(form)
             except NotReadable as e:
                 return self._error_answer(f"val: {e}")
-            compiled = core_of_form(pyform)
-            if isinstance(compiled, str):
-                return self._error_answer(compiled)
-            lib.rt_eval_hook_answer(self.load_form_module(compiled), None)
+            state = compile_form(pyform)
+            if isinstance(state, str):
+                return self._error_answer(state)
+            lib.rt_eval_hook_answer(self.load_form(state), None)
             return 0
         except KeyboardInterrupt:    # a Ctrl-C that reached Python: the step unwinds
             if self.ctx is not None:

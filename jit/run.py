@@ -54,6 +54,10 @@ def quiet_closed_pipe() -> None:
         pass
 
 
+def dump(name, text):
+    sys.stderr.write(f";; ---- IR after {name} ----\n{text}")
+
+
 def run_jit(state, args) -> int:
     from .program import JitProgram
     heap = check_flags(args)
@@ -68,16 +72,19 @@ def run_jit(state, args) -> int:
         trace = TraceFile.open(args.trace)
         if trace is None:
             return EXIT_USAGE
+    from ..pipeline import BACK_END_NAMES, compile_backend
     engine = Engine(args.opt)
     if args.emit_llvm or args.emit_asm:
-        from .lower import lower_program
-        from .program import program_prefix
-        low = lower_program(state.module, program_prefix(state.source))
-        mod = engine.prepare(str(low.ir))
+        state.target = engine
+        compile_backend(state, args.dump_after, dump)
+        mod = state.llvm_module
         sys.stdout.write(str(mod) if args.emit_llvm else engine.target_machine.emit_assembly(mod))
         return 0
+    if set(args.dump_after) & (BACK_END_NAMES | {"all"}):
+        state.target = engine                   # dumps: compile afresh, for this engine
+        compile_backend(state, args.dump_after, dump)
     cache = CompileCache(None if args.no_cache else "default")
-    prog = JitProgram(state.module, state.source, opt=args.opt, cache=cache, engine=engine)
+    prog = JitProgram(state, opt=args.opt, cache=cache, engine=engine)
     ctx = open_context(prog, args, heap)
     if ctx is None:
         return 3

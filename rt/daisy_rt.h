@@ -885,7 +885,7 @@ const rt_layout_entry *rt_layout_table(void);
  * writes a report to f. */
 int rt_selftest(const char *name, uint32_t nworkers, uint64_t scale, FILE *f);
 
-/* For generated code (rt_jit.c): Note [Forms with code] in jit/lower.py. */
+/* For generated code (rt_jit.c): Note [Forms with code] in jit/lowering.py. */
 void rt_form_code_register(rt_ctx *ctx, uint32_t global, rt_closure_code code);
 rt_closure_code rt_form_code_find(rt_ctx *ctx, rt_val form);
 void rt_form_codes_forget(rt_ctx *ctx);
@@ -893,6 +893,11 @@ rt_val rt_form_build(rt_worker *w, const uint8_t *enc, size_t n, uint32_t gbase,
                      rt_closure_code const *codes);
 rt_val rt_whnf(rt_worker *w, rt_val v);   /* rt_force, out of line */
 void rt_cons_set_tail(rt_worker *w, rt_val cell, rt_val v);   /* with the write barrier */
+/* The slow paths of generated code's inline primitives (Note [Primitive slow paths]
+ * in jit/lowering.py): primitive `prim` applied to the list of the first n (<= 3)
+ * of a, b, c, or to arg itself, and forced: the value in WHNF. */
+rt_val rt_prim_list(rt_worker *w, uint32_t prim, uint32_t n, rt_val a, rt_val b, rt_val c);
+rt_val rt_prim_whnf(rt_worker *w, uint32_t prim, rt_val arg);
 void rt_sigint_install(rt_ctx *ctx);      /* Ctrl-C interrupts ctx; NULL: default */
 
 /* Monotonic clock in nanoseconds. */

@@ -286,6 +286,9 @@ static inline rt_task *rt_task_lookup(rt_ctx *ctx, uint32_t id)
     return id < RT_MAX_TASKS ? atomic_load_explicit(&ctx->task_table[id], memory_order_acquire)
                              : NULL;
 }
+/* rt_prim_list's fast path: an arithmetic primitive or ordering applied to n
+ * operands that are numbers already; RT_NULL when it does not apply (rt_prims.c). */
+rt_val rt_prim_numbers(rt_worker *w, uint32_t prim, uint32_t n, const rt_val *ops);
 /* Block the running task (its state and wait set by the caller) until its wait
  * is over, running other tasks, or sparks, meanwhile. */
 void rt_sched_block(rt_worker *w);

@@ -1,6 +1,6 @@
 /* rt_jit.c -- what the code generator needs beyond the core runtime.
  *
- * Design.  Two small services for code that jit/lower.py generates, used alike
+ * Design.  Small services for code that the JIT generates (jit/emit.py), used alike
  * by the JIT (through llvmlite, in this process) and by ahead-of-time
  * executables (linked with libdaisyrt.a):
  *
@@ -109,7 +109,32 @@ rt_val rt_form_build(rt_worker *w, const uint8_t *enc, size_t n, uint32_t gbase,
  * repeating the inline probe. */
 rt_val rt_whnf(rt_worker *w, rt_val v) { return rt_force(w, v); }
 
-/* Note [Destination passing] in jit/lower.py: an exhaustive variant builds its
+/* Note [Primitive slow paths] in jit/lowering.py: an inline primitive whose operands
+ * are not all small integers (or whose result is not one) hands them to the
+ * primitive itself, which checks them in order.  The operands wait on the root stack
+ * while the list is built, since each cons may collect. */
+rt_val rt_prim_list(rt_worker *w, uint32_t prim, uint32_t n, rt_val a, rt_val b, rt_val c)
+{
+    rt_val *base = w->sp;
+    rt_val ops[3] = {a, b, c};
+    rt_val fast = rt_prim_numbers(w, prim, n, ops);
+    if (fast != RT_NULL)
+        return fast;
+    for (uint32_t i = 0; i < n; i++)
+        rt_push_root(w, ops[i]);
+    rt_val list = RT_NIL;
+    for (uint32_t i = n; i-- > 0;)
+        list = rt_cons(w, base[i], list);
+    w->sp = base;
+    return rt_force(w, rt_prim_call(w, prim, list));
+}
+
+rt_val rt_prim_whnf(rt_worker *w, uint32_t prim, rt_val arg)
+{
+    return rt_force(w, rt_prim_call(w, prim, arg));
+}
+
+/* Note [Destination passing] in jit/lowering.py: an exhaustive variant builds its
  * result front to back, storing each new cell (or the last value) into the tail
  * of the previous cell, which only this worker can reach so far.  The cell is
  * immutable to everyone else, but a collection between its allocation and this

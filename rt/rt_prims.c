@@ -376,6 +376,8 @@ static rt_val rt_prim_mpy(rt_worker *w, rt_val arg) { return fold(w, arg, 1); }
 
 enum { OP_SUB, OP_DIV, OP_REM };
 
+static rt_val arith_nums(rt_worker *w, int op, const rt_num *a, const rt_num *b);
+
 static rt_val arith2(rt_worker *w, rt_val arg, int op)
 {
     static const char *const names[] = {"sub", "div", "rem"};
@@ -387,6 +389,15 @@ static rt_val arith2(rt_worker *w, rt_val arg, int op)
     rt_num a, b;
     num_of(v[0], &a);
     num_of(v[1], &b);
+    return arith_nums(w, op, &a, &b);
+}
+
+/* sub, div or rem of two numbers */
+static rt_val arith_nums(rt_worker *w, int op, const rt_num *pa, const rt_num *pb)
+{
+    static const char *const names[] = {"sub", "div", "rem"};
+    const char *name = names[op];
+    rt_num a = *pa, b = *pb;
     if (a.kind == NUM_INT && b.kind == NUM_INT) {
         int64_t r;
         switch (op) {
@@ -547,6 +558,8 @@ static rt_val rt_prim_pos_p(rt_worker *w, rt_val arg) { return num_test(w, arg, 
 
 enum { C_LT, C_LE, C_GE, C_GT };
 
+static rt_val ordering_nums(rt_worker *w, int c, const rt_num *a, const rt_num *b);
+
 static rt_val ordering(rt_worker *w, rt_val arg, int c)
 {
     static const char *const names[] = {"lt?", "le?", "ge?", "gt?"};
@@ -557,6 +570,13 @@ static rt_val ordering(rt_worker *w, rt_val arg, int c)
     rt_num a, b;
     num_of(v[0], &a);
     num_of(v[1], &b);
+    return ordering_nums(w, c, &a, &b);
+}
+
+/* lt? le? ge? gt? of two numbers */
+static rt_val ordering_nums(rt_worker *w, int c, const rt_num *pa, const rt_num *pb)
+{
+    rt_num a = *pa, b = *pb;
     int r;
     if (a.kind == NUM_INT && b.kind == NUM_INT) {
         switch (c) {
@@ -1877,6 +1897,58 @@ void rt_prims_register_names(rt_ctx *ctx)
     for (uint32_t i = 0; i < PRIM_COUNT; i++)
         rt_code_name_set(ctx, (const void *)(uintptr_t)rt_prim_val(i),
                          rt_atom(ctx, prim_table[i].name, strlen(prim_table[i].name)));
+}
+
+/* The fast path of rt_prim_list (rt_jit.c), for an arithmetic primitive or an
+ * ordering whose n operands are all numbers already: nothing to force and nothing
+ * to check in order, so no operand list is built.  The value, or RT_NULL when the
+ * fast path does not apply (another primitive, an operand that is not a number,
+ * an overflow): the caller then goes the general way, which gives the same value
+ * or error. */
+rt_val rt_prim_numbers(rt_worker *w, uint32_t prim, uint32_t n, const rt_val *ops)
+{
+    rt_num v[3];
+    if (prim >= PRIM_COUNT || n > 3)
+        return RT_NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (!num_of(ops[i], &v[i]))
+            return RT_NULL;
+    rt_prim_fn fn = prim_table[prim].fn;
+    if (fn == rt_prim_add || fn == rt_prim_mpy) {     /* as fold does */
+        int mpy = fn == rt_prim_mpy;
+        rt_num acc = {NUM_INT, mpy, mpy};
+        for (uint32_t i = 0; i < n; i++) {
+            if (acc.kind == NUM_INT && v[i].kind == NUM_INT) {
+                int64_t r;
+                if (mpy ? __builtin_mul_overflow(acc.i, v[i].i, &r)
+                        : __builtin_add_overflow(acc.i, v[i].i, &r))
+                    return RT_NULL;
+                acc.i = r;
+            } else {
+                double a = acc.kind == NUM_INT ? (double)acc.i : acc.d;
+                acc.d = mpy ? a * v[i].d : a + v[i].d;
+                acc.kind = NUM_FLOAT;
+            }
+        }
+        return num_result(w, &acc);
+    }
+    if (n != 2)
+        return RT_NULL;
+    if (fn == rt_prim_sub)
+        return arith_nums(w, OP_SUB, &v[0], &v[1]);
+    if (fn == rt_prim_div)
+        return arith_nums(w, OP_DIV, &v[0], &v[1]);
+    if (fn == rt_prim_rem)
+        return arith_nums(w, OP_REM, &v[0], &v[1]);
+    if (fn == rt_prim_lt_p)
+        return ordering_nums(w, C_LT, &v[0], &v[1]);
+    if (fn == rt_prim_le_p)
+        return ordering_nums(w, C_LE, &v[0], &v[1]);
+    if (fn == rt_prim_ge_p)
+        return ordering_nums(w, C_GE, &v[0], &v[1]);
+    if (fn == rt_prim_gt_p)
+        return ordering_nums(w, C_GT, &v[0], &v[1]);
+    return RT_NULL;
 }
 
 rt_val rt_prim_call(rt_worker *w, uint32_t prim, rt_val arg)

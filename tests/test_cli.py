@@ -248,7 +248,8 @@ def test_dump_after_all_in_pass_order(run):
     assert p.returncode == 0
     assert p.stdout == "3\n"
     headers = re.findall(r";; ---- IR after (\w+) ----", p.stderr)
-    assert headers == ["parse", "desugar", "resolve", "primcalls", "demand", "fixnum"]
+    from daisy.pipeline import PASS_NAMES
+    assert headers == PASS_NAMES
 
 
 def test_dump_after_repeated(run):
@@ -265,8 +266,33 @@ def test_passes_lists_the_passes_in_order():
     p = daisy("passes")
     no_traceback(p)
     assert p.returncode == 0
-    names = [line.split()[0] for line in p.stdout.splitlines() if line.strip()]
-    assert names == ["parse", "desugar", "resolve", "primcalls", "demand", "fixnum"]
+    names = [line.split()[0] for line in p.stdout.splitlines()
+             if line.strip() and not line.startswith("--")]
+    assert names == ["parse", "desugar", "resolve", "primcalls", "demand", "closures",
+                     "callmodes", "lower", "reps", "loops", "sparks", "allocs", "roots", "emit",
+                     "llvm", "codegen"]
+
+
+def test_self_tail_calls_become_loops(tmp_path):
+    """Note [Self tail calls] (jit/loops.py): count_w's call of itself is a jump back
+    to its start after the loops pass, and the loop allocates, collects and polls
+    as the calls did (its answer under a collection at every allocation)."""
+    prog = tmp_path / "count.dsy"
+    prog.write_text("count = \\[n acc]. if:[zero?:n acc count:[dcr:n [n ! acc]]]\n"
+                    "let:[[X ! Xs] count:[100000 []] X]\n"
+                    "let:[[A B ! R] count:[3 []] B]\n")
+    p = daisy("run", "--dump-after", "reps", "--dump-after", "loops", prog)
+    no_traceback(p)
+    assert p.stdout.splitlines() == ["1", "2"]
+    before, after = p.stderr.split("loops", 1)
+    assert "tail call code count_w(%dcrdone" in before
+    worker = after[after.index("fn count_w"):]
+    worker = worker[:worker.index("\nfn ")]
+    assert "tail call code count_w" not in worker
+    assert "jump entry(%dcrdone" in worker
+    p = daisy("run", prog, env={"DAISY_GC_STRESS": "1"})
+    no_traceback(p)
+    assert p.stdout.splitlines() == ["1", "2"]
 
 
 def test_version():
@@ -335,3 +361,43 @@ def test_text_printed_before_a_long_computation_is_not_held_back(tmp_path):
     finally:
         p.kill()
         p.communicate()
+
+
+def _run_on_pty(args: list, timeout: float = 300) -> tuple[int, str, bytes]:
+    """(status, stdout, what was written to stderr) of daisy with stderr a terminal."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(daisy_command() + [str(a) for a in args], stdout=subprocess.PIPE,
+                         stderr=slave, env=clean_env(DAISY_CACHE_DIR="off"))
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:                       # the child closed its end
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    out = p.stdout.read().decode()
+    return p.wait(timeout=timeout), out, err
+
+
+def test_a_long_compile_says_how_far_it_is_on_a_terminal(tmp_path):
+    """Note [Compile progress] (driver/pipeline.py): past a second, the pass by number
+    and, in the passes that go function by function, the function; then the time."""
+    prog = tmp_path / "big.dsy"
+    lines = [f"fib{i} = \\n. if:[lt?:[n 2] n add:[fib{i}:dcr:n fib{i}:sub:[n 2]]]"
+             for i in range(200)]
+    prog.write_text("\n".join(lines) + "\nfib199:10\n")
+    status, out, err = _run_on_pty(["run", "-O2", prog])
+    assert status == 0, err
+    assert out == "55\n"
+    text = err.decode()
+    assert re.search(r"daisy: compiling .*big\.dsy: \[\d+ of 11\] (llvm|codegen) \(\d+\.\d s\)",
+                     text), text[-500:]
+    assert re.search(r"daisy: compiled .*big\.dsy in \d+\.\d s\r?\n$", text), text[-500:]
+    # off a terminal, nothing
+    p = daisy("run", "-O2", prog, env={"DAISY_CACHE_DIR": "off"})
+    assert p.stdout == "55\n" and "compil" not in p.stderr

@@ -1,5 +1,5 @@
-"""Fixnum workers (Note [Fixnum workers] in frontend/fixnum.py, Note [Fixnum entries] in
-jit/fixnum.py): they compute the same values as the interpreter, including where they
+"""Fixnum workers (Note [Fixnum workers] and Note [Fixnum entries] in jit/reps.py): they
+compute the same values as the interpreter, including where they
 must give up (overflow, values that are not small integers, a full stack), giving up
 costs one recomputation and not one per frame, a hungry worker still gets sparks, and
 they survive injected allocation failures and a compaction at every slow path."""
@@ -68,25 +68,30 @@ def test_values_agree_with_the_interpreter(tmp_path, threads):
     assert done.stdout == want
 
 
+def reps(text):
+    """The LIR program after the `reps` pass."""
+    return compile_source(text, dump_after=["reps"], dump=lambda name, text: None).lir
+
+
 def test_the_pass_marks_the_functions(tmp_path):
-    state = compile_source(program(["nfib:3"]))
-    assert state.fixnum.functions == ["nfib", "pfib", "enfib", "tak", "fact", "count",
-                                      "shift", "down", "digits", "gcd", "quot"]
+    assert reps(program(["nfib:3"])).fixnum == ["nfib", "pfib", "enfib", "tak", "fact",
+                                                "count", "shift", "down", "digits", "gcd",
+                                                "quot"]
     # b is not demanded (a may not be a number): a worker may take it as a value
     # (its entry checks that it is one), but a worker calling pick must not evaluate
     # a call in b's place early; a call-free value or a `$E` is evaluated anyway
-    lazy = compile_source("spin = \\n. spin:n\npick = \\[a b]. if:[lt?:[a 0] 0 b]\n"
-                          "u1 = \\n. pick:[n spin:n]\nu2 = \\n. pick:[n inc:n]\n"
-                          "u3 = \\n. pick:[n $spin:n]\npick:[1 2]\n")
-    assert lazy.fixnum.functions == ["spin", "pick", "u2", "u3"]
+    lazy = reps("spin = \\n. spin:n\npick = \\[a b]. if:[lt?:[a 0] 0 b]\n"
+                "u1 = \\n. pick:[n spin:n]\nu2 = \\n. pick:[n inc:n]\n"
+                "u3 = \\n. pick:[n $spin:n]\npick:[1 2]\n")
+    assert lazy.fixnum == ["spin", "pick", "u2", "u3"]
     # a let value a worker may compute where the body names it, but `$E` runs at the
     # let in the lazy program too, so it does there
-    from daisy.frontend.fixnum import deferred
+    from daisy.jit.reps import deferred
     lets = compile_source("spin = \\n. spin:n\nf = \\n. let:[a spin:n if:[lt?:[n 0] a 0]]\n"
                           "g = \\n. let:[a $spin:n if:[lt?:[n 0] a 0]]\nf:1\n").module.defs()
     assert deferred(lets["f"].expr.body) and not deferred(lets["g"].expr.body)
-    late = compile_source(FUNCTIONS + "val:^nfib:3\n")
-    assert late.fixnum.functions == [] and "run time" in late.fixnum.skipped
+    late = reps(FUNCTIONS + "val:^nfib:3\n")
+    assert late.fixnum == [] and "run time" in late.fixnum_skipped
 
 
 WORKER_ORDER = """\
@@ -105,8 +110,7 @@ def test_workers_evaluate_in_the_order_the_generic_code_would(tmp_path, threads)
     # overflows, gives up, and the generic code returns the error without x; a let
     # value the body names once is computed where it is named, after the operand
     # before it has overflowed. Computing spin:n first would never end.
-    state = compile_source(WORKER_ORDER)
-    assert state.fixnum.functions == ["spin", "less", "order", "deferred"]
+    assert reps(WORKER_ORDER).fixnum == ["spin", "less", "order", "deferred"]
     want = interpreted(WORKER_ORDER)
     assert want == "<error: integer overflow in mpy>\n" * 2
     try:
@@ -170,7 +174,7 @@ def test_faults_and_compactions(threads):
     text = program(lines)
     want = interpreted(text)
     state = compile_source(text)
-    prog = JitProgram(state.module, text, opt=1)
+    prog = JitProgram(state, opt=1)
     ctx = prog.context(threads, 0, gc_stress=True, inject_fail_every=7)
     with tempfile.TemporaryFile() as out:
         status = prog.run(ctx, fd=out.fileno())

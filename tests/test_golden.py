@@ -15,7 +15,8 @@ def test_there_are_enough_golden_programs():
     assert len(PROGRAMS) >= 40
 
 
-ENGINES = {"interp": ["--interp"], "jit": [], "jit-threads-4": ["--threads", "4"]}
+ENGINES = {"interp": ["--interp"], "jit": [], "jit-threads-4": ["--threads", "4"],
+           "jit-O1": ["-O1"]}         # -O1 runs its own short LLVM pipeline (jit/engine.py)
 
 
 @pytest.mark.parametrize("engine", sorted(ENGINES))

@@ -138,6 +138,12 @@ def test_generated_loop_stops_at_its_safepoint_poll(engine):
 from daisy.jit.cache import CompileCache  # noqa: E402
 
 
+def build_list_object() -> bytes:
+    """build_list's object code: what the cache stores (Engine.add_cached)."""
+    e = Engine(opt=2)
+    return e.object_code(e.prepare(build_list_module()))
+
+
 def test_compile_cache_second_load_skips_compilation(tmp_path):
     cache = CompileCache(str(tmp_path))
     source = "build_list program text"
@@ -145,7 +151,7 @@ def test_compile_cache_second_load_skips_compilation(tmp_path):
 
     def build():
         built.append(1)
-        return build_list_module()
+        return build_list_object()
 
     e1 = Engine(opt=2)
     assert e1.add_cached(cache, source, build) is False
@@ -184,7 +190,7 @@ def test_compile_cache_key_covers_the_runtime_layout(tmp_path, monkeypatch):
 def test_compile_cache_damaged_entry_is_a_miss(tmp_path, damage):
     cache = CompileCache(str(tmp_path))
     e = Engine(opt=2)
-    e.add_cached(cache, "src", build_list_module)
+    e.add_cached(cache, "src", build_list_object)
     [path] = list(tmp_path.rglob("*.o"))
     blob = path.read_bytes()
     if damage == "truncate":
@@ -194,7 +200,7 @@ def test_compile_cache_damaged_entry_is_a_miss(tmp_path, damage):
     else:
         path.write_bytes(b"not an object at all")
     e2 = Engine(opt=2)
-    assert e2.add_cached(cache, "src", build_list_module) is False   # recompiled, no crash
+    assert e2.add_cached(cache, "src", build_list_object) is False   # recompiled, no crash
     assert e2.address("build_list")
     assert cache.load(cache.key("src", e2)) is not None              # and stored afresh
 
@@ -203,6 +209,6 @@ def test_compile_cache_off(tmp_path, monkeypatch):
     monkeypatch.setenv("DAISY_CACHE_DIR", "off")
     cache = CompileCache()
     assert not cache.enabled
-    assert Engine(opt=2).add_cached(cache, "src", build_list_module) is False
-    assert Engine(opt=2).add_cached(cache, "src", build_list_module) is False
+    assert Engine(opt=2).add_cached(cache, "src", build_list_object) is False
+    assert Engine(opt=2).add_cached(cache, "src", build_list_object) is False
     assert cache.hits == 0
