@@ -33,37 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import programgen
+
 HERE = Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"
 
-TEMPLATES = [
-    "sq{i} = \\n. mpy:[n n]",
-    "fib{i} = \\n. if:[lt?:[n 2] n add:[fib{i}:dcr:n fib{i}:sub:[n 2]]]",
-    "app{i} = \\[L1 L2]. let:[[X ! Xs] L1 if:[nil?:L1 L2 [X ! $app{i}:[Xs L2]]]]",
-    "take{i} = \\[n L]. if:[zero?:n [] nil?:L [] let:[[X ! Xs] L [X ! take{i}:[dcr:n Xs]]]]",
-    "from{i} = \\n. [n ! from{i}:add:[n {k}]]",
-    "take{i}:[5 (map:sq{i}):from{i}:{k}]",
-    "part{i} = \\[p L lo hi]. let:[[X ! Xs] L if:[nil?:L [lo hi] le?:[X p] "
-    "part{i}:[p Xs [X ! lo] hi] part{i}:[p Xs lo [X ! hi]]]]",
-    "sum{i} = \\L. if:[nil?:L 0 let:[[X ! Xs] L add:[X sum{i}:Xs]]]",
-    "sum{i}:app{i}:[[1 2 {k}] [4.5 -3]]",
-    "comp{i} = \\[f g]. \\x. f:g:x",
-    "(comp{i}:[sq{i} inc]):{k}",
-    "take{i}:[3 fix:[x ! [0 {k} ! x]]]",
-    "@#fib{i}:10",
-    "if:[zero?:rem:[{k} 3] ^three eq?:[{k} 4] ^four ^other]",
-    "let:[[a b ! r] [1 2 3 {k}] [b a ! r]]",
-    "part{i}:[{k} [5 1 {k} 9 2] [] []]",
-    "acc{i} = \\[f a L]. if:[nil?:L a acc{i}:[f f:[a hd{i}:L] tl{i}:L]]",
-    "hd{i} = \\L. let:[[X ! Xs] L X]",
-    "tl{i} = \\L. let:[[X ! Xs] L Xs]",
-    "acc{i}:[add 0 countdown{i}:{k}]",
-    "countdown{i} = \\n. if:[zero?:n [] [n ! countdown{i}:dcr:n]]",
-    "(fc:[inc neg \\x. and:[x 255]]):[{k} {k} {k}]",
-    "seq:[pcoerce:[sq{i}:{k} fib{i}:5] ^done]",
+# the templates of bench/programgen.py and two more lines: a worker with `$` and a `#` map
+TEMPLATES = programgen.TEMPLATES + [
     "len{i} = \\[L n]. if:[nil?:L n let:[[X ! Xs] L len{i}:[Xs $inc:n]]]",
     "len{i}:[#(map:\\x. mpy:[x 1.5e-3]):take{i}:[{k} from{i}:1] 0]",
-    "x{i} = mpy:[{k} 1.5e-3]",
 ]
 
 IDENT_CHARS = r"A-Za-z0-9?\-_*+/<>'"
@@ -71,11 +49,7 @@ IDENT_CHARS = r"A-Za-z0-9?\-_*+/<>'"
 
 def generated_program(lines: int = 300) -> str:
     """`lines` lines cycling through TEMPLATES, numbered apart (deterministic)."""
-    out = []
-    for n in range(lines):
-        i = n // len(TEMPLATES)
-        out.append(TEMPLATES[n % len(TEMPLATES)].format(i=i, k=n % 97 + 1))
-    return "\n".join(out) + "\n"
+    return programgen.generated_program(lines, TEMPLATES)
 
 
 def rename_defs(text: str, tag: str) -> str:
