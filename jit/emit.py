@@ -390,6 +390,18 @@ class FnEmitter:
         self.slot_at = -1
 
     # ---- names ----
+    def stack_too_deep(self) -> str:
+        """An i1: the C stack is past the worker's limit (Note [Stack checks])."""
+        self.me.declare("llvm.frameaddress.p0")
+        fa = self.tmp()
+        self.add(f"  {fa} = call ptr @llvm.frameaddress.p0(i32 0)")
+        fai = self.tmp()
+        self.add(f"  {fai} = ptrtoint ptr {fa} to i64")
+        lim = self.wload("stack_limit")
+        deep = self.tmp()
+        self.add(f"  {deep} = icmp ult i64 {fai}, {lim}")
+        return deep
+
     def tmp(self) -> str:
         self.n += 1
         return f"%_{self.n}"
@@ -549,15 +561,7 @@ class FnEmitter:
         frame = fn.frame
         bad = []
         if w_check:
-            self.me.declare("llvm.frameaddress.p0")
-            fa = self.tmp()
-            self.add(f"  {fa} = call ptr @llvm.frameaddress.p0(i32 0)")
-            fai = self.tmp()
-            self.add(f"  {fai} = ptrtoint ptr {fa} to i64")
-            lim = self.wload("stack_limit")
-            deep = self.tmp()
-            self.add(f"  {deep} = icmp ult i64 {fai}, {lim}")
-            bad.append(deep)
+            bad.append(self.stack_too_deep())
         if frame:
             base = self.wload("sp")
             self.base = base
@@ -681,14 +685,7 @@ class FnEmitter:
             for (x, nx), y in zip(s.keep, back):
                 self.add(f"  {self.name(nx)} = phi i64 [ {self.op(x)}, %{here} ], [ {y}, %{slow} ]")
         elif t is L.StackGuard:
-            self.me.declare("llvm.frameaddress.p0")
-            fa = self.tmp()
-            self.add(f"  {fa} = call ptr @llvm.frameaddress.p0(i32 0)")
-            fai = self.tmp()
-            self.add(f"  {fai} = ptrtoint ptr {fa} to i64")
-            lim = self.wload("stack_limit")
-            deep = self.tmp()
-            self.add(f"  {deep} = icmp ult i64 {fai}, {lim}")
+            deep = self.stack_too_deep()
             cont = self.label()
             self.cbr(deep, lbl(s.fail), cont, likely=False)
             self.start_block(cont)
