@@ -331,6 +331,23 @@ static rt_val num_result(rt_worker *w, const rt_num *r)
 
 /* ---- add, mpy: folds, overflow checked at every step, floats contagious ---- */
 
+/* acc += n (acc *= n with mpy): integers while both are, floats contagious; 0 on
+ * an integer overflow. */
+static int accumulate(rt_num *acc, const rt_num *n, int mpy)
+{
+    if (acc->kind == NUM_INT && n->kind == NUM_INT) {
+        int64_t r;
+        if (mpy ? __builtin_mul_overflow(acc->i, n->i, &r) : __builtin_add_overflow(acc->i, n->i, &r))
+            return 0;
+        acc->i = r;
+    } else {
+        double a = acc->kind == NUM_INT ? (double)acc->i : acc->d;
+        acc->d = mpy ? a * n->d : a + n->d;
+        acc->kind = NUM_FLOAT;
+    }
+    return 1;
+}
+
 static rt_val fold(rt_worker *w, rt_val arg, int mpy)
 {
     const char *name = mpy ? "mpy" : "add";
@@ -346,17 +363,9 @@ static rt_val fold(rt_worker *w, rt_val arg, int mpy)
             sp_reset(w, mark);
             return non_numeric(w, name, v);
         }
-        if (acc.kind == NUM_INT && n.kind == NUM_INT) {
-            int64_t r;
-            if (mpy ? __builtin_mul_overflow(acc.i, n.i, &r) : __builtin_add_overflow(acc.i, n.i, &r)) {
-                sp_reset(w, mark);
-                return overflow(w, name);
-            }
-            acc.i = r;
-        } else {
-            double a = acc.kind == NUM_INT ? (double)acc.i : acc.d;
-            acc.d = mpy ? a * n.d : a + n.d;
-            acc.kind = NUM_FLOAT;
+        if (!accumulate(&acc, &n, mpy)) {
+            sp_reset(w, mark);
+            return overflow(w, name);
         }
         rt_val t = tail_of(s[0]);
         s[0] = rt_force(w, t);
@@ -1914,22 +1923,12 @@ rt_val rt_prim_numbers(rt_worker *w, uint32_t prim, uint32_t n, const rt_val *op
         if (!num_of(ops[i], &v[i]))
             return RT_NULL;
     rt_prim_fn fn = prim_table[prim].fn;
-    if (fn == rt_prim_add || fn == rt_prim_mpy) {     /* as fold does */
+    if (fn == rt_prim_add || fn == rt_prim_mpy) {
         int mpy = fn == rt_prim_mpy;
         rt_num acc = {NUM_INT, mpy, mpy};
-        for (uint32_t i = 0; i < n; i++) {
-            if (acc.kind == NUM_INT && v[i].kind == NUM_INT) {
-                int64_t r;
-                if (mpy ? __builtin_mul_overflow(acc.i, v[i].i, &r)
-                        : __builtin_add_overflow(acc.i, v[i].i, &r))
-                    return RT_NULL;
-                acc.i = r;
-            } else {
-                double a = acc.kind == NUM_INT ? (double)acc.i : acc.d;
-                acc.d = mpy ? a * v[i].d : a + v[i].d;
-                acc.kind = NUM_FLOAT;
-            }
-        }
+        for (uint32_t i = 0; i < n; i++)
+            if (!accumulate(&acc, &v[i], mpy))
+                return RT_NULL;
         return num_result(w, &acc);
     }
     if (n != 2)
