@@ -2876,21 +2876,28 @@ static rt_val st_par_code(rt_worker *w, rt_val self)
     return rt_fix(h);
 }
 
+/* k sparks of `code`, each hashing a pipeline over st_src[slot] = prog: every one
+ * must come out as the hash of `want` (shared by the stages' and formeval's tests). */
+static void par_pipelines_check(rt_worker *w, int k, rt_susp_code code, int slot,
+                                const char *prog, const char *want_text)
+{
+    size_t base = (size_t)(w->sp - w->sp_base);
+    st_src[slot] = prog;
+    for (int i = 0; i < k; i++) {
+        rt_push_root(w, rt_susp_new(w, code, 0, NULL));
+        rt_spark(w, w->sp[-1]);
+    }
+    int64_t want = st_hash(want_text, strlen(want_text)), bad = 0;
+    for (int i = 0; i < k; i++)
+        bad += rt_force(w, w->sp_base[base + (size_t)i]) != rt_fix(want);
+    CHECK(bad == 0, "%lld of %d pipelines on helpers came out wrong", (long long)bad, k);
+    w->sp = w->sp_base + base;
+}
+
 static rt_val st_par_step(rt_worker *w, rt_val arg)
 {
     (void)arg;
-    enum { K = 32 };
-    size_t base = (size_t)(w->sp - w->sp_base);
-    st_src[2] = st_prog;
-    for (int i = 0; i < K; i++) {
-        rt_push_root(w, rt_susp_new(w, st_par_code, 0, NULL));
-        rt_spark(w, w->sp[-1]);
-    }
-    int64_t want = st_hash(st_prog_forms, strlen(st_prog_forms)), bad = 0;
-    for (int i = 0; i < K; i++)
-        bad += rt_force(w, w->sp_base[base + (size_t)i]) != rt_fix(want);
-    CHECK(bad == 0, "%lld of %d pipelines on helpers came out wrong", (long long)bad, (int)K);
-    w->sp = w->sp_base + base;
+    par_pipelines_check(w, 32, st_par_code, 2, st_prog, st_prog_forms);
     return RT_UNIT;
 }
 
@@ -3320,18 +3327,7 @@ static rt_val fe_par_code(rt_worker *w, rt_val self)
 static rt_val fe_par_step(rt_worker *w, rt_val arg)
 {
     (void)arg;
-    enum { K = 16 };
-    size_t base = (size_t)(w->sp - w->sp_base);
-    st_src[3] = fe_pure_prog;
-    for (int i = 0; i < K; i++) {
-        rt_push_root(w, rt_susp_new(w, fe_par_code, 0, NULL));
-        rt_spark(w, w->sp[-1]);
-    }
-    int64_t want = st_hash(fe_pure_want, strlen(fe_pure_want)), bad = 0;
-    for (int i = 0; i < K; i++)
-        bad += rt_force(w, w->sp_base[base + (size_t)i]) != rt_fix(want);
-    CHECK(bad == 0, "%lld of %d pipelines on helpers came out wrong", (long long)bad, (int)K);
-    w->sp = w->sp_base + base;
+    par_pipelines_check(w, 16, fe_par_code, 3, fe_pure_prog, fe_pure_want);
     return RT_UNIT;
 }
 
