@@ -109,17 +109,30 @@ STRESS = ROOT / "tests" / "stress"
 STRESS_RUNS = 150
 
 
+@pytest.fixture(scope="module")
+def stress_exe(tmp_path_factory):
+    """The executable of a stress batch, compiled once for all its worker counts."""
+    if not (shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")):
+        pytest.skip("no C compiler")
+    made = {}
+
+    def exe(name):
+        if name not in made:
+            out = tmp_path_factory.mktemp("stress") / name
+            p = daisy("compile", "-O0", STRESS / f"{name}.dsy", "-o", out)
+            assert p.returncode == 0, p.stderr
+            made[name] = out
+        return made[name]
+    return exe
+
+
 @pytest.mark.parametrize("name,threads", [("fair-any-20300", 4), ("fair-any-20600", 2),
                                           ("unused-spark-20800", 4), ("fair-any-20300", 2)])
-def test_stress_batches_as_executables(tmp_path, name, threads):
+def test_stress_batches_as_executables(stress_exe, name, threads):
     """tests/stress/README.md: each batch compiled once and run STRESS_RUNS times; every
     run prints what the interpreter prints and ends (a hang is a timeout, a crash a
     signal). Before their fixes these failed about once in 150 to 1,700 runs."""
-    if not (shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")):
-        pytest.skip("no C compiler")
-    exe = tmp_path / name
-    p = daisy("compile", "-O0", STRESS / f"{name}.dsy", "-o", exe)
-    assert p.returncode == 0, p.stderr
+    exe = stress_exe(name)
     want = (STRESS / f"{name}.out").read_text()
     bad = []
     for i in range(STRESS_RUNS):
