@@ -2,6 +2,7 @@
 
     python bench/ab_executables.py ROUNDS NAME=CHECKOUT [NAME=CHECKOUT ...]
     PROGS=nfib,mandelbrot python bench/ab_executables.py 12 main=. other=../wt
+    python bench/ab_executables.py 8 o2=. o1=.@-O1 o0=.@-O0      # levels of one checkout
 
 Each checkout's own `.venv/bin/daisy compile` builds the programs of bench/programs
 at the largest size of the suite (driver/bench.py SUITE); the executables run
@@ -26,6 +27,10 @@ from daisy.bench import SUITE
 def main(argv: list[str]) -> int:
     rounds = int(argv[0])
     engines = [a.split("=", 1) for a in argv[1:]]
+    flags = {}                                  # NAME=CHECKOUT@FLAG,FLAG: compile flags
+    for e in engines:
+        e[1], _, f = e[1].partition("@")
+        flags[e[0]] = f.split(",") if f else []
     sizes = {p.name: p.sizes[-1] for p in SUITE if p.name != "startup"}
     cases = [(p, 1) for p in sizes] + [("quicksort-par", 2), ("nfib", 2)]
     if os.environ.get("PROGS"):
@@ -42,7 +47,8 @@ def main(argv: list[str]) -> int:
             src = f"{work}/{p}.dsy"
             open(src, "w").write(text)
             exe = f"{work}/{name}-{p}"
-            r = subprocess.run([f"{path}/.venv/bin/daisy", "compile", src, "-o", exe],
+            r = subprocess.run([f"{path}/.venv/bin/daisy", "compile", src, "-o", exe,
+                                *flags[name]],
                                capture_output=True, text=True)
             assert r.returncode == 0, (name, p, r.stderr)
             exes[name, p] = exe
