@@ -3,6 +3,7 @@
     python bench/ab_executables.py ROUNDS NAME=CHECKOUT [NAME=CHECKOUT ...]
     PROGS=nfib,mandelbrot python bench/ab_executables.py 12 main=. other=../wt
     python bench/ab_executables.py 8 o2=. o1=.@-O1 o0=.@-O0      # levels of one checkout
+    python bench/ab_executables.py 8 a=. b=.@-O1,DAISY_X=1         # VAR=VALUE: environment
 
 Each checkout's own `.venv/bin/daisy compile` builds the programs of bench/programs
 at the largest size of the suite (driver/bench.py SUITE); the executables run
@@ -47,8 +48,9 @@ def main(argv: list[str]) -> int:
             src = f"{work}/{p}.dsy"
             open(src, "w").write(text)
             exe = f"{work}/{name}-{p}"
+            env = dict(os.environ, **dict(f.split("=", 1) for f in flags[name] if "=" in f))
             r = subprocess.run([f"{path}/.venv/bin/daisy", "compile", src, "-o", exe,
-                                *flags[name]],
+                                *[f for f in flags[name] if "=" not in f]], env=env,
                                capture_output=True, text=True)
             assert r.returncode == 0, (name, p, r.stderr)
             exes[name, p] = exe

@@ -173,7 +173,7 @@ class Daisy:
         path = self.scratch / f"{program.name}-{size}.dsy"
         if not path.exists():
             path.write_text(sized_source(program, size), encoding="utf-8")
-        return DAISY + ["run", "--threads", str(workers), "--heap", DAISY_HEAP, "--stats",
+        return DAISY + ["run", "-O2", "--threads", str(workers), "--heap", DAISY_HEAP, "--stats",
                         str(path)]
 
 

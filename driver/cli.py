@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("-o", dest="output", required=True, metavar="OUT",
                       help="OUT.o: a relocatable object; anything else: an executable "
                            "linked with the runtime by the system C compiler")
-    _engine_flags(comp)
+    _engine_flags(comp, aot=True)
     comp.add_argument("--cc", default=None, metavar="CC",
                       help="the C compiler that links executables (default: $CC, else cc)")
 
@@ -104,11 +104,12 @@ def _runtime_flags(p: argparse.ArgumentParser) -> None:
                         "pinned to a CPU of its own when there are enough; see docs/runtime.md)")
 
 
-def _engine_flags(p) -> None:
-    from .pipeline import DEFAULT_OPT
-    p.add_argument("-O", dest="opt", type=int, default=DEFAULT_OPT, choices=range(4),
+def _engine_flags(p, aot: bool = False) -> None:
+    from .pipeline import DEFAULT_AOT_OPT, DEFAULT_OPT
+    default = DEFAULT_AOT_OPT if aot else DEFAULT_OPT
+    p.add_argument("-O", dest="opt", type=int, default=default, choices=range(4),
                    metavar="N", help=f"LLVM optimisation level 0-3 (-O0 .. -O3, default "
-                                     f"-O{DEFAULT_OPT})")
+                                     f"-O{default}; docs/jit.md, 'Optimisation levels')")
 
 
 def main(argv: list[str] | None = None) -> int:

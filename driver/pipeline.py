@@ -60,9 +60,9 @@ class CompileState:
     closures: object = None               # jit/closures.py Closures
     callmodes: object = None              # jit/callmodes.py CallModes
     lir: object = None                    # jit/lir.py Program
-    llvm_ir: str | None = None            # LLVM IR text (emit)
-    llvm_module: object = None            # llvmlite ModuleRef, optimised (llvm)
-    object_code: bytes | None = None      # the object file (codegen)
+    llvm_ir: list | None = None           # LLVM IR text of each part (emit)
+    llvm_module: list | None = None       # llvmlite ModuleRefs, optimised (llvm)
+    object_code: list | None = None       # object files, one per module (codegen)
     progress: object = None               # Progress: says what a long compile is doing
 
 
@@ -248,31 +248,46 @@ class Emit(Pass):
         state.llvm_ir = emit_program(state.lir, progress_tick(state))
 
     def dump(self, state):
-        return state.llvm_ir
+        return parts_text(state.llvm_ir)
 
 
 class Optimise(Pass):
     name = "llvm"
-    description = "LLVM parses, verifies and optimises the module at the -O level"
+    description = ("LLVM parses, verifies and optimises each part at its level, in "
+                   "parallel (for an executable: the parts linked into one module)")
 
     def run(self, state):
-        target = ensure_target(state)
-        state.llvm_module = target.parse(state.llvm_ir)
-        target.optimise(state.llvm_module)
+        state.llvm_module = ensure_target(state).prepare_parts(state.llvm_ir)
 
     def dump(self, state):
-        return str(state.llvm_module)
+        return parts_text([str(m) for m in state.llvm_module])
 
 
 class Codegen(Pass):
     name = "codegen"
-    description = "LLVM compiles the module to object code for the target"
+    description = "LLVM compiles each module to object code for the target, in parallel"
 
     def run(self, state):
-        state.object_code = ensure_target(state).object_code(state.llvm_module)
+        state.object_code = ensure_target(state).object_codes(state.llvm_module)
 
     def dump(self, state):
-        return ensure_target(state).target_machine.emit_assembly(state.llvm_module)
+        return parts_text(assembly(state))
+
+
+def parts_text(texts: list[str]) -> str:
+    """Modules one after another, each under a line naming it (Note [Module parts])."""
+    if len(texts) == 1:
+        return texts[0]
+    return "".join(f";; ---- part {i} of {len(texts)} ----\n{t}" for i, t in enumerate(texts))
+
+
+def assembly(state) -> list[str]:
+    """The assembly of each of state's optimised modules, at its part's level."""
+    target = ensure_target(state)
+    if len(state.llvm_module) == 1:
+        return [target.target_machine.emit_assembly(state.llvm_module[0])]
+    return [target.machine(target.part_level(i)).emit_assembly(m)
+            for i, m in enumerate(state.llvm_module)]
 
 
 def progress_tick(state):
@@ -288,7 +303,8 @@ def ensure_target(state):
     return state.target
 
 
-DEFAULT_OPT = 2
+DEFAULT_OPT = 1          # daisy run, the REPL, the API (Note [Optimisation levels])
+DEFAULT_AOT_OPT = 2      # daisy compile
 
 FRONT_END: list[Pass] = [Parse(), Desugar(), Resolve(), PrimCalls(), Demand()]
 BACK_END: list[Pass] = [Closures(), CallModes(), Lower(), Reps(), Loops(), Sparks(), Allocs(),

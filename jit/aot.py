@@ -32,7 +32,8 @@ def object_code(state, opt: int) -> bytes:
     from .engine import Target
     state.target = Target(opt, aot=True)
     compile_backend(state)
-    return state.object_code
+    (obj,) = state.object_code                  # the parts linked into one module
+    return obj
 
 
 def link(obj_path: str, out: str, cc: str) -> subprocess.CompletedProcess:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import tempfile
 
 import llvmlite
@@ -27,7 +28,7 @@ import llvmlite.binding as llvm
 from .. import __version__
 from ..rt import native
 
-MAGIC = b"DAISYOBJ1\n"
+MAGIC = b"DAISYOBJ2\n"             # 2: a list of object files (pack_objects)
 _FINGERPRINT: str | None = None
 
 
@@ -91,8 +92,8 @@ class CompileCache:
     def _path(self, key: str) -> str:
         return os.path.join(self.directory, key[:2], key + ".o")
 
-    def load(self, key: str) -> bytes | None:
-        """The object stored under key, or None (a miss)."""
+    def load(self, key: str) -> list[bytes] | None:
+        """The object files stored under key, or None (a miss)."""
         if not self.enabled:
             return None
         path = self._path(key)
@@ -103,8 +104,11 @@ class CompileCache:
             self.misses += 1
             return None
         head = len(MAGIC) + 32
-        if (len(blob) < head or not blob.startswith(MAGIC)
-                or hashlib.sha256(blob[head:]).digest() != blob[len(MAGIC):head]):
+        objs = None
+        if (len(blob) >= head and blob.startswith(MAGIC)
+                and hashlib.sha256(blob[head:]).digest() == blob[len(MAGIC):head]):
+            objs = unpack_objects(blob[head:])
+        if objs is None:
             try:
                 os.unlink(path)            # damaged: drop it, compile afresh
             except OSError:
@@ -112,11 +116,12 @@ class CompileCache:
             self.misses += 1
             return None
         self.hits += 1
-        return blob[head:]
+        return objs
 
-    def store(self, key: str, obj: bytes) -> None:
+    def store(self, key: str, objs: bytes | list[bytes]) -> None:
         if not self.enabled:
             return
+        obj = pack_objects(objs if isinstance(objs, list) else [objs])
         path = self._path(key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -126,3 +131,24 @@ class CompileCache:
             os.replace(tmp, path)
         except OSError:
             pass                            # a cache that cannot be written is only slower
+
+
+def pack_objects(objs: list[bytes]) -> bytes:
+    """Object files in one blob: a count, then each one's length and bytes."""
+    out = [struct.pack("<I", len(objs))]
+    for o in objs:
+        out += [struct.pack("<Q", len(o)), o]
+    return b"".join(out)
+
+
+def unpack_objects(blob: bytes) -> list[bytes] | None:
+    """pack_objects' list again, or None when the blob is not one."""
+    try:
+        (n,), at, objs = struct.unpack_from("<I", blob), 4, []
+        for _ in range(n):
+            (size,) = struct.unpack_from("<Q", blob, at)
+            objs.append(blob[at + 8:at + 8 + size])
+            at += 8 + size
+    except struct.error:
+        return None
+    return objs if at == len(blob) and all(objs) else None

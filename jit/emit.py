@@ -49,6 +49,20 @@ address is never seen: generated code reads headers only between safepoints.) A 
 test of the same variable in the same LIR block (the head and the tail of one list)
 reuses the first: everything an LIR block's statements expand to runs in order.
 
+Note [Fast-path helpers]
+~~~~~~~~~~~~~~~~~~~~~~~~
+The statements that occur everywhere and expand to a branchy fast path with a runtime
+call behind it (`force`, `select`, `reserve`, an unknown function's `apply`, the poll's
+test of the interrupt flag) are each one call of a small function that the module
+defines once (`@P.force`, ...), marked `alwaysinline`. At -O2 LLVM's inliner puts every
+one back in place, so the code is what an inline expansion makes; at -O0 and -O1 the
+calls stay, and LLVM compiles the fast path once per module instead of once per use:
+they were about a third of the instructions `emit` wrote (docs/jit.md, "Compile
+speed"). A helper is an ordinary call for the root frames: the values the caller needs
+after it are in slots already, as for the runtime call inside it (Note [Root frames]).
+`apply` keeps a tail call a tail call: it is entered with `musttail` from a tail
+position and leaves with `musttail`, and has the code signature for that.
+
 Note [Cold code]
 ~~~~~~~~~~~~~~~~
 Code that runs at most once per context (top-level expressions, the values of
@@ -103,18 +117,81 @@ def _cstring(data: bytes) -> str:
                    for b in data)
 
 
+class Uses:
+    """What some emitted text refers to: runtime functions and intrinsics, fast-path
+    helpers, string constants, the program's functions and atoms. Each part of the
+    module (Note [Module parts]) declares or defines what its texts use."""
+    __slots__ = ("decls", "helpers", "strings", "fns", "atoms", "globals")
+
+    def __init__(self):
+        self.decls: set[str] = set()
+        self.helpers: set[str] = set()
+        self.strings: set[bytes] = set()
+        self.fns: set[str] = set()
+        self.atoms: set[int] = set()
+        self.globals: list[str] = []          # other definitions (a static's code table)
+
+    def merge(self, other: "Uses") -> None:
+        self.decls |= other.decls
+        self.helpers |= other.helpers
+        self.strings |= other.strings
+        self.fns |= other.fns
+        self.atoms |= other.atoms
+        self.globals += other.globals
+
+
+class Part:
+    """One LLVM module of a program (Note [Module parts])."""
+
+    def __init__(self, index: int, cold: bool):
+        self.index = index
+        self.cold = cold
+        self.texts: list[str] = []
+        self.names: list[str] = []            # the functions it defines
+        self.uses = Uses()
+        self.size = 0                         # instructions
+
+    def add(self, name: str | None, text: str, uses: Uses) -> None:
+        self.texts.append(text)
+        if name is not None:
+            self.names.append(name)
+        self.uses.merge(uses)
+        self.size += text.count("\n  ")
+
+
+# Note [Module parts]
+# ~~~~~~~~~~~~~~~~~~~
+# A program is emitted as several LLVM modules ("parts"), compiled separately and in
+# parallel (jit/engine.py, Note [Parallel code generation]) and loaded or linked
+# together:
+#   part 0   the cold code (Note [Cold code]) and the module's initialisation and entry:
+#            compiled without IR passes at code generation level 0, however high -O is;
+#   part 1.. the rest in program order, a new part after each HOT_PART_SIZE
+#            instructions, compiled at the -O level.
+# LLVM's code generation costs about a millisecond per function at level 1 and above
+# however small the function, and a third of that at level 0; most of a program's
+# functions are small and many are cold (docs/jit.md, "Compile speed"). The split
+# depends only on the program, never on the machine, so dumps and golden tests are the
+# same everywhere. A function or atom that another part uses is defined `dso_local`
+# (external linkage, reached directly from its own part) and declared in the others,
+# which reach it through the GOT or a PLT stub; everything else stays `internal`. Each
+# part defines its own copies of the fast-path helpers and strings it uses. LLVM inlines
+# only within a part: a program whose hot code fits one part (every benchmark program)
+# loses nothing, and `daisy compile` links the parts into one module before optimising.
+HOT_PART_SIZE = 5000
+
+
 class ModuleEmitter:
     def __init__(self, p: L.Program):
         self.p = p
         self.P = p.prefix
-        self.out: list[str] = []
-        self.decls: set[str] = set()
-        self.strings: dict[bytes, str] = {}
-        self.globals: list[str] = []
+        self.strings: dict[bytes, tuple[str, str]] = {}     # data -> (global, definition)
         self.atom_ix = {name: i for i, name in enumerate(p.atoms)}
+        self.uses = Uses()                    # of the text being emitted
 
     # ---- module-level names ----
     def fname(self, name: str) -> str:
+        self.uses.fns.add(name)
         return f"@{self.P}.{name}"
 
     def atom_global(self, name: str) -> str:
@@ -122,52 +199,101 @@ class ModuleEmitter:
         if k is None:
             k = self.atom_ix[name] = len(self.p.atoms)
             self.p.atoms.append(name)
+        self.uses.atoms.add(k)
         return f"@{self.P}.atom{k}"
 
     def cstring(self, text: str | bytes, nul: bool = True) -> tuple[str, int]:
         data = text.encode("utf-8") if isinstance(text, str) else text
-        g = self.strings.get(data)
-        if g is None:
+        key = data + (b"\0" if nul else b"")
+        got = self.strings.get(key)
+        if got is None:
             g = f"@{self.P}.str{len(self.strings)}"
-            self.strings[data] = g
-            body = data + (b"\0" if nul else b"")
-            self.globals.append(f"{g} = internal constant [{len(body)} x i8] "
-                                f"c\"{_cstring(body)}\"")
-        return g, len(data)
+            got = self.strings[key] = (g, f"{g} = internal constant [{len(key)} x i8] "
+                                          f"c\"{_cstring(key)}\"")
+        self.uses.strings.add(key)
+        return got[0], len(data)
 
     def declare(self, name: str) -> None:
-        if name not in self.decls:
-            self.decls.add(name)
+        self.uses.decls.add(name)
+
+    def helper(self, name: str) -> str:
+        """The name of a fast-path helper (Note [Fast-path helpers]), emitted once per
+        part that uses it."""
+        self.uses.helpers.add(name)
+        return f"@{self.P}.{name}"
 
     def rt_sig(self, name: str) -> tuple[str, list[str]]:
         self.declare(name)
         return abi.RUNTIME[name]
 
+    def emitted(self, make) -> tuple[str, Uses]:
+        """make()'s text and what it uses."""
+        self.uses = Uses()
+        text = make()
+        uses, self.uses = self.uses, Uses()
+        return text, uses
+
     # ---- the module ----
-    def emit(self, tick=None) -> str:
+    def emit(self, tick=None) -> list[str]:
+        """The program's LLVM modules (Note [Module parts])."""
         p = self.p
-        P = self.P
-        head = [f"; ModuleID = '{P}'",
-                f"@{P}.gbase = internal global i32 0",
-                f"@{P}.init_state = internal global i32 0",
-                f"@{P}.init_ctx = internal global ptr null",
-                f"@{P}.zero = internal constant i64 0"]
-        body: list[str] = []
+        cold = Part(0, True)
+        hot: list[Part] = []
         for i, fn in enumerate(p.functions):
             if tick is not None:
                 tick(i, len(p.functions), fn.name)
-            body.append(FnEmitter(self, fn).emit())
-        body.append(self.init_values())
-        body.append(self.ensure_init())
-        if p.main:
-            body.append(self.toplevel())
+            text, uses = self.emitted(FnEmitter(self, fn).emit)
+            if fn.cold:
+                cold.add(fn.name, text, uses)
+                continue
+            if not hot or hot[-1].size >= HOT_PART_SIZE:
+                hot.append(Part(len(hot) + 1, False))
+            hot[-1].add(fn.name, text, uses)
+        cold.add("init_values", *self.emitted(self.init_values))
+        cold.add("ensure_init", *self.emitted(self.ensure_init))
+        cold.add(None, *self.emitted(self.toplevel if p.main else self.entry))
+        cold.add("init_atoms", *self.emitted(self.init_atoms))   # last: all atoms known
+        parts = [cold] + hot
+        owner = {name: part.index for part in parts for name in part.names}
+        exported = {name for part in parts for name in part.uses.fns
+                    if owner.get(name, part.index) != part.index}
+        atoms_out = any(part.uses.atoms for part in hot)
+        gbase_out = any("rt_global_get" in part.uses.decls for part in hot)
+        return [self.part_text(part, owner, exported, atoms_out, gbase_out)
+                for part in parts]
+
+    def part_text(self, part: Part, owner: dict, exported: set, atoms_out: bool,
+                  gbase_out: bool) -> str:
+        P = self.P
+        u = part.uses
+        head = [f"; ModuleID = '{P}.part{part.index}'"]
+        if part.cold:
+            link = "dso_local" if gbase_out else "internal"
+            head += [f"@{P}.gbase = {link} global i32 0",
+                     f"@{P}.init_state = internal global i32 0",
+                     f"@{P}.init_ctx = internal global ptr null"]
+            link = "dso_local" if atoms_out else "internal"
+            head += [f"@{P}.atom{k} = {link} global i64 0" for k in range(len(self.p.atoms))]
         else:
-            body.append(self.entry())
-        body.append(self.init_atoms())          # last: every atom is known only now
-        for k in range(len(p.atoms)):
-            head.append(f"@{P}.atom{k} = internal global i64 0")
-        decls = []
-        for name in sorted(self.decls):
+            if "rt_global_get" in u.decls:
+                head.append(f"@{P}.gbase = external global i32")
+            head += [f"@{P}.atom{k} = external global i64" for k in sorted(u.atoms)]
+        head.append(f"@{P}.zero = internal constant i64 0")     # Note [Type tests]
+        head += [self.strings_def(data) for data in sorted(u.strings)]
+        head += u.globals
+        body = []
+        for name, text in zip(part.names, part.texts):
+            if name in exported:
+                text = text.replace("define internal ", "define dso_local ", 1)
+            body.append(text)
+        body += part.texts[len(part.names):]
+        for h in sorted(u.helpers):
+            text, uses = self.emitted(lambda: self.helper_text(h))
+            u.decls |= uses.decls
+            body.append(text)
+        decls = [f"declare i64 @{P}.{name}(ptr, i64, i64, i64, i64)"
+                 for name in sorted(u.fns) if owner.get(name) != part.index]
+        for name in sorted(u.decls):
             if name in abi.RUNTIME:
                 ret, params = abi.RUNTIME[name]
                 ps = ", ".join("ptr" if x in ("w", "ctx") else x for x in params)
@@ -176,8 +302,97 @@ class ModuleEmitter:
                 decls.append(INTRINSICS[name])
         tail = ["attributes #0 = { nounwind }",
                 "attributes #1 = { nounwind noinline optnone }",
+                "attributes #2 = { nounwind alwaysinline }",
                 f"!0 = {UNLIKELY}", f"!1 = {LIKELY}"]
-        return "\n".join(head + self.globals + [""] + body + decls + tail) + "\n"
+        return "\n".join(head + [""] + body + decls + tail) + "\n"
+
+    def strings_def(self, data: bytes) -> str:
+        return self.strings[data][1]
+
+    # ---- Note [Fast-path helpers] ----
+    def helper_text(self, name: str) -> str:
+        P = self.P
+        zero = f"@{P}.zero"
+
+        def type_test(x: str, type_name: str) -> list[str]:       # Note [Type tests]
+            return [f"  %t = and i64 {x}, {abi.TAG_MASK}",
+                    f"  %isptr = icmp eq i64 %t, {abi.TAG_PTR}",
+                    f"  %p = inttoptr i64 {x} to ptr",
+                    f"  %s = select i1 %isptr, ptr %p, ptr {zero}",
+                    "  %h = load i8, ptr %s",
+                    f"  %is = icmp eq i8 %h, {abi.header_byte(type_name)}"]
+
+        def field(index: int) -> int:
+            return 8 * (1 + index)
+
+        if name == "force":                 # Note [Suspension states]
+            self.declare("rt_force_slow")
+            return "\n".join([
+                f"define internal i64 @{P}.force(ptr %w, i64 %x) #2 {{", "entry:",
+                *type_test("%x", "susp"),
+                "  br i1 %is, label %probe, label %done", "probe:",
+                f"  %sp = getelementptr i8, ptr %p, i64 {field(abi.SUSP_STATE)}",
+                "  %st = load atomic i64, ptr %sp acquire, align 8",
+                f"  %vp = getelementptr i8, ptr %p, i64 {field(abi.SUSP_VALUE)}",
+                "  %val = load atomic i64, ptr %vp monotonic, align 8",
+                f"  %ev = icmp eq i64 %st, {abi.SUSP_EVALUATED}",
+                "  br i1 %ev, label %done, label %slow, !prof !1", "slow:",
+                "  %r = call i64 @rt_force_slow(ptr %w, i64 %x)",
+                "  br label %done", "done:",
+                "  %v = phi i64 [ %x, %entry ], [ %val, %probe ], [ %r, %slow ]",
+                "  ret i64 %v", "}"])
+        if name == "select":                # Note [Lazy patterns]
+            self.declare("rt_select")
+            return "\n".join([
+                f"define internal i64 @{P}.select(ptr %w, i64 %x, i32 %which) #2 {{",
+                "entry:", *type_test("%x", "cons"),
+                "  br i1 %is, label %fast, label %slow, !prof !1", "fast:",
+                "  %k = zext i32 %which to i64",
+                "  %k1 = add i64 %k, 1",
+                "  %fp = getelementptr i64, ptr %p, i64 %k1",
+                "  %f = load i64, ptr %fp",
+                "  ret i64 %f", "slow:",
+                "  %r = call i64 @rt_select(ptr %w, i64 %x, i32 %which)",
+                "  ret i64 %r", "}"])
+        if name == "reserve":               # Note [Reserve]
+            self.declare("rt_reserve_slow")
+            return "\n".join([
+                f"define internal ptr @{P}.reserve(ptr %w, i64 %n) #2 {{", "entry:",
+                f"  %hpp = getelementptr i8, ptr %w, i64 {abi.W_HP}",
+                "  %hp0 = load ptr, ptr %hpp",
+                "  %end0 = getelementptr i8, ptr %hp0, i64 %n",
+                f"  %limp = getelementptr i8, ptr %w, i64 {abi.W_LIMIT}",
+                "  %lim = load ptr, ptr %limp",
+                "  %short = icmp ugt ptr %end0, %lim",
+                "  br i1 %short, label %slow, label %ok, !prof !0", "slow:",
+                "  %hp1 = call ptr @rt_reserve_slow(ptr %w, i64 %n)",
+                "  %end1 = getelementptr i8, ptr %hp1, i64 %n",
+                "  br label %ok", "ok:",
+                "  %hp = phi ptr [ %hp0, %entry ], [ %hp1, %slow ]",
+                "  %end = phi ptr [ %end0, %entry ], [ %end1, %slow ]",
+                "  store ptr %end, ptr %hpp",
+                "  ret ptr %hp", "}"])
+        if name == "apply":                 # an unknown function applied
+            self.declare("rt_apply")
+            args = "ptr %w, i64 %a1, i64 %a2, i64 undef, i64 undef"
+            return "\n".join([
+                f"define internal i64 @{P}.apply({CODE_PARAMS}) #2 {{", "entry:",
+                *type_test("%a1", "closure"),
+                "  br i1 %is, label %clo, label %other, !prof !1", "clo:",
+                f"  %cp = getelementptr i8, ptr %p, i64 {field(abi.CLOSURE_CODE)}",
+                "  %code = load ptr, ptr %cp",
+                f"  %r1 = musttail call i64 %code({args})",
+                "  ret i64 %r1", "other:",
+                f"  %r2 = musttail call i64 @rt_apply({args})",
+                "  ret i64 %r2", "}"])
+        if name == "interrupted":           # Note [Polls]
+            return "\n".join([
+                f"define internal i1 @{P}.interrupted(ptr %w) #2 {{", "entry:",
+                f"  %fp = getelementptr i8, ptr %w, i64 {abi.W_INTERRUPT}",
+                "  %f = load atomic i32, ptr %fp monotonic, align 4",
+                "  %c = icmp ne i32 %f, 0",
+                "  ret i1 %c", "}"])
+        raise KeyError(name)
 
     # ---- Note [Module initialisation] ----
     def init_atoms(self) -> str:
@@ -263,7 +478,8 @@ class ModuleEmitter:
             if s.codes:
                 table = f"@{P}.codes{k}"
                 elems = ", ".join(f"ptr {self.fname(c)}" for c in s.codes)
-                self.globals.append(f"{table} = internal constant [{len(s.codes)} x ptr] [{elems}]")
+                self.uses.globals.append(
+                    f"{table} = internal constant [{len(s.codes)} x ptr] [{elems}]")
             e.add(f"  call i64 @rt_form_build(ptr %w, ptr {data}, i64 {nbytes}, i32 %gb, ptr {table})")
         e.add(f"  store i32 2, ptr @{P}.init_state")
         e.add(f"  ret i64 {NIL}")
@@ -653,11 +869,8 @@ class FnEmitter:
         elif t is L.Effect:
             self.call(s.call, None)
         elif t is L.Poll:
-            flag = self.wfield("interrupt")
-            v = self.tmp()
-            self.add(f"  {v} = load atomic i32, ptr {flag} monotonic, align 4")
             c = self.tmp()
-            self.add(f"  {c} = icmp ne i32 {v}, 0")
+            self.add(f"  {c} = call i1 {self.me.helper('interrupted')}(ptr %w)")
             here = self.cur
             slow, cont = self.label(), self.label()
             self.cbr(c, slow, cont, likely=False)
@@ -750,73 +963,19 @@ class FnEmitter:
             raise TypeError(f"no expression {t.__name__}")
 
     def force(self, dst: str, x: str) -> None:
-        """Note [Suspension states]: the probe inline, rt_force_slow otherwise."""
-        is_susp, obj = self.type_test(x, "susp")
-        here = self.cur
-        probe, slow, done = self.label(), self.label(), self.label()
-        self.cbr(is_susp, probe, done)
-        self.start_block(probe)
-        sp = self.fieldptr(obj, abi.SUSP_STATE)
-        st = self.tmp()
-        self.add(f"  {st} = load atomic i64, ptr {sp} acquire, align 8")
-        vp = self.fieldptr(obj, abi.SUSP_VALUE)
-        val = self.tmp()
-        self.add(f"  {val} = load atomic i64, ptr {vp} monotonic, align 8")
-        ev = self.tmp()
-        self.add(f"  {ev} = icmp eq i64 {st}, {abi.SUSP_EVALUATED}")
-        self.cbr(ev, done, slow, likely=True)
-        self.start_block(slow)
-        self.me.declare("rt_force_slow")
-        r = self.tmp()
-        self.add(f"  {r} = call i64 @rt_force_slow(ptr %w, i64 {x})")
-        self.br(done)
-        self.start_block(done)
-        self.add(f"  {dst} = phi i64 [ {x}, %{here} ], [ {val}, %{probe} ], [ {r}, %{slow} ]")
+        """Note [Suspension states]: the probe, then rt_force_slow (Note [Fast-path
+        helpers])."""
+        self.add(f"  {dst} = call i64 {self.me.helper('force')}(ptr %w, i64 {x})")
 
     def select(self, dst: str, x: str, which: int) -> None:
         """Note [Lazy patterns]: a cons's field, else rt_select."""
-        is_cons, obj = self.type_test(x, "cons")
-        fast, slow, done = self.label(), self.label(), self.label()
-        self.cbr(is_cons, fast, slow, likely=True)
-        self.start_block(fast)
-        fp = self.fieldptr(obj, which)
-        f = self.tmp()
-        self.add(f"  {f} = load i64, ptr {fp}")
-        self.br(done)
-        self.start_block(slow)
-        self.me.declare("rt_select")
-        r = self.tmp()
-        self.add(f"  {r} = call i64 @rt_select(ptr %w, i64 {x}, i32 {which})")
-        self.br(done)
-        self.start_block(done)
-        self.add(f"  {dst} = phi i64 [ {f}, %{fast} ], [ {r}, %{slow} ]")
+        self.add(f"  {dst} = call i64 {self.me.helper('select')}(ptr %w, i64 {x}, "
+                 f"i32 {which})")
 
     def reserve(self, dst: str, nbytes: int) -> None:
         """Note [Reserve]: room for a group of objects; the heap pointer moves past
         them at once (nothing in the group is a safepoint)."""
-        hpp = self.wfield("hp")
-        hp0 = self.tmp()
-        self.add(f"  {hp0} = load ptr, ptr {hpp}")
-        end0 = self.tmp()
-        self.add(f"  {end0} = getelementptr i8, ptr {hp0}, i64 {nbytes}")
-        lim = self.wload("limit")
-        short = self.tmp()
-        self.add(f"  {short} = icmp ugt ptr {end0}, {lim}")
-        here = self.cur
-        slow, ok = self.label(), self.label()
-        self.cbr(short, slow, ok, likely=False)
-        self.start_block(slow)
-        self.me.declare("rt_reserve_slow")
-        hp1 = self.tmp()
-        self.add(f"  {hp1} = call ptr @rt_reserve_slow(ptr %w, i64 {nbytes})")
-        end1 = self.tmp()
-        self.add(f"  {end1} = getelementptr i8, ptr {hp1}, i64 {nbytes}")
-        self.br(ok)
-        self.start_block(ok)
-        self.add(f"  {dst} = phi ptr [ {hp0}, %{here} ], [ {hp1}, %{slow} ]")
-        nxt = self.tmp()
-        self.add(f"  {nxt} = phi ptr [ {end0}, %{here} ], [ {end1}, %{slow} ]")
-        self.add(f"  store ptr {nxt}, ptr {hpp}")
+        self.add(f"  {dst} = call ptr {self.me.helper('reserve')}(ptr %w, i64 {nbytes})")
 
     def alloc(self, dst: str, e: L.Alloc) -> None:
         o = self.gep(self.op(e.hp), e.offset)
@@ -855,36 +1014,14 @@ class FnEmitter:
         m = c.mode
         lhs = f"{dst} = " if dst else ""
         if m == "apply":
-            f, arg = self.op(c.args[0]), self.op(c.args[1])
-            is_clo, obj = self.type_test(f, "closure")
-            clo, other = self.label(), self.label()
-            self.cbr(is_clo, clo, other, likely=True)
-            self.start_block(clo)
-            cp = self.fieldptr(obj, abi.CLOSURE_CODE)
-            code = self.tmp()
-            self.add(f"  {code} = load ptr, ptr {cp}")
-            args = f"ptr %w, i64 {f}, i64 {arg}, i64 undef, i64 undef"
-            self.me.declare("rt_apply")
+            args = f"ptr %w, i64 {self.op(c.args[0])}, i64 {self.op(c.args[1])}, " \
+                   "i64 undef, i64 undef"
             if tail:
-                r1 = self.tmp()
-                self.add(f"  {r1} = musttail call i64 {code}({args})")
-                self.add(f"  ret i64 {r1}")
-                self.start_block(other)
-                r2 = self.tmp()
-                self.add(f"  {r2} = musttail call i64 @rt_apply({args})")
-                self.add(f"  ret i64 {r2}")
-                return
-            r1 = self.tmp()
-            self.add(f"  {r1} = call i64 {code}({args})")
-            done = self.label()
-            self.br(done)
-            self.start_block(other)
-            r2 = self.tmp()
-            self.add(f"  {r2} = call i64 @rt_apply({args})")
-            self.br(done)
-            self.start_block(done)
-            if dst:
-                self.add(f"  {dst} = phi i64 [ {r1}, %{clo} ], [ {r2}, %{other} ]")
+                r = self.tmp()
+                self.add(f"  {r} = musttail call i64 {self.me.helper('apply')}({args})")
+                self.add(f"  ret i64 {r}")
+            else:
+                self.add(f"  {lhs}call i64 {self.me.helper('apply')}({args})")
             return
         if m in ("code", "fixnum"):
             args = self.args(c.args)
@@ -1073,6 +1210,7 @@ def _plain(name: str) -> bool:
     return all(ch.isalnum() or ch in "._$-" for ch in name) and not name[0].isdigit()
 
 
-def emit_program(p: L.Program, tick=None) -> str:
-    """The program's LLVM IR text; tick(i, n, name), if given, before each function."""
+def emit_program(p: L.Program, tick=None) -> list[str]:
+    """The program's LLVM modules as text (Note [Module parts]); tick(i, n, name), if
+    given, before each function."""
     return ModuleEmitter(p).emit(tick)

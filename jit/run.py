@@ -77,8 +77,9 @@ def run_jit(state, args) -> int:
     if args.emit_llvm or args.emit_asm:
         state.target = engine
         compile_backend(state, args.dump_after, dump)
-        mod = state.llvm_module
-        sys.stdout.write(str(mod) if args.emit_llvm else engine.target_machine.emit_assembly(mod))
+        from ..pipeline import assembly, parts_text
+        sys.stdout.write(parts_text([str(m) for m in state.llvm_module] if args.emit_llvm
+                                    else assembly(state)))
         return 0
     if set(args.dump_after) & (BACK_END_NAMES | {"all"}):
         state.target = engine                   # dumps: compile afresh, for this engine
