@@ -22,12 +22,12 @@ import tempfile
 
 from ..rt import native
 
-EXIT_USAGE, EXIT_TOOL = 2, 1
+from ..status import EXIT_FAILED as EXIT_TOOL, EXIT_SOURCE as EXIT_USAGE
 
 
 def object_code(state, opt: int) -> bytes:
     """The program as a relocatable object for this machine: the back end's passes
-    for a position-independent target (driver/pipeline.py)."""
+    for a position-independent target (daisy/pipeline.py)."""
     from ..pipeline import compile_backend
     from .engine import Target
     state.target = Target(opt, aot=True)

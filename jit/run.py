@@ -9,7 +9,7 @@ from .cache import CompileCache
 from .engine import Engine
 from .trace import TraceFile, trace_events_wanted
 
-EXIT_USAGE = 2
+from ..status import EXIT_HEAP, EXIT_SOURCE as EXIT_USAGE
 
 
 def heap_bytes(text: str | None) -> int | None:
@@ -88,7 +88,7 @@ def run_jit(state, args) -> int:
     prog = JitProgram(state, opt=args.opt, cache=cache, engine=engine)
     ctx = open_context(prog, args, heap)
     if ctx is None:
-        return 3
+        return EXIT_HEAP
     sys.stdout.flush()
     lib = native.load()
     lib.rt_sigint_install(ctx._ctx)

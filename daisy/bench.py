@@ -31,8 +31,7 @@ from pathlib import Path
 
 from . import __version__
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from .status import EXIT_FAILED, EXIT_SOURCE as EXIT_USAGE
 FULL_ROUNDS = 3
 TIMEOUT = {"quick": 60, "full": 600}          # seconds per run
 SIZE_LINE = re.compile(r"^N = -?\d+$", re.MULTILINE)

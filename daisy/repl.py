@@ -31,7 +31,11 @@ import signal
 import sys
 
 from . import __version__
-from .cli import EXIT_INTERRUPT, EXIT_SOURCE, SEED_TOP_LEVEL
+from .status import EXIT_INTERRUPT, EXIT_SOURCE
+
+# The seed's top level, as written there: the console stage reads lines, the pipeline
+# parses and evaluates each one, the screen shows what comes back.
+SEED_TOP_LEVEL = 'screen: scnos: prsos: evlst: prsis: scnis: console: "&"'
 
 HISTORY = os.path.join(os.path.expanduser("~"), ".daisy_history")
 BANNER = f"daisy-jit {__version__}, the Daisy top level. Ctrl-D leaves."

@@ -19,10 +19,7 @@ import sys
 from . import __version__
 from .interp.machine import DEFAULT_MAX_DEPTH
 
-EXIT_SOURCE = 2
-EXIT_INTERNAL = 70
-EXIT_INTERRUPT = 130
-EXIT_PIPE = 141
+from .status import EXIT_INTERNAL, EXIT_INTERRUPT, EXIT_PIPE, EXIT_SOURCE  # noqa: F401
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -258,9 +255,6 @@ def _run(args) -> int:
     finally:
         out.flush()     # a closed pipe raises here too; main() ends quietly with 141
     return 0
-
-
-SEED_TOP_LEVEL = 'screen: scnos: prsos: evlst: prsis: scnis: console: "&"'
 
 
 def _repl(args) -> int:

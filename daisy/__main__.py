@@ -1,0 +1,6 @@
+"""`python -m daisy ...` is the `daisy` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
