@@ -107,8 +107,12 @@ def decode_string(token) -> str:
 def number_value(token):
     text = token.value
     if token.type == "INT":
-        value = int(text)
-        if not INT_MIN <= value <= INT_MAX:
+        # more than 19 significant digits is out of range; deciding that before int()
+        # keeps Python's limit on converting long digit strings (4,300) out of the way
+        digits = text.lstrip("-").lstrip("0") or "0"
+        sign = "-" if text.startswith("-") else ""
+        value = int(sign + digits) if len(digits) <= 19 else None
+        if value is None or not INT_MIN <= value <= INT_MAX:
             raise SourceError(
                 f"integer literal {text} is out of range",
                 _pos(token),

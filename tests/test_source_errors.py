@@ -77,6 +77,11 @@ COMMAND_CASES = [
     case("int-too-small", "x = [1 -9223372036854775809]\n", 1, 8,
          "integer literal -9223372036854775809 is out of range"),
     case("float-out-of-range", "x = 1e999\n", 1, 5, "float literal 1e999 is out of range"),
+    # past Python's 4,300-digit limit on int() (issue 18): still a source error
+    case("int-5000-digits", "x = [1 " + "7" * 5000 + "]\n", 1, 8,
+         "integer literal " + "7" * 5000 + " is out of range", hint="64-bit"),
+    case("int-leading-zeros", "x = -" + "0" * 40 + "9223372036854775809\n", 1, 5,
+         "integer literal -" + "0" * 40 + "9223372036854775809 is out of range"),
     case("number-then-dot", "x = 1.\n", 1, 5, "malformed number"),
     # strings and characters
     case("unterminated-string", 'greeting = "hello\nworld"\n', 1, 12, "unterminated string"),
@@ -147,6 +152,12 @@ def test_int_range_limits_are_accepted(run):
         "-9223372036854775808",
         "[9223372036854775807 -9223372036854775808]",
     ]
+
+
+def test_leading_zeros_do_not_make_an_integer_out_of_range(run):
+    done = run("-" + "0" * 40 + "9223372036854775808\n" + "0" * 5000 + "42\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["-9223372036854775808", "42"]
 
 
 def test_undefined_name_is_only_a_warning(tmp_path):
