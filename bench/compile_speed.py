@@ -110,6 +110,10 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float]:
 def measure(levels: list[int], rounds: int, literal: bool = True) -> dict:
     base = dict(os.environ)
     base.pop("DAISY_DEBUG", None)
+    # as a user runs it: Python's compiled modules are written once and reused (in an
+    # editable checkout with PYTHONDONTWRITEBYTECODE set, every run would recompile the
+    # compiler's own modules, about 0.1 s); the warm-up runs below write them
+    base.pop("PYTHONDONTWRITEBYTECODE", None)
     cold_env = dict(base, DAISY_CACHE_DIR="off")
     results = {}
     with tempfile.TemporaryDirectory(prefix="daisy-compile-speed-") as tmp:

@@ -312,6 +312,7 @@ BACK_END: list[Pass] = [Closures(), CallModes(), Lower(), Reps(), Loops(), Spark
 PASSES: list[Pass] = FRONT_END + BACK_END
 PASS_NAMES = [p.name for p in PASSES]
 BACK_END_NAMES = {p.name for p in BACK_END}
+STREAMED_NAMES = {"loops", "sparks", "allocs", "roots", "emit", "llvm", "codegen"}
 
 
 def run_passes(state: CompileState, passes: list[Pass], dump_after=(), dump=None) -> None:
@@ -362,13 +363,73 @@ def compile_source(source: str, filename: str = "<input>", *, dump_after=(), dum
 def compile_backend(state: CompileState, dump_after=(), dump=None,
                     upto: str | None = None) -> None:
     """The back end: LIR, LLVM IR and object code (state.object_code); with `upto`,
-    only the passes up to that one."""
+    only the passes up to that one. Streamed (Note [Streaming back end]) unless a
+    pass from `loops` on is to be dumped, or stopped after, or the target is an
+    executable's."""
     if state.progress is None:
         state.progress = Progress(state)
     passes = BACK_END
     if upto is not None:
         passes = BACK_END[:[p.name for p in BACK_END].index(upto) + 1]
+    wanted = set(PASS_NAMES) if "all" in dump_after else set(dump_after)
+    if upto is None and not wanted & STREAMED_NAMES and not ensure_target(state).aot:
+        passes = [p for p in BACK_END if p.name not in STREAMED_NAMES] + [Streamed()]
     run_passes(state, passes, dump_after, dump)
+
+
+class Streamed(Pass):
+    """Note [Streaming back end]
+    ~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+    The passes from `loops` to `codegen` work on one function at a time, and LLVM
+    compiles each part of the program on its own (Note [Module parts] in jit/emit.py).
+    So, when none of them is to be dumped, they run function by function: each
+    function goes through loops, sparks, allocs, roots and emit in turn, and as soon
+    as emit closes a hot part, LLVM parses, optimises and compiles that part on another
+    thread (jit/engine.py, PartPool) while Python goes on with the next functions; the
+    cold part, which holds the module's initialisation, goes last. The result is the
+    same LLVM IR and object code as the passes run one after another over the whole
+    program (tests/test_parts.py checks that), in less time on a machine with a
+    second core: Python's share of the back end overlaps LLVM's."""
+    name = "loops..codegen"
+    description = "the passes from loops to codegen, function by function, parts compiled as they close"
+
+    def run(self, state):
+        from .jit.allocs import group_allocation
+        from .jit.emit import ModuleEmitter
+        from .jit.engine import PartPool
+        from .jit.loops import self_loop
+        from .jit.roots import root_frame
+        from .jit.sparks import hungry_spark
+        pool = PartPool(ensure_target(state))
+        em = ModuleEmitter(state.lir)
+        tick = progress_tick(state)
+        fns = state.lir.functions
+        try:
+            for i, fn in enumerate(fns):
+                if tick is not None:
+                    tick(i, len(fns), fn.name)
+                self_loop(fn)
+                hungry_spark(fn)
+                group_allocation(fn)
+                root_frame(fn)
+                closed = em.function(fn)
+                if closed is not None:
+                    pool.submit(*closed)
+            texts = em.finish()
+            for i, text in enumerate(texts):
+                if i not in pool.futures:
+                    pool.submit(i, text)
+            if state.progress is not None:
+                state.progress.detail_fn = \
+                    lambda: f"LLVM, parts done: {pool.done()} of {len(texts)}"
+        except BaseException:
+            pool.abandon()
+            raise
+        state.llvm_ir = texts
+        state.llvm_module, state.object_code = pool.results()
+
+    def dump(self, state):
+        return parts_text(state.llvm_ir)
 
 
 def compile_expr(node, *, defined: set[str] | None = None, prefix: str = "dform",
@@ -430,10 +491,12 @@ class Progress:
     """Note [Compile progress]
     ~~~~~~~~~~~~~~~~~~~~~~~~~~
     A compile that takes more than a second says so on a terminal (stderr), as ghc's
-    `[1 of N]` does: `daisy: compiling FILE: [9 of 11] llvm (2.4 s)`, the back end's
-    pass by number, and in the passes that go function by function (roots, emit)
-    which function and how far (`function 120 of 690: fib3_g`). One line, rewritten
-    in place, and on success replaced by `daisy: compiled FILE in 3.1 s`. LLVM's
+    `[1 of N]` does: `daisy: compiling FILE: [5 of 5] loops..codegen (2.4 s)`, the
+    back end's pass by number, and in the passes that go function by function (roots,
+    emit, the streamed ones: Note [Streaming back end]) which function and how far
+    (`function 120 of 690: fib3_g`), then how many of the program's parts LLVM has
+    compiled (`LLVM, parts done: 3 of 5`). One line, rewritten in place, and on
+    success replaced by `daisy: compiled FILE in 3.1 s`. LLVM's
     passes are single calls that hold no Python lock, so a thread writes the line: it
     starts with the back end when stderr is a terminal, wakes every TICK seconds,
     and is stopped and joined when the back end ends; the passes only set fields.
@@ -451,6 +514,7 @@ class Progress:
         self.pass_name = ""
         self.pass_at = (0, 0)
         self.detail = ""
+        self.detail_fn = None                # a detail that changes while Python waits
         self._stop = None
         self._thread = None
         if self.enabled:
@@ -465,6 +529,7 @@ class Progress:
         self.pass_at = (names.index(name) + 1, len(names)) if name in names else (0, 0)
         self.pass_name = name
         self.detail = ""
+        self.detail_fn = None
 
     def item(self, i: int, n: int, what: str) -> None:
         self.detail = f"function {i + 1} of {n}: {what}"
@@ -472,7 +537,8 @@ class Progress:
     def line(self) -> str:
         k, n = self.pass_at
         at = f"[{k} of {n}] " if n else ""
-        detail = f", {self.detail}" if self.detail else ""
+        detail = self.detail_fn() if self.detail_fn is not None else self.detail
+        detail = f", {detail}" if detail else ""
         return (f"daisy: compiling {self.state.filename}: {at}{self.pass_name}{detail} "
                 f"({time.monotonic() - self.t0:.1f} s)")
 

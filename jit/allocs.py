@@ -17,26 +17,30 @@ SIDE_EXITS = (L.Guard, L.Checked, L.StackGuard)
 
 def group_allocations(p: L.Program) -> None:
     for fn in p.functions:
-        n = 0
-        for b in fn.blocks:
-            out = []
-            group = None            # (reserve statement, offset so far)
-            for s in b.stmts:
-                if type(s) is L.Let and type(s.expr) is L.Alloc:
-                    if group is None:
-                        n += 1
-                        hp = L.Var(f"hp.{n}", "ptr")
-                        group = [L.Let(hp, L.Reserve(0)), 0]
-                        out.append(group[0])
-                    a = s.expr
-                    a.hp, a.offset = group[0].var, group[1]
-                    group[1] += 8 * a.words()
-                    out.append(s)
-                    continue
-                if group is not None and (L.is_safepoint(s) or type(s) in SIDE_EXITS):
-                    group[0].expr.nbytes = group[1]
-                    group = None
+        group_allocation(fn)
+
+
+def group_allocation(fn: L.Fn) -> None:
+    n = 0
+    for b in fn.blocks:
+        out = []
+        group = None            # (reserve statement, offset so far)
+        for s in b.stmts:
+            if type(s) is L.Let and type(s.expr) is L.Alloc:
+                if group is None:
+                    n += 1
+                    hp = L.Var(f"hp.{n}", "ptr")
+                    group = [L.Let(hp, L.Reserve(0)), 0]
+                    out.append(group[0])
+                a = s.expr
+                a.hp, a.offset = group[0].var, group[1]
+                group[1] += 8 * a.words()
                 out.append(s)
-            if group is not None:
+                continue
+            if group is not None and (L.is_safepoint(s) or type(s) in SIDE_EXITS):
                 group[0].expr.nbytes = group[1]
-            b.stmts = out
+                group = None
+            out.append(s)
+        if group is not None:
+            group[0].expr.nbytes = group[1]
+        b.stmts = out

@@ -172,9 +172,11 @@ class Part:
 # however small the function, and a third of that at level 0; most of a program's
 # functions are small and many are cold (docs/jit.md, "Compile speed"). The split
 # depends only on the program, never on the machine, so dumps and golden tests are the
-# same everywhere. A function or atom that another part uses is defined `dso_local`
-# (external linkage, reached directly from its own part) and declared in the others,
-# which reach it through the GOT or a PLT stub; everything else stays `internal`. Each
+# same everywhere. A hot part's functions, and the cold functions and the atoms that
+# a hot part uses, are defined `dso_local` (external linkage, reached directly from
+# their own part) and declared in the parts that use them; everything else stays
+# `internal`. A hot part's text is final when the next one begins, so the streaming
+# back end (daisy/pipeline.py) compiles it while later functions are emitted. Each
 # part defines its own copies of the fast-path helpers and strings it uses. LLVM inlines
 # only within a part: a program whose hot code fits one part (every benchmark program)
 # loses nothing, and `daisy compile` links the parts into one module before optimising.
@@ -233,51 +235,74 @@ class ModuleEmitter:
         uses, self.uses = self.uses, Uses()
         return text, uses
 
-    # ---- the module ----
+    # ---- the module, part by part (Note [Module parts]) ----
     def emit(self, tick=None) -> list[str]:
-        """The program's LLVM modules (Note [Module parts])."""
-        p = self.p
-        cold = Part(0, True)
-        hot: list[Part] = []
-        for i, fn in enumerate(p.functions):
+        """The program's LLVM modules, part 0 first."""
+        fns = self.p.functions
+        for i, fn in enumerate(fns):
             if tick is not None:
-                tick(i, len(p.functions), fn.name)
-            text, uses = self.emitted(FnEmitter(self, fn).emit)
-            if fn.cold:
-                cold.add(fn.name, text, uses)
-                continue
-            if not hot or hot[-1].size >= HOT_PART_SIZE:
-                hot.append(Part(len(hot) + 1, False))
-            hot[-1].add(fn.name, text, uses)
+                tick(i, len(fns), fn.name)
+            self.function(fn)
+        return self.finish()
+
+    def function(self, fn: L.Fn) -> tuple[int, str] | None:
+        """Emit one function into its part; when that closes a hot part (the function
+        begins the next one), that part's (index, text), which no later function
+        changes (the streaming back end compiles it at once: daisy/pipeline.py)."""
+        if not hasattr(self, "cold"):
+            self.cold, self.hot = Part(0, True), []
+        text, uses = self.emitted(FnEmitter(self, fn).emit)
+        if fn.cold:
+            self.cold.add(fn.name, text, uses)
+            return None
+        closed = None
+        if not self.hot or self.hot[-1].size >= HOT_PART_SIZE:
+            if self.hot:
+                closed = self.hot[-1]
+            self.hot.append(Part(len(self.hot) + 1, False))
+        self.hot[-1].add(fn.name, text, uses)
+        return (closed.index, self.part_text(closed)) if closed else None
+
+    def finish(self) -> list[str]:
+        """The cold part (with the module's initialisation and entry) and the last hot
+        part: the text of every part, part 0 first."""
+        p = self.p
+        if not hasattr(self, "cold"):
+            self.cold, self.hot = Part(0, True), []
+        cold = self.cold
         cold.add("init_values", *self.emitted(self.init_values))
         cold.add("ensure_init", *self.emitted(self.ensure_init))
         cold.add(None, *self.emitted(self.toplevel if p.main else self.entry))
         cold.add("init_atoms", *self.emitted(self.init_atoms))   # last: all atoms known
-        parts = [cold] + hot
-        owner = {name: part.index for part in parts for name in part.names}
-        exported = {name for part in parts for name in part.uses.fns
-                    if owner.get(name, part.index) != part.index}
-        atoms_out = any(part.uses.atoms for part in hot)
-        gbase_out = any("rt_global_get" in part.uses.decls for part in hot)
-        return [self.part_text(part, owner, exported, atoms_out, gbase_out)
-                for part in parts]
+        hot_uses = Uses()
+        for part in self.hot:
+            hot_uses.merge(part.uses)
+        self.exported_cold = {n for n in cold.names if n in hot_uses.fns}
+        self.atoms_out = bool(hot_uses.atoms)
+        self.gbase_out = "rt_global_get" in hot_uses.decls
+        return [self.part_text(part) for part in [cold] + self.hot]
 
-    def part_text(self, part: Part, owner: dict, exported: set, atoms_out: bool,
-                  gbase_out: bool) -> str:
+    def part_text(self, part: Part) -> str:
+        """A part's module. Every hot part's function is `dso_local` (another part may
+        call it: which do is known only at the end); a cold one is when a hot part
+        uses it, and `internal` otherwise."""
         P = self.P
         u = part.uses
+        mine = set(part.names)
         head = [f"; ModuleID = '{P}.part{part.index}'"]
         if part.cold:
-            link = "dso_local" if gbase_out else "internal"
+            link = "dso_local" if self.gbase_out else "internal"
             head += [f"@{P}.gbase = {link} global i32 0",
                      f"@{P}.init_state = internal global i32 0",
                      f"@{P}.init_ctx = internal global ptr null"]
-            link = "dso_local" if atoms_out else "internal"
+            link = "dso_local" if self.atoms_out else "internal"
             head += [f"@{P}.atom{k} = {link} global i64 0" for k in range(len(self.p.atoms))]
+            exported = self.exported_cold
         else:
             if "rt_global_get" in u.decls:
                 head.append(f"@{P}.gbase = external global i32")
             head += [f"@{P}.atom{k} = external global i64" for k in sorted(u.atoms)]
+            exported = mine
         head.append(f"@{P}.zero = internal constant i64 0")     # Note [Type tests]
         head += [self.strings_def(data) for data in sorted(u.strings)]
         head += u.globals
@@ -287,13 +312,14 @@ class ModuleEmitter:
                 text = text.replace("define internal ", "define dso_local ", 1)
             body.append(text)
         body += part.texts[len(part.names):]
+        decls_used = set(u.decls)
         for h in sorted(u.helpers):
             text, uses = self.emitted(lambda: self.helper_text(h))
-            u.decls |= uses.decls
+            decls_used |= uses.decls
             body.append(text)
         decls = [f"declare i64 @{P}.{name}(ptr, i64, i64, i64, i64)"
-                 for name in sorted(u.fns) if owner.get(name) != part.index]
-        for name in sorted(u.decls):
+                 for name in sorted(u.fns) if name not in mine]
+        for name in sorted(decls_used):
             if name in abi.RUNTIME:
                 ret, params = abi.RUNTIME[name]
                 ps = ", ".join("ptr" if x in ("w", "ctx") else x for x in params)

@@ -188,6 +188,14 @@ class Target:
         self._costs = [len(t) for t in texts]
         return _parallel(one, self._costs)
 
+    def compile_part(self, index: int, text: str) -> tuple[llvm.ModuleRef, bytes]:
+        """One part, start to finish, on the calling thread: its optimised module and
+        its object code."""
+        level = self.part_level(index)
+        module = self.parse(text, llvm.create_context())
+        self.optimise(module, level, self.machine(level) if level else None)
+        return module, self.object_code(module, self.machine(level))
+
     def object_codes(self, modules: list[llvm.ModuleRef]) -> list[bytes]:
         """Object code for each module, on parallel threads."""
         if len(modules) == 1 and self.aot:
@@ -199,12 +207,60 @@ class Target:
             self.part_level(i))), costs)
 
 
+class PartPool:
+    """The streaming back end's compiler (Note [Streaming back end] in
+    daisy/pipeline.py): each part submitted is parsed, verified, optimised and compiled
+    on a thread of its own while the caller goes on emitting; `results` waits for all
+    of them. With one CPU, each part is compiled when it is submitted."""
+
+    def __init__(self, target: "Target"):
+        self.target = target
+        self.futures: dict[int, object] = {}
+        cpus = _cpus()
+        self.pool = None
+        if cpus > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            self.pool = ThreadPoolExecutor(max_workers=cpus)
+
+    def submit(self, index: int, text: str) -> None:
+        if self.pool is None:
+            self.futures[index] = self.target.compile_part(index, text)
+        else:
+            self.futures[index] = self.pool.submit(self.target.compile_part, index, text)
+
+    def done(self) -> int:
+        """How many of the parts submitted are compiled."""
+        return sum(1 for f in self.futures.values()
+                   if not hasattr(f, "done") or f.done())
+
+    def abandon(self) -> None:
+        """Stop: parts not yet started are dropped (an error ended the compile)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def results(self) -> tuple[list, list]:
+        """(modules, objects), part 0 first."""
+        try:
+            done = [self.futures[i] for i in sorted(self.futures)]
+            if self.pool is not None:
+                done = [f.result() for f in done]
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+        return [m for m, _ in done], [o for _, o in done]
+
+
+def _cpus() -> int:
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, n or 1)
+
+
 def _parallel(job, costs: list) -> list:
     """[job(0), ..., job(n-1)] for n = len(costs), on up to one thread per CPU, the
     costliest first (so that no thread is left with a long job at the end)."""
     n = len(costs)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if n <= 1 or (cpus or 1) <= 1:
+    cpus = _cpus()
+    if n <= 1 or cpus <= 1:
         return [job(i) for i in range(n)]
     from concurrent.futures import ThreadPoolExecutor
     order = sorted(range(n), key=lambda i: -costs[i])

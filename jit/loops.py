@@ -23,25 +23,29 @@ from . import lir as L
 
 def self_loops(p: L.Program) -> None:
     for fn in p.functions:
-        if fn.kind in ("entry",):
-            continue
-        tails = [b for b in fn.blocks if type(b.term) is L.TailCall
-                 and b.term.call.mode in ("code", "fixnum") and b.term.call.target == fn.name]
-        if not tails or fn.blocks[0].params or fn.free:
-            continue                 # captured values are loaded from this call's self
-        head = fn.blocks[0]
-        new_params = [L.Var(f"{v.name}.loop", v.rep) for v in fn.params]
-        rename = {id(v): nv for v, nv in zip(fn.params, new_params)}
+        self_loop(fn)
 
-        def sub(x):
-            return rename.get(id(x), x) if type(x) is L.Var else x
-        for b in fn.blocks:
-            for s in b.stmts:
-                L.map_operands(s, sub)
-            L.map_operands(b.term, sub)
-        for b in tails:
-            args = list(b.term.call.args)
-            b.term = L.Jump(head.label, args + [L.Word(0, "undef")] * (len(fn.params) - len(args)))
-        head.params = new_params
-        start = L.Block("start", [], [], L.Jump(head.label, list(fn.params)))
-        fn.blocks.insert(0, start)
+
+def self_loop(fn: L.Fn) -> None:
+    if fn.kind in ("entry",):
+        return
+    tails = [b for b in fn.blocks if type(b.term) is L.TailCall
+             and b.term.call.mode in ("code", "fixnum") and b.term.call.target == fn.name]
+    if not tails or fn.blocks[0].params or fn.free:
+        return                   # captured values are loaded from this call's self
+    head = fn.blocks[0]
+    new_params = [L.Var(f"{v.name}.loop", v.rep) for v in fn.params]
+    rename = {id(v): nv for v, nv in zip(fn.params, new_params)}
+
+    def sub(x):
+        return rename.get(id(x), x) if type(x) is L.Var else x
+    for b in fn.blocks:
+        for s in b.stmts:
+            L.map_operands(s, sub)
+        L.map_operands(b.term, sub)
+    for b in tails:
+        args = list(b.term.call.args)
+        b.term = L.Jump(head.label, args + [L.Word(0, "undef")] * (len(fn.params) - len(args)))
+    head.params = new_params
+    start = L.Block("start", [], [], L.Jump(head.label, list(fn.params)))
+    fn.blocks.insert(0, start)

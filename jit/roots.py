@@ -73,17 +73,22 @@ class FnRoots:
 
     # ---- liveness (backward) ----
     def liveness(self) -> None:
+        """live_in of every block: a worklist from the exits backwards, a block
+        revisited only when the live-in of one of its successors grew."""
         live_in = {b.label: set() for b in self.fn.blocks}
         self.vars: dict[int, L.Var] = {}
-        changed = True
-        order = list(reversed(self.fn.blocks))
-        while changed:
-            changed = False
-            for b in order:
-                live = self._block_live(b, live_in, None)
-                if live != live_in[b.label]:
-                    live_in[b.label] = live
-                    changed = True
+        work = [b.label for b in self.fn.blocks]          # popped from the end: last first
+        queued = set(work)
+        while work:
+            label = work.pop()
+            queued.discard(label)
+            live = self._block_live(self.blocks[label], live_in, None)
+            if live != live_in[label]:
+                live_in[label] = live
+                for p in self.preds[label]:
+                    if p not in queued:
+                        queued.add(p)
+                        work.append(p)
         self.live_in = live_in
 
     def _term_succs(self, b: L.Block) -> list[str]:
@@ -174,6 +179,10 @@ class FnRoots:
         self.rooted = rooted
         if keep:
             self.keep_at_poll(poll, keep)
+        self.slot: dict[int, int] = {}
+        if not rooted:                     # nothing lives across a safepoint: no frame
+            self.fn.frame = 0
+            return
         # interference: rooted values live at the same point
         inter: dict[int, set] = {k: set() for k in rooted}
         for b in self.fn.blocks:
@@ -193,7 +202,6 @@ class FnRoots:
         for b in self.fn.blocks:
             order += [id(v) for v in b.params]
             order += [id(d) for s in b.stmts if (d := L.defined_var(s)) is not None]
-        self.slot: dict[int, int] = {}
         nslots = 0
         for k in order:
             if k not in rooted or k in self.slot:
@@ -338,7 +346,12 @@ def root_frames(p: L.Program, tick=None) -> None:
     for i, fn in enumerate(p.functions):
         if tick is not None:
             tick(i, len(p.functions), fn.name)
-        r = FnRoots(fn)
-        r.liveness()
-        r.choose()
-        r.rewrite()
+        root_frame(fn)
+
+
+def root_frame(fn: L.Fn) -> None:
+    """Root frame slots, saves, reloads and clears for one function."""
+    r = FnRoots(fn)
+    r.liveness()
+    r.choose()
+    r.rewrite()

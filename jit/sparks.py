@@ -37,25 +37,29 @@ def hungry_blocks(fn: L.Fn) -> set[str]:
 
 def hungry_sparks(p: L.Program) -> None:
     for fn in p.functions:
-        n = 0
-        i = 0
-        already = hungry_blocks(fn)
-        while i < len(fn.blocks):
-            b = fn.blocks[i]
-            if b.label in already:
-                i += 1
-                continue
-            k = next((j for j, s in enumerate(b.stmts) if is_offer(s)), None)
-            if k is None:
-                i += 1
-                continue
-            n += 1
-            offer = b.stmts[k]
-            push = L.Block(f"offer.{n}", [], [offer], None)
-            cont = L.Block(f"offered.{n}", [], b.stmts[k + 1:], b.term)
-            push.term = L.Jump(cont.label)
-            h = L.Var(f"hungry.{n}", L.BOOL)
-            b.stmts = b.stmts[:k] + [L.Let(h, L.Op("hungry", []))]
-            b.term = L.Branch(h, push.label, cont.label, likely=False)
-            fn.blocks[i + 1:i + 1] = [push, cont]
-            i += 2                  # on to the rest of the block, past the offer
+        hungry_spark(fn)
+
+
+def hungry_spark(fn: L.Fn) -> None:
+    n = 0
+    i = 0
+    already = hungry_blocks(fn)
+    while i < len(fn.blocks):
+        b = fn.blocks[i]
+        if b.label in already:
+            i += 1
+            continue
+        k = next((j for j, s in enumerate(b.stmts) if is_offer(s)), None)
+        if k is None:
+            i += 1
+            continue
+        n += 1
+        offer = b.stmts[k]
+        push = L.Block(f"offer.{n}", [], [offer], None)
+        cont = L.Block(f"offered.{n}", [], b.stmts[k + 1:], b.term)
+        push.term = L.Jump(cont.label)
+        h = L.Var(f"hungry.{n}", L.BOOL)
+        b.stmts = b.stmts[:k] + [L.Let(h, L.Op("hungry", []))]
+        b.term = L.Branch(h, push.label, cont.label, likely=False)
+        fn.blocks[i + 1:i + 1] = [push, cont]
+        i += 2                  # on to the rest of the block, past the offer

@@ -395,8 +395,12 @@ def test_a_long_compile_says_how_far_it_is_on_a_terminal(tmp_path):
     assert status == 0, err
     assert out == "55\n"
     text = err.decode()
-    assert re.search(r"daisy: compiling .*big\.dsy: \[\d+ of 11\] (llvm|codegen) \(\d+\.\d s\)",
+    # the streamed back end (Note [Streaming back end]): which function, then how many
+    # of the program's parts LLVM has compiled
+    assert re.search(r"daisy: compiling .*big\.dsy: \[5 of 5\] loops\.\.codegen, "
+                     r"(function \d+ of \d+: \S+|LLVM, parts done: \d+ of \d+) \(\d+\.\d s\)",
                      text), text[-500:]
+    assert re.search(r"LLVM, parts done: \d+ of \d+ \(", text), text[-500:]
     assert re.search(r"daisy: compiled .*big\.dsy in \d+\.\d s\r?\n$", text), text[-500:]
     # off a terminal, nothing
     p = daisy("run", "-O2", prog, env={"DAISY_CACHE_DIR": "off"})
