@@ -286,8 +286,8 @@ def assembly(state) -> list[str]:
     target = ensure_target(state)
     if len(state.llvm_module) == 1:
         return [target.target_machine.emit_assembly(state.llvm_module[0])]
-    return [target.machine(target.part_level(i)).emit_assembly(m)
-            for i, m in enumerate(state.llvm_module)]
+    return [target.machine(target.part_level(m)).emit_assembly(m)
+            for m in state.llvm_module]
 
 
 def progress_tick(state):
@@ -415,10 +415,9 @@ class Streamed(Pass):
                 closed = em.function(fn)
                 if closed is not None:
                     pool.submit(*closed)
-            texts = em.finish()
-            for i, text in enumerate(texts):
-                if i not in pool.futures:
-                    pool.submit(i, text)
+            for i, text in em.finish():
+                pool.submit(i, text)
+            texts = em.texts()
             if state.progress is not None:
                 state.progress.detail_fn = \
                     lambda: f"LLVM, parts done: {pool.done()} of {len(texts)}"

@@ -143,9 +143,10 @@ class Uses:
 class Part:
     """One LLVM module of a program (Note [Module parts])."""
 
-    def __init__(self, index: int, cold: bool):
+    def __init__(self, index: int, cold: bool, init: bool = False):
         self.index = index
         self.cold = cold
+        self.init = init                      # the last part: initialisation and entry
         self.texts: list[str] = []
         self.names: list[str] = []            # the functions it defines
         self.uses = Uses()
@@ -163,23 +164,24 @@ class Part:
 # ~~~~~~~~~~~~~~~~~~~
 # A program is emitted as several LLVM modules ("parts"), compiled separately and in
 # parallel (jit/engine.py, Note [Parallel code generation]) and loaded or linked
-# together:
-#   part 0   the cold code (Note [Cold code]) and the module's initialisation and entry:
-#            compiled without IR passes at code generation level 0, however high -O is;
-#   part 1.. the rest in program order, a new part after each HOT_PART_SIZE
-#            instructions, compiled at the -O level.
-# LLVM's code generation costs about a millisecond per function at level 1 and above
-# however small the function, and a third of that at level 0; most of a program's
-# functions are small and many are cold (docs/jit.md, "Compile speed"). The split
-# depends only on the program, never on the machine, so dumps and golden tests are the
-# same everywhere. A hot part's functions, and the cold functions and the atoms that
-# a hot part uses, are defined `dso_local` (external linkage, reached directly from
-# their own part) and declared in the parts that use them; everything else stays
-# `internal`. A hot part's text is final when the next one begins, so the streaming
-# back end (daisy/pipeline.py) compiles it while later functions are emitted. Each
-# part defines its own copies of the fast-path helpers and strings it uses. LLVM inlines
-# only within a part: a program whose hot code fits one part (every benchmark program)
-# loses nothing, and `daisy compile` links the parts into one module before optimising.
+# together. Functions go to parts in program order, cold code (Note [Cold code]) and the
+# rest apart, a part closing once it holds HOT_PART_SIZE instructions; the last part
+# holds the module's initialisation and entry, which must know every atom. A cold part
+# (source_filename `P.partK.cold`, and the last) is compiled without IR passes at code
+# generation level 0 whatever -O is; the others at the -O level. LLVM's code
+# generation costs about a millisecond per function at level 2 however small the
+# function, a third of that at level 0 with the fast register allocator; most of a
+# program's functions are small and many are cold (docs/jit.md, "Compile speed"). The
+# split depends only on the program, never on the machine, so dumps and golden tests
+# are the same everywhere. A part's text is final when it closes (the streaming back
+# end, daisy/pipeline.py, compiles it while later functions are emitted), so every
+# function outside the last part is defined `dso_local` (external linkage, reached
+# directly from its own part) and declared in the parts that use it, as are the atoms
+# and the global base the last part defines when another part uses them; the rest stays
+# `internal`. Each part defines its own copies of the fast-path helpers and strings it
+# uses. LLVM inlines only within a part: a program whose hot code fits one part (every
+# benchmark program) loses nothing, and `daisy compile` links the parts into one module
+# before optimising.
 HOT_PART_SIZE = 5000
 
 
@@ -190,6 +192,7 @@ class ModuleEmitter:
         self.strings: dict[bytes, tuple[str, str]] = {}     # data -> (global, definition)
         self.atom_ix = {name: i for i, name in enumerate(p.atoms)}
         self.uses = Uses()                    # of the text being emitted
+        self.done: dict[int, str] = {}        # part index -> its text, once closed
 
     # ---- module-level names ----
     def fname(self, name: str) -> str:
@@ -237,78 +240,79 @@ class ModuleEmitter:
 
     # ---- the module, part by part (Note [Module parts]) ----
     def emit(self, tick=None) -> list[str]:
-        """The program's LLVM modules, part 0 first."""
+        """The program's LLVM modules, in order."""
         fns = self.p.functions
         for i, fn in enumerate(fns):
             if tick is not None:
                 tick(i, len(fns), fn.name)
             self.function(fn)
-        return self.finish()
+        self.finish()
+        return self.texts()
 
     def function(self, fn: L.Fn) -> tuple[int, str] | None:
-        """Emit one function into its part; when that closes a hot part (the function
-        begins the next one), that part's (index, text), which no later function
-        changes (the streaming back end compiles it at once: daisy/pipeline.py)."""
-        if not hasattr(self, "cold"):
-            self.cold, self.hot = Part(0, True), []
+        """Emit one function into its part; when that closes a part (the function
+        begins the next one of its kind), that part's (index, text), which no later
+        function changes (the streaming back end compiles it at once:
+        daisy/pipeline.py)."""
+        if not hasattr(self, "parts"):
+            self.parts, self.open = [], {True: None, False: None}
         text, uses = self.emitted(FnEmitter(self, fn).emit)
-        if fn.cold:
-            self.cold.add(fn.name, text, uses)
-            return None
+        part = self.open[fn.cold]
         closed = None
-        if not self.hot or self.hot[-1].size >= HOT_PART_SIZE:
-            if self.hot:
-                closed = self.hot[-1]
-            self.hot.append(Part(len(self.hot) + 1, False))
-        self.hot[-1].add(fn.name, text, uses)
+        if part is None or part.size >= HOT_PART_SIZE:
+            closed = part
+            part = self.open[fn.cold] = Part(len(self.parts), fn.cold)
+            self.parts.append(part)
+        part.add(fn.name, text, uses)
         return (closed.index, self.part_text(closed)) if closed else None
 
-    def finish(self) -> list[str]:
-        """The cold part (with the module's initialisation and entry) and the last hot
-        part: the text of every part, part 0 first."""
+    def finish(self) -> list[tuple[int, str]]:
+        """The parts still open and the last one (the module's initialisation and
+        entry), as (index, text); the program's parts are then self.parts."""
         p = self.p
-        if not hasattr(self, "cold"):
-            self.cold, self.hot = Part(0, True), []
-        cold = self.cold
-        cold.add("init_values", *self.emitted(self.init_values))
-        cold.add("ensure_init", *self.emitted(self.ensure_init))
-        cold.add(None, *self.emitted(self.toplevel if p.main else self.entry))
-        cold.add("init_atoms", *self.emitted(self.init_atoms))   # last: all atoms known
-        hot_uses = Uses()
-        for part in self.hot:
-            hot_uses.merge(part.uses)
-        self.exported_cold = {n for n in cold.names if n in hot_uses.fns}
-        self.atoms_out = bool(hot_uses.atoms)
-        self.gbase_out = "rt_global_get" in hot_uses.decls
-        return [self.part_text(part) for part in [cold] + self.hot]
+        if not hasattr(self, "parts"):
+            self.parts, self.open = [], {True: None, False: None}
+        last = Part(len(self.parts), True, init=True)
+        self.parts.append(last)
+        last.add("init_values", *self.emitted(self.init_values))
+        last.add("ensure_init", *self.emitted(self.ensure_init))
+        last.add(None, *self.emitted(self.toplevel if p.main else self.entry))
+        last.add("init_atoms", *self.emitted(self.init_atoms))   # last: all atoms known
+        others = Uses()
+        for part in self.parts[:-1]:
+            others.merge(part.uses)
+        self.atoms_out = bool(others.atoms)
+        self.gbase_out = "rt_global_get" in others.decls
+        return [(part.index, self.part_text(part)) for part in self.open.values()
+                if part is not None] + [(last.index, self.part_text(last))]
+
+    def texts(self) -> list[str]:
+        """Every part's text, in order (after finish)."""
+        return [self.done[i] for i in range(len(self.parts))]
 
     def part_text(self, part: Part) -> str:
-        """A part's module. Every hot part's function is `dso_local` (another part may
-        call it: which do is known only at the end); a cold one is when a hot part
-        uses it, and `internal` otherwise."""
         P = self.P
         u = part.uses
         mine = set(part.names)
-        head = [f"; ModuleID = '{P}.part{part.index}'"]
-        if part.cold:
+        name = f"{P}.part{part.index}{'.cold' if part.cold else ''}"
+        head = [f"; ModuleID = '{name}'", f'source_filename = "{name}"']
+        if part.init:
             link = "dso_local" if self.gbase_out else "internal"
             head += [f"@{P}.gbase = {link} global i32 0",
                      f"@{P}.init_state = internal global i32 0",
                      f"@{P}.init_ctx = internal global ptr null"]
             link = "dso_local" if self.atoms_out else "internal"
             head += [f"@{P}.atom{k} = {link} global i64 0" for k in range(len(self.p.atoms))]
-            exported = self.exported_cold
         else:
             if "rt_global_get" in u.decls:
                 head.append(f"@{P}.gbase = external global i32")
             head += [f"@{P}.atom{k} = external global i64" for k in sorted(u.atoms)]
-            exported = mine
         head.append(f"@{P}.zero = internal constant i64 0")     # Note [Type tests]
         head += [self.strings_def(data) for data in sorted(u.strings)]
         head += u.globals
         body = []
         for name, text in zip(part.names, part.texts):
-            if name in exported:
+            if not part.init:
                 text = text.replace("define internal ", "define dso_local ", 1)
             body.append(text)
         body += part.texts[len(part.names):]
@@ -330,7 +334,9 @@ class ModuleEmitter:
                 "attributes #1 = { nounwind noinline optnone }",
                 "attributes #2 = { nounwind alwaysinline }",
                 f"!0 = {UNLIKELY}", f"!1 = {LIKELY}"]
-        return "\n".join(head + [""] + body + decls + tail) + "\n"
+        text = "\n".join(head + [""] + body + decls + tail) + "\n"
+        self.done[part.index] = text
+        return text
 
     def strings_def(self, data: bytes) -> str:
         return self.strings[data][1]

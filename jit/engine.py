@@ -164,8 +164,10 @@ class Target:
             lib.LLVMPY_DisposeMemoryBuffer(buf)
 
     # ---- a program's parts (Note [Module parts], Note [Parallel code generation]) ----
-    def part_level(self, index: int) -> int:
-        return 0 if index == 0 else self.opt
+    def part_level(self, module: llvm.ModuleRef) -> int:
+        """The -O level of a part, by its source_filename (Note [Module parts]): 0 for
+        a cold one."""
+        return 0 if module.source_file.endswith(".cold") else self.opt
 
     def prepare_parts(self, texts: list[str]) -> list[llvm.ModuleRef]:
         """Each part parsed into a context of its own, verified and optimised at its
@@ -182,7 +184,7 @@ class Target:
 
         def one(i: int) -> llvm.ModuleRef:
             module = self.parse(texts[i], llvm.create_context())
-            level = self.part_level(i)
+            level = self.part_level(module)
             self.optimise(module, level, self.machine(level) if level else None)
             return module
         self._costs = [len(t) for t in texts]
@@ -191,8 +193,8 @@ class Target:
     def compile_part(self, index: int, text: str) -> tuple[llvm.ModuleRef, bytes]:
         """One part, start to finish, on the calling thread: its optimised module and
         its object code."""
-        level = self.part_level(index)
         module = self.parse(text, llvm.create_context())
+        level = self.part_level(module)
         self.optimise(module, level, self.machine(level) if level else None)
         return module, self.object_code(module, self.machine(level))
 
@@ -204,7 +206,7 @@ class Target:
         if costs is None or len(costs) != len(modules):
             costs = [1] * len(modules)
         return _parallel(lambda i: self.object_code(modules[i], self.machine(
-            self.part_level(i))), costs)
+            self.part_level(modules[i]))), costs)
 
 
 class PartPool:
