@@ -177,6 +177,8 @@ def _main(argv: list[str]) -> int:
             if p is PASSES[len(FRONT_END)]:
                 print("-- the back end (when compiling)")
             print(f"{p.name:<10} {p.description}")
+        print("-- loops to codegen run function by function, each part compiled as it "
+              "closes,\n-- unless one of them is dumped (Note [Streaming back end])")
         return 0
     ap.print_help()
     return EXIT_SOURCE
