@@ -142,7 +142,7 @@ class Closures(Pass):
 
 class CallModes(Pass):
     name = "callmodes"
-    description = ("each call's mode (worker, code, apply) and the values evaluated before "
+    description = ("each call's mode (spread, code, apply) and the values evaluated before "
                    "a call or scope, from the demands")
 
     def run(self, state):
@@ -153,8 +153,8 @@ class CallModes(Pass):
         cm = state.callmodes
         header = ["names are looked up when used (Note [Late binding]): no direct calls"
                   ] if cm.late_binding else []
-        if cm.workers:
-            header.append("workers: " + " ".join(f"{n}/{k}" for n, k in cm.workers.items()))
+        if cm.spreads:
+            header.append("spreads: " + " ".join(f"{n}/{k}" for n, k in cm.spreads.items()))
         return dump_module(state.module, demands=state.demands, notes=cm.note, header=header)
 
 

@@ -36,7 +36,7 @@ A worker must reach a safepoint soon when another asks for a collection (Note
 [Safepoints]). Every loop and recursion goes through a call, so `lower` puts a poll at
 the entry of every function that makes a call or forces a value, and leaves it out of
 the rest, whose work is bounded: cold code (it runs once), a wrapper (it jumps to its
-worker, which polls), and a leaf such as a suspension of `[X ! lo]`. An exhaustive
+spread entry, which polls), and a leaf such as a suspension of `[X ! lo]`. An exhaustive
 variant polls at its loop header.
 
 Note [Type tests]

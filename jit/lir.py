@@ -16,10 +16,10 @@ Functions
       values it loads from its own object (`self`) at entry. By kind:
         closure   closure code: params (self, arg); free from closure fields 1..
         susp      suspension code: params (self); free from suspension fields 3..
-        worker    a top-level function's worker: params = the items of its list
-                  pattern (Note [Workers])
+        spread    a top-level function's spread entry: params = the items of its
+                  list pattern (Note [Spread entries])
         exh       an exhaustive variant (Note [Destination passing]): params as the
-                  function's worker, or (self, arg)
+                  function's spread entry, or (self, arg)
         fixnum    a fixnum worker: params of rep int, result an int or 0 (gives up);
                   no root frame, no entry checks (Note [Fixnum workers] in jit/reps.py)
         entry     a fixnum entry: tries the fixnum worker, else the generic code
@@ -66,7 +66,7 @@ Statements (Let binds a variable to an expression)
     Call(mode, target, args, tail)
                         a call; mode:
                           code    `target` is a function of this module (closure code,
-                                  worker, exhaustive variant, generic code)
+                                  spread entry, exhaustive variant, generic code)
                           apply   an unknown function args[0] applied to args[1]: the
                                   closure's code when it is a closure, else rt_apply
                           fixnum  a fixnum worker (rep int in and out; 0: it gave up)
@@ -367,7 +367,7 @@ class Block:
 @dataclass(eq=False)
 class Fn:
     name: str
-    kind: str                      # closure susp worker exh fixnum entry init
+    kind: str                      # closure susp spread exh fixnum entry init
     params: list                   # Vars bound to a1.. of the code signature
     free: list = field(default_factory=list)
     blocks: list = field(default_factory=list)

@@ -53,7 +53,7 @@ Note [Fixnum entries]
 A marked function `f` has three compiled forms, all with the code signature:
 
   f        its entry: what closures, direct calls and sparks call (it takes the name
-           of f's worker, or of f's closure code when f has no worker). When every
+           of f's spread entry, or of f's closure code when f has none). When every
            value it is given is a small integer and `w->fx_off` is clear, it calls
            f_fx and returns a small integer it gets back; otherwise it jumps to f_g.
   f_fx     the fixnum worker: values in, value out, as small integers. It returns 0
@@ -519,9 +519,10 @@ def fixnum_workers(p: L.Program, module: C.Module, demands, cl) -> None:
     p.fixnum = chosen
     if not chosen:
         return
-    # the function each call goes to: the worker, else the closure code
+    # the function each call goes to: the spread entry, else the closure code
     targets = {name: p.top[name] for name in chosen}
-    fx_names = {name: _fresh(p, f"{targets[name]}_fx".replace("_w_fx", "_fx")) for name in chosen}
+    # f_fx, not f_s_fx; only a spread entry's suffix goes (a name may end in `-s`)
+    fx_names = {name: _fresh(p, _fx_base(p, targets[name]) + "_fx") for name in chosen}
     new = []
     for name in chosen:
         target = p.fn(targets[name])
@@ -540,6 +541,12 @@ def fixnum_workers(p: L.Program, module: C.Module, demands, cl) -> None:
     for target, entry, fx in new:
         i = p.functions.index(target)
         p.functions[i:i] = [entry, fx]
+
+
+def _fx_base(p: L.Program, target: str) -> str:
+    if p.fn(target).kind == "spread" and target.endswith("_s"):
+        return target[:-2]
+    return target
 
 
 def _fresh(p: L.Program, name: str) -> str:
