@@ -12,7 +12,7 @@ prints); it reads the state, adds its product, and can be dumped afterwards.
     closures    free binders of code               jit/closures.py
     callmodes   how calls are made                 jit/callmodes.py
     lower       core IR -> LIR                     jit/lower.py (LIR: jit/lir.py)
-    reps        fixnum workers (representations)   jit/reps.py
+    reps        fixnum variants (representations)  jit/reps.py
     loops       self tail calls become loops       jit/loops.py
     sparks      sparks for hungry workers          jit/sparks.py
     allocs      one reservation per group          jit/allocs.py
@@ -195,11 +195,11 @@ class LirPass(Pass):
 class Reps(LirPass):
     name = "reps"
     description = ("representations: functions that compute only small integers get "
-                   "fixnum workers (int in, int out) and entries that try them")
+                   "fixnum variants (int in, int out) and entries that try them")
 
     def run(self, state):
-        from .jit.reps import fixnum_workers
-        fixnum_workers(state.lir, state.module, state.demands, state.closures)
+        from .jit.reps import fixnum_variants
+        fixnum_variants(state.lir, state.module, state.demands, state.closures)
 
 
 class Loops(LirPass):

@@ -27,7 +27,7 @@ the caller's frame, and rt_force_slow checks the stack itself before it runs a
 suspension's code. So `lower` marks a function `checks` only when it makes a call of
 Daisy code that returns to it (FnLowering.finish): every unbounded recursion still
 passes through such a function, which checks. Cold code (Note [Cold code]) runs once,
-entered from a step or from rt_force_slow, and checks nothing. Fixnum workers check
+entered from a step or from rt_force_slow, and checks nothing. Fixnum variants check
 before their first call on each path instead (Note [Fixnum entries] in jit/reps.py).
 
 Note [Polls]

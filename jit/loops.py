@@ -4,7 +4,7 @@ Note [Self tail calls]
 ~~~~~~~~~~~~~~~~~~~~~~
 `gcd = \\[a b]. if:[zero?:b a gcd:[b rem:[a b]]]` and every tail-recursive function (an
 accumulator loop such as `count`'s spread entry, an exhaustive variant's other calls,
-a fixnum worker) call themselves in tail position. A `musttail` call already runs
+a fixnum variant) call themselves in tail position. A `musttail` call already runs
 them in constant stack, but each round still leaves and re-enters the function: its
 entry checks, its root frame pushed and popped, its arguments moved to the registers of
 a call. Here such a call becomes a jump back to the function's first block, which takes

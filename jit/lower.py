@@ -124,7 +124,7 @@ A definition made at run time (`val` or `evlst` of a definition form) rebinds it
 name for everyone, the file's own code included, as in the interpreter. A program
 that mentions `val` or `evlst` therefore looks every top-level name up when it is
 used (rt_toplevel_lookup) and calls no function directly, so it has no direct calls,
-exhaustive variants or fixnum workers; other programs bind their names when they are
+exhaustive variants or fixnum variants; other programs bind their names when they are
 compiled (core.defines_at_run_time tells which).
 
 Note [Forms with code]
