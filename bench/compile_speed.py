@@ -2,7 +2,7 @@
 `daisy run` time per source line at each -O level, on two programs:
 
   generated   a generated 300-line program (the templates below: recursion, lists,
-              patterns, workers, fixnum functions, sparks, `#`, floats, quotation)
+              patterns, spread entries, fixnum functions, sparks, `#`, floats, quotation)
   bench       the programs of bench/programs concatenated, each one's definitions
               renamed apart (at the sizes written in the files, which run in
               milliseconds)
@@ -38,7 +38,7 @@ import programgen
 HERE = Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"
 
-# the templates of bench/programgen.py and two more lines: a worker with `$` and a `#` map
+# the templates of bench/programgen.py and two more lines: a spread call with `$` and a `#` map
 TEMPLATES = programgen.TEMPLATES + [
     "len{i} = \\[L n]. if:[nil?:L n let:[[X ! Xs] L len{i}:[Xs $inc:n]]]",
     "len{i}:[#(map:\\x. mpy:[x 1.5e-3]):take{i}:[{k} from{i}:1] 0]",

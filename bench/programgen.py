@@ -1,6 +1,6 @@
 """Generated programs for the compile-time benchmarks (bench/test_jit.py,
 bench/compile_speed.py): lines cycling through templates of ordinary Daisy code
-(recursion, lists, patterns, workers, fixnum functions, sparks, `#`, floats,
+(recursion, lists, patterns, spread entries, fixnum functions, sparks, `#`, floats,
 quotation), numbered apart so that every definition is new. Deterministic."""
 
 TEMPLATES = [

@@ -12,7 +12,7 @@ prints); it reads the state, adds its product, and can be dumped afterwards.
     closures    free binders of code               jit/closures.py
     callmodes   how calls are made                 jit/callmodes.py
     lower       core IR -> LIR                     jit/lower.py (LIR: jit/lir.py)
-    reps        fixnum workers (representations)   jit/reps.py
+    reps        fixnum variants (representations)  jit/reps.py
     loops       self tail calls become loops       jit/loops.py
     sparks      sparks for hungry workers          jit/sparks.py
     allocs      one reservation per group          jit/allocs.py
@@ -142,7 +142,7 @@ class Closures(Pass):
 
 class CallModes(Pass):
     name = "callmodes"
-    description = ("each call's mode (worker, code, apply) and the values evaluated before "
+    description = ("each call's mode (spread, code, apply) and the values evaluated before "
                    "a call or scope, from the demands")
 
     def run(self, state):
@@ -153,8 +153,8 @@ class CallModes(Pass):
         cm = state.callmodes
         header = ["names are looked up when used (Note [Late binding]): no direct calls"
                   ] if cm.late_binding else []
-        if cm.workers:
-            header.append("workers: " + " ".join(f"{n}/{k}" for n, k in cm.workers.items()))
+        if cm.spreads:
+            header.append("spreads: " + " ".join(f"{n}/{k}" for n, k in cm.spreads.items()))
         return dump_module(state.module, demands=state.demands, notes=cm.note, header=header)
 
 
@@ -195,11 +195,11 @@ class LirPass(Pass):
 class Reps(LirPass):
     name = "reps"
     description = ("representations: functions that compute only small integers get "
-                   "fixnum workers (int in, int out) and entries that try them")
+                   "fixnum variants (int in, int out) and entries that try them")
 
     def run(self, state):
-        from .jit.reps import fixnum_workers
-        fixnum_workers(state.lir, state.module, state.demands, state.closures)
+        from .jit.reps import fixnum_variants
+        fixnum_variants(state.lir, state.module, state.demands, state.closures)
 
 
 class Loops(LirPass):

@@ -79,8 +79,8 @@ proves nothing (a list that could only be a number) and is never a guard.
 
 Callers use it in two ways. The code generator evaluates a guarded argument of a
 direct call when the guarding arguments are small integers, and suspends it otherwise
-(jit/lower.py, Note [Strict arguments]); a fixnum worker, whose values are all small
-integers, evaluates a callee's arguments in C.demand_order (Note [Fixnum workers]).
+(jit/lower.py, Note [Strict arguments]); a fixnum variant, whose values are all small
+integers, evaluates a callee's arguments in C.demand_order (Note [Fixnum variants]).
 And the analysis itself: with each guarded binder go the six results of the body with
 the binder at each point below TOP and its guard NUM; a call whose argument binds the
 guard to NUM (or DIV) meets these too, so `phi = \\n. phiacc:[n 1 0]` is head-strict in

@@ -23,7 +23,7 @@ def dump_module(m: C.Module, demands=None, notes=None, header=()) -> str:
     """The module's text; with `demands` (the DemandInfo frontend/demand.py's
     analyse_module returns) also the demands, as the demand pass left them. The back
     end's passes over core IR add `notes`: a function of a node giving text to print
-    after its head word (`(app{head}/worker ...)`), or None; and `header` lines."""
+    after its head word (`(app{head}/spread ...)`), or None; and `header` lines."""
     global _NOTES
     _NOTES = notes
     try:

@@ -4,7 +4,8 @@ call or the scope that binds them, from the demands (frontend/demand.py).
 It changes no IR; it fills a `CallModes` table that `lower` follows and the dump
 shows after each call's head word:
 
-  (app{head}/worker f@g ...)   a direct call of top-level f's worker (Note [Workers])
+  (app{head}/spread f@g ...)   a spread call: a direct call of top-level f's spread
+                               entry (Note [Spread entries])
   (app{head}/code f@g ...)     a direct call of top-level f's closure code
   (app{lazy}/apply ...)        an unknown function: the closure's code, or rt_apply
   x@0.0!                       an argument item or `let` value evaluated before the call
@@ -15,18 +16,18 @@ Note [Call modes]
 A call `f:A` of a top-level function f (a `Global` naming a lambda definition, in a
 program whose names cannot be rebound: Note [Late binding]) is *direct*: it jumps to
 f's code without looking f up or testing what it is. When f's parameter is a list
-pattern of up to four items (`worker_shape`) and A is a list literal with at least as
+pattern of up to four items (`spread_shape`) and A is a list literal with at least as
 many items (exactly as many when the pattern has a rest), the call passes the items
-to f's worker; otherwise it passes A to f's closure code with no closure. Every other
-call is *apply*: the function value is evaluated and its code called when it is a
-closure, else the runtime's rt_apply. A direct call under exhaustive demand (`#f:A`, or
-in the tail of an exhaustive variant) calls f's exhaustive variant instead: that is
-decided by `lower`, from where the call stands, since one call can be compiled in both
-f's generic code and its variant.
+to f's spread entry (a *spread call*); otherwise it passes A to f's closure code with
+no closure. Every other call is *apply*: the function value is evaluated and its code
+called when it is a closure, else the runtime's rt_apply. A direct call under
+exhaustive demand (`#f:A`, or in the tail of an exhaustive variant) calls f's
+exhaustive variant instead: that is decided by `lower`, from where the call stands,
+since one call can be compiled in both f's generic code and its variant.
 
 What the callee certainly evaluates (its parameter binders' demands) is evaluated
-before a direct call; items past a worker's pattern are never selected, so never
-built. An item of a worker call that the callee demands only when other items are
+before a direct call; items past a spread entry's pattern are never selected, so
+never built. An item of a spread call that the callee demands only when other items are
 numbers (Note [Conditional demands] in frontend/demand.py: tak's x when y is one) is
 marked `!ifJ,K`: it is evaluated after items J and K, when they are small integers,
 and suspended otherwise (C.demand_order). `$E` items run when the argument list is
@@ -46,9 +47,10 @@ from ..frontend import core as C
 NCODE_ARGS = 4          # the value parameters of the code signature (Note [Code signature])
 
 
-def worker_shape(lam: C.Lam) -> int:
-    """How many values a top-level function's worker takes (Note [Workers]), 0 if
-    it has none: the items of a list-pattern parameter (and its rest)."""
+def spread_shape(lam: C.Lam) -> int:
+    """How many values a top-level function's spread entry takes (Note [Spread
+    entries]), 0 if it has none: the items of a list-pattern parameter (and its
+    rest)."""
     p = lam.param
     if type(p) is not C.PList:
         return 0
@@ -64,21 +66,21 @@ def sparked(e: C.Expr) -> bool:
 class CallModes:
     defs: dict                     # name -> C.Def, the program's definitions
     late_binding: bool = False     # Note [Late binding]: no direct calls
-    mode: dict = field(default_factory=dict)      # id(App) -> worker | code | apply
+    mode: dict = field(default_factory=dict)      # id(App) -> spread | code | apply
     strict: set = field(default_factory=set)      # ids of values evaluated early
     conditional: dict = field(default_factory=dict)   # id(item) -> guard positions
-    selects: set = field(default_factory=set)     # ids of worker calls whose callee
+    selects: set = field(default_factory=set)     # ids of spread calls whose callee
     #                                               certainly selects from its argument
-    workers: dict = field(default_factory=dict)   # name -> worker_shape, where > 0
+    spreads: dict = field(default_factory=dict)   # name -> spread_shape, where > 0
 
     def direct(self, name: str) -> bool:
         """Calls of `name` jump to its code (Note [Call modes])."""
         d = self.defs.get(name)
         return d is not None and type(d.expr) is C.Lam and not self.late_binding
 
-    def fits_worker(self, name: str, arg: C.Expr) -> bool:
-        """A direct call can pass its list literal's items to the worker."""
-        if name not in self.workers or not self.direct(name):
+    def fits_spread(self, name: str, arg: C.Expr) -> bool:
+        """A direct call can pass its list literal's items to the spread entry."""
+        if name not in self.spreads or not self.direct(name):
             return False
         p = self.defs[name].expr.param
         if type(arg) is not C.ListCons or len(arg.items) < len(p.items):
@@ -108,8 +110,8 @@ class CallModes:
             self.mode[id(e)] = "apply"
             return
         lam = self.defs[fe.name].expr
-        if self.fits_worker(fe.name, e.arg):
-            self.mode[id(e)] = "worker"
+        if self.fits_spread(fe.name, e.arg):
+            self.mode[id(e)] = "spread"
             for p, item in zip(lam.param.items, e.arg.items):
                 guard = C.demanded_if(p)
                 if guard is None or sparked(item):
@@ -151,11 +153,12 @@ class CallModes:
 def analyse_callmodes(module: C.Module, late_binding: bool) -> CallModes:
     defs = {c.name: c for c in module.commands if isinstance(c, C.Def)}
     cm = CallModes(defs, late_binding)
-    for name, d in defs.items():          # late binding too: closure code wraps the worker
+    # late binding too: closure code wraps the spread entry
+    for name, d in defs.items():
         if type(d.expr) is C.Lam:
-            k = worker_shape(d.expr)
+            k = spread_shape(d.expr)
             if k:
-                cm.workers[name] = k
+                cm.spreads[name] = k
     for c in module.commands:
         cm.annotate(c.expr)
     return cm

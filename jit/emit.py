@@ -27,7 +27,7 @@ the caller's frame, and rt_force_slow checks the stack itself before it runs a
 suspension's code. So `lower` marks a function `checks` only when it makes a call of
 Daisy code that returns to it (FnLowering.finish): every unbounded recursion still
 passes through such a function, which checks. Cold code (Note [Cold code]) runs once,
-entered from a step or from rt_force_slow, and checks nothing. Fixnum workers check
+entered from a step or from rt_force_slow, and checks nothing. Fixnum variants check
 before their first call on each path instead (Note [Fixnum entries] in jit/reps.py).
 
 Note [Polls]
@@ -36,7 +36,7 @@ A worker must reach a safepoint soon when another asks for a collection (Note
 [Safepoints]). Every loop and recursion goes through a call, so `lower` puts a poll at
 the entry of every function that makes a call or forces a value, and leaves it out of
 the rest, whose work is bounded: cold code (it runs once), a wrapper (it jumps to its
-worker, which polls), and a leaf such as a suspension of `[X ! lo]`. An exhaustive
+spread entry, which polls), and a leaf such as a suspension of `[X ! lo]`. An exhaustive
 variant polls at its loop header.
 
 Note [Type tests]

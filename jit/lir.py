@@ -16,13 +16,13 @@ Functions
       values it loads from its own object (`self`) at entry. By kind:
         closure   closure code: params (self, arg); free from closure fields 1..
         susp      suspension code: params (self); free from suspension fields 3..
-        worker    a top-level function's worker: params = the items of its list
-                  pattern (Note [Workers])
+        spread    a top-level function's spread entry: params = the items of its
+                  list pattern (Note [Spread entries])
         exh       an exhaustive variant (Note [Destination passing]): params as the
-                  function's worker, or (self, arg)
-        fixnum    a fixnum worker: params of rep int, result an int or 0 (gives up);
-                  no root frame, no entry checks (Note [Fixnum workers] in jit/reps.py)
-        entry     a fixnum entry: tries the fixnum worker, else the generic code
+                  function's spread entry, or (self, arg)
+        fixnum    a fixnum variant: params of rep int, result an int or 0 (gives up);
+                  no root frame, no entry checks (Note [Fixnum variants] in jit/reps.py)
+        entry     a fixnum entry: tries the fixnum variant, else the generic code
         init      module initialisation and top-level steps (emit.py makes these)
       `checks`: the function checks the C stack at entry (Note [Stack checks] in
       jit/emit.py); a function with a root frame always checks the root stack.
@@ -66,10 +66,10 @@ Statements (Let binds a variable to an expression)
     Call(mode, target, args, tail)
                         a call; mode:
                           code    `target` is a function of this module (closure code,
-                                  worker, exhaustive variant, generic code)
+                                  spread entry, exhaustive variant, generic code)
                           apply   an unknown function args[0] applied to args[1]: the
                                   closure's code when it is a closure, else rt_apply
-                          fixnum  a fixnum worker (rep int in and out; 0: it gave up)
+                          fixnum  a fixnum variant (rep int in and out; 0: it gave up)
                           rt      the runtime's C function `target` (abi.RUNTIME)
                         Every call but some rt ones is a safepoint.
     Op(op, args)        machine operations, no safepoint (OPS below)
@@ -367,7 +367,7 @@ class Block:
 @dataclass(eq=False)
 class Fn:
     name: str
-    kind: str                      # closure susp worker exh fixnum entry init
+    kind: str                      # closure susp spread exh fixnum entry init
     params: list                   # Vars bound to a1.. of the code signature
     free: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
@@ -419,7 +419,7 @@ class Program:
     entry_define: str | None = None   # ... which defines this name (its value: Definition)
     aot: bool = False
     top: dict = field(default_factory=dict)          # top-level function -> what calls reach
-    fixnum: list = field(default_factory=list)       # functions given fixnum workers (reps)
+    fixnum: list = field(default_factory=list)       # functions given fixnum variants (reps)
     fixnum_skipped: str | None = None
 
     def fn(self, name: str) -> Fn:
@@ -717,9 +717,9 @@ def dump(p: Program) -> str:
     out = [f";; {'program' if p.main else 'form module'} {p.prefix}"
            + (" (names looked up when used: Note [Late binding])" if p.late_binding else "")]
     if p.fixnum_skipped:
-        out.append(f";; fixnum workers: none, {p.fixnum_skipped}")
+        out.append(f";; fixnum variants: none, {p.fixnum_skipped}")
     elif p.fixnum:
-        out.append(f";; fixnum workers: {' '.join(p.fixnum)}")
+        out.append(f";; fixnum variants: {' '.join(p.fixnum)}")
     for k, d in enumerate(p.definitions):
         what = {"closure": f"closure {Code(d.code) if d.code else ''}",
                 "susp": f"suspension {Code(d.code) if d.code else ''}",

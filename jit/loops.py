@@ -2,12 +2,12 @@
 
 Note [Self tail calls]
 ~~~~~~~~~~~~~~~~~~~~~~
-`gcd = \\[a b]. if:[zero?:b a gcd:[b rem:[a b]]]` and every tail-recursive worker (an
-accumulator loop, an exhaustive variant's other calls, a fixnum worker such as
-`count`) call themselves in tail position. A `musttail` call already runs them in
-constant stack, but each round still leaves and re-enters the function: its entry
-checks, its root frame pushed and popped, its arguments moved to the registers of a
-call. Here such a call becomes a jump back to the function's first block, which takes
+`gcd = \\[a b]. if:[zero?:b a gcd:[b rem:[a b]]]` and every tail-recursive function (an
+accumulator loop such as `count`'s spread entry, an exhaustive variant's other calls,
+a fixnum variant) call themselves in tail position. A `musttail` call already runs
+them in constant stack, but each round still leaves and re-enters the function: its
+entry checks, its root frame pushed and popped, its arguments moved to the registers of
+a call. Here such a call becomes a jump back to the function's first block, which takes
 the parameters as block parameters: the loop LLVM would otherwise find only at -O2
 (its tail-call elimination), at no compile-time cost. The first block keeps its poll,
 so every round still polls (Note [Polls] in jit/emit.py); the frame is pushed once,

@@ -10,24 +10,25 @@ the `roots` pass's business, how allocations are grouped the `allocs` pass's.
 
 Note [Code signature]
 ~~~~~~~~~~~~~~~~~~~~~
-Closure code, suspension code, workers and `rt_apply` share one signature,
+Closure code, suspension code, spread entries and `rt_apply` share one signature,
 `i64 code(ptr w, i64 a1, i64 a2, i64 a3, i64 a4)`, so any of them can `musttail`
 call any other: a Daisy call in tail position is a jump and tail recursion runs in
 constant stack. Closure code reads `(w, self, arg)`, suspension code `(w, self)`,
-a worker (Note [Workers]) its values from a1..; the runtime's C side declares and
-calls them with only the parameters they read (`rt_closure_code`, `rt_apply`):
-x86-64 SysV and AArch64 pass the first six arguments in registers and the caller
-cleans up, so unread parameters are garbage registers that cost nothing.
+a spread entry (Note [Spread entries]) its values from a1..; the runtime's C side
+declares and calls them with only the parameters they read (`rt_closure_code`,
+`rt_apply`): x86-64 SysV and AArch64 pass the first six arguments in registers and the
+caller cleans up, so unread parameters are garbage registers that cost nothing.
 
-Note [Workers]
-~~~~~~~~~~~~~~
+Note [Spread entries]
+~~~~~~~~~~~~~~~~~~~~~
 A top-level function whose parameter is a list pattern, `\\[a b]. E` (up to four
-items, a rest included), gets a *worker* taking the pattern's items as separate
-values, and its closure code becomes a wrapper that selects them lazily from the
-argument and jumps to the worker. A direct call with a list literal, `f:[x y]`,
-calls the worker: no argument list is built, and the items the callee demands are
-evaluated first (Note [Strict arguments]). Extra items past a pattern without a rest
-are never selected, so they are not built either.
+items, a rest included), gets a *spread entry* taking the pattern's items spread into
+separate values, and its closure code becomes a wrapper that selects them lazily from
+the argument and jumps to the spread entry. A direct call with a list literal,
+`f:[x y]`, is a *spread call*: it calls the spread entry, no argument list is built,
+and the items the callee demands are evaluated first (Note [Strict arguments]).
+Extra items past a pattern without a rest are never selected, so they are not built
+either.
 
 Note [Lazy returns]
 ~~~~~~~~~~~~~~~~~~~
@@ -45,7 +46,7 @@ scope certainly evaluates the binder's value, or does not end (docs/language.md,
 of a top-level function, a `let` -- such a value is evaluated before the scope runs
 instead of being suspended (callmodes.py marks which): no suspension is allocated,
 none is forced later, and an accumulator such as `sum:[add:[acc X] Xs]` never builds
-a chain. An item of a worker call that is demanded only if other items are numbers
+a chain. An item of a spread call that is demanded only if other items are numbers
 (Note [Conditional demands] in demand.py: tak's x if y is) is evaluated after them
 (C.demand_order), when they are small integers, and suspended otherwise. The callee
 still forces its parameter (a tag test on a value) since closures and other callers
@@ -123,7 +124,7 @@ A definition made at run time (`val` or `evlst` of a definition form) rebinds it
 name for everyone, the file's own code included, as in the interpreter. A program
 that mentions `val` or `evlst` therefore looks every top-level name up when it is
 used (rt_toplevel_lookup) and calls no function directly, so it has no direct calls,
-exhaustive variants or fixnum workers; other programs bind their names when they are
+exhaustive variants or fixnum variants; other programs bind their names when they are
 compiled (core.defines_at_run_time tells which).
 
 Note [Forms with code]
@@ -231,7 +232,7 @@ class Lowering:
         self.p.nglobals = len(self.defs)
         self.names: set[str] = set()
         self.code_of: dict[str, str] = {}       # top-level function -> its closure code
-        self.worker_of: dict[str, str] = {}     # Note [Workers]
+        self.spread_of: dict[str, str] = {}     # Note [Spread entries]
         self.exh_of: dict[str, str] = {}        # Note [Destination passing]
         self.selectors: dict[int, str] = {}
         self.quote_slot: dict[int, object] = {}
@@ -280,7 +281,7 @@ class Lowering:
         fn_name = self.exh_of.get(name)
         if fn_name is None:
             lam = self.defs[name].expr
-            k = self.cm.workers.get(name, 0)
+            k = self.cm.spreads.get(name, 0)
             params = ([L.Var(f"a{i + 1}") for i in range(k)] if k
                       else [L.Var("self"), L.Var("arg")])
             fn = self.new_fn(name + "_exh", "exh", params,
@@ -453,9 +454,9 @@ class Lowering:
             e = d.expr
             if type(e) is C.Lam:
                 self.code_of[name] = self.fresh_name(name)
-                if name in cm.workers:
-                    self.worker_of[name] = self.fresh_name(name + "_w")
-                self.p.top[name] = self.worker_of.get(name, self.code_of[name])
+                if name in cm.spreads:
+                    self.spread_of[name] = self.fresh_name(name + "_s")
+                self.p.top[name] = self.spread_of.get(name, self.code_of[name])
         for name, d in self.defs.items():
             e = d.expr
             k = self.def_index[name]
@@ -477,9 +478,10 @@ class Lowering:
                                        note=f"the value of {d.name}")
 
     def top_function(self, name: str, lam: C.Lam) -> None:
-        """A top-level function: its closure code and, with a worker, the worker
-        (Note [Workers]); closure code then selects the items and jumps to it."""
-        k = self.cm.workers.get(name, 0)
+        """A top-level function: its closure code and, with a spread entry, the spread
+        entry (Note [Spread entries]); closure code then selects the items and jumps to
+        it."""
+        k = self.cm.spreads.get(name, 0)
         if not k:
             fn = self.new_fn(name, "closure", [L.Var("self"), L.Var("arg")], label=name,
                              note=f"{name} = \\{_pattern_text(lam.param)}.",
@@ -490,20 +492,20 @@ class Lowering:
             g.finish()
             return
         wrapper = self.new_fn(name, "closure", [L.Var("self"), L.Var("arg")], label=name,
-                              note=f"{name}: selects the items and jumps to the worker",
+                              note=f"{name}: selects the items and jumps to the spread entry",
                               name=self.code_of[name])
-        worker_params = [L.Var(safe_name(b.name) if type(b) is not C.PList else f"a{i + 1}")
-                         for i, b in enumerate(_worker_binders(lam.param))]
-        worker = self.new_fn(name + "_w", "worker", worker_params,
+        spread_params = [L.Var(safe_name(b.name) if type(b) is not C.PList else f"a{i + 1}")
+                         for i, b in enumerate(_spread_binders(lam.param))]
+        spread = self.new_fn(name + "_s", "spread", spread_params,
                              note=f"{name} = \\{_pattern_text(lam.param)}.",
-                             name=self.worker_of[name])
+                             name=self.spread_of[name])
         g = FnLowering(self, wrapper)
-        g.wrapper(lam.param, worker.name)
+        g.wrapper(lam.param, spread.name)
         g.finish(wrapper=True)
-        g = FnLowering(self, worker)
+        g = FnLowering(self, spread)
         g.start()
         g.emit(L.Poll())
-        g.bind_worker_params(lam.param, list(worker_params))
+        g.bind_spread_params(lam.param, list(spread_params))
         g.ev(lam.body, TAIL)
         g.finish()
 
@@ -514,7 +516,7 @@ class Lowering:
         return fixw(value)
 
 
-def _worker_binders(p: C.PList) -> list:
+def _spread_binders(p: C.PList) -> list:
     return list(p.items) + ([p.rest] if p.rest is not None else [])
 
 
@@ -664,9 +666,9 @@ class FnLowering:
         if param is not None and type(param) is not C.PVar:
             self.bind(param, arg)
 
-    def wrapper(self, param: C.PList, worker: str) -> None:
-        """Closure code for a function with a worker: select the pattern's items from
-        the argument lazily, as binding would, and jump to the worker."""
+    def wrapper(self, param: C.PList, spread: str) -> None:
+        """Closure code for a function with a spread entry: select the pattern's items
+        from the argument lazily, as binding would, and jump to the spread entry."""
         self.start()
         self.emit(L.Poll())
         vals = []
@@ -677,10 +679,10 @@ class FnLowering:
                 cur = self.select(cur, 1, "rest")
         if param.rest is not None:
             vals.append(cur)
-        self.term(L.TailCall(L.Call("code", worker, vals)))
+        self.term(L.TailCall(L.Call("code", spread, vals)))
 
-    def bind_worker_params(self, param: C.PList, ops: list) -> None:
-        for p, op in zip(_worker_binders(param), ops):
+    def bind_spread_params(self, param: C.PList, ops: list) -> None:
+        for p, op in zip(_spread_binders(param), ops):
             self.bind(p, op)
 
     # ---- values ----
@@ -1042,9 +1044,9 @@ class FnLowering:
         if mode is None:                       # code made after the pass (forms' code)
             self.cm.annotate(e)
             mode = self.cm.mode[id(e)]
-        if mode == "worker":
-            ops = self.worker_args(self.low.defs[fe.name].expr.param, e.arg, e)
-            return self.call(L.Call("code", self.low.worker_of[fe.name], ops), ctx)
+        if mode == "spread":
+            ops = self.spread_args(self.low.defs[fe.name].expr.param, e.arg, e)
+            return self.call(L.Call("code", self.low.spread_of[fe.name], ops), ctx)
         if mode == "code":
             argop = self.strict_arg(self.low.defs[fe.name].expr.param, e.arg)
             return self.call(L.Call("code", self.low.code_of[fe.name], [NILW, argop]), ctx)
@@ -1065,10 +1067,10 @@ class FnLowering:
             return self.cons_chain(ops, tail)
         return self.delay(arg)
 
-    def worker_args(self, param: C.PList, arg: C.ListCons, call: C.App) -> list:
-        """Operands for a worker: the items its pattern names, demanded ones evaluated
-        now, conditionally demanded ones when their conditions hold (Note [Strict
-        arguments]); items past the pattern are never selected."""
+    def spread_args(self, param: C.PList, arg: C.ListCons, call: C.App) -> list:
+        """Operands for a spread entry: the items its pattern names, demanded ones
+        evaluated now, conditionally demanded ones when their conditions hold (Note
+        [Strict arguments]); items past the pattern are never selected."""
         items = arg.items
         ops: list = [None] * len(param.items)
         cm = self.cm
@@ -1155,11 +1157,11 @@ class FnLowering:
         in the variant's own tail, a call of itself is the loop's back edge."""
         name = e.fn.name
         lam = self.low.defs[name].expr
-        worker = name in self.cm.workers
-        if worker:
-            if not self.cm.fits_worker(name, e.arg):
+        spread = name in self.cm.spreads
+        if spread:
+            if not self.cm.fits_spread(name, e.arg):
                 return self.finish_value(self.deep(self.ev(e, WHNF)), ctx)
-            ops = self.worker_args(lam.param, e.arg, e)
+            ops = self.spread_args(lam.param, e.arg, e)
         else:
             ops = [self.strict_arg(lam.param, e.arg)]
         x = self.exh
@@ -1167,7 +1169,7 @@ class FnLowering:
             self.jump(x.loop, x.res, x.dst, *ops)
             return None
         fn = self.low.exh_variant(name)
-        args = ops if worker else [NILW] + ops
+        args = ops if spread else [NILW] + ops
         if ctx != XTAIL:
             return self.let(L.Call("code", fn, args), "nf", whnf=True)
         # nothing built yet: a jump, so exhaustive tail calls run in constant stack
@@ -1231,7 +1233,7 @@ class FnLowering:
         self.emit(L.Poll())
         p = lam.param
         if k:
-            self.bind_worker_params(p, loop_args)
+            self.bind_spread_params(p, loop_args)
         elif type(p) is C.PVar:
             self.env[id(p)] = loop_args[0]
         else:

@@ -1,17 +1,17 @@
 """Pass `reps`: representations. Functions that compute only small integers get a
-second body in the int representation (a fixnum worker) and an entry that tries it.
+second body in the int representation (a fixnum variant) and an entry that tries it.
 
-Note [Fixnum workers]
-~~~~~~~~~~~~~~~~~~~~~
+Note [Fixnum variants]
+~~~~~~~~~~~~~~~~~~~~~~
 A top-level function whose parameter is a name, or a list pattern of up to four
 names, and whose body, read with those parameters as small integers, can only make
 small integers, gets a second compiled form besides its generic code: a *fixnum
-worker*, an LIR function whose variables all have the int representation (a small
+variant*, an LIR function whose variables all have the int representation (a small
 integer's tagged word) or bool. It takes the parameters as small integers and returns
 one, with no root frame, no suspensions and no heap objects: its arithmetic is the
 generic code's fast paths (`add.checked` ...) with giving up where the generic code
 has a slow path, its tests are machine comparisons, and its calls go straight to
-other fixnum workers. The same LIR statements, the same emitter: one representation,
+other fixnum variants. The same LIR statements, the same emitter: one representation,
 not a second code generator.
 
 What counts as such a body (`_Check.expr`, `_Check.test`):
@@ -19,19 +19,19 @@ What counts as such a body (`_Check.expr`, `_Check.test`):
   - `add`, `sub`, `mpy`, `div`, `rem` of such values; `inc`, `dcr`, `neg` of one;
   - `if` whose tests compare such values (`lt? le? gt? ge? eq? ne?`, `zero? one? pos?
     neg?`) and whose branches, `else` included, are such values;
-  - a call of a function that has a fixnum worker, with such values for the names its
+  - a call of a function that has a fixnum variant, with such values for the names its
     pattern binds (items past the pattern are never selected, so never evaluated),
     where each value either goes to a parameter the callee certainly evaluates
     (frontend/demand.py: outright, or because the parameters it assumes are numbers
-    are, which they are in a worker), or makes no call, or is `$E` or `#E`, which the
-    lazy program runs when it builds the argument (for a list, once the callee
-    selects from it, which it does when it demands any parameter outright). The
-    worker evaluates the values in C.demand_order, so it evaluates nothing the lazy
-    program would not, in an order that can only differ where both run;
+    are, which they are in a fixnum variant), or makes no call, or is `$E` or `#E`,
+    which the lazy program runs when it builds the argument (for a list, once the
+    callee selects from it, which it does when it demands any parameter outright).
+    The variant evaluates the values in C.demand_order, so it evaluates nothing the
+    lazy program would not, in an order that can only differ where both run;
   - `$E`, `#E` and `@E` of such a value.
 A `let` binder must be demanded, or its value must contain no call or be `$E` or `#E`
 (which the lazy program runs at the `let` too), or the body must name the binder once:
-the worker evaluates a demanded, call-free, `$` or `#` value at once, and any other
+the variant evaluates a demanded, call-free, `$` or `#` value at once, and any other
 where the body names it, in the order the generic code would (an early call
 could fail to terminate where the lazy program never asked for the value: in
 `let:[a @nfib:dcr:n add:[nfib:sub:[n 2] a 1]]` a is evaluated only when the first
@@ -39,53 +39,54 @@ operand is a number, and an error there would return without it).
 
 The set of functions is the greatest fixed point: start from every function whose
 parameter is names and drop those whose bodies use anything else, including a
-call of a dropped function, until none is dropped. That is sound because the worker
+call of a dropped function, until none is dropped. That is sound because the variant
 only ever *speculates*: whatever the analysis believes, at run time an overflow, a
 value that is not a small integer, a full stack or a hungry worker (`@`) makes the
-worker give up, and the generic code computes the call instead. Giving up is never
+variant give up, and the generic code computes the call instead. Giving up is never
 visible: these bodies have no effects, so computing a call again gives the same value.
 
 Programs whose names can be rebound at run time (`val`, `evlst`, the REPL) get no
-fixnum workers: a worker calls other workers directly (Note [Late binding]).
+fixnum variants: a variant calls other variants directly (Note [Late binding]).
 
 Note [Fixnum entries]
 ~~~~~~~~~~~~~~~~~~~~~
 A marked function `f` has three compiled forms, all with the code signature:
 
   f        its entry: what closures, direct calls and sparks call (it takes the name
-           of f's worker, or of f's closure code when f has no worker). When every
+           of f's spread entry, or of f's closure code when f has none). When every
            value it is given is a small integer and `w->fx_off` is clear, it calls
            f_fx and returns a small integer it gets back; otherwise it jumps to f_g.
-  f_fx     the fixnum worker: values in, value out, as small integers. It returns 0
+  f_fx     the fixnum variant: values in, value out, as small integers. It returns 0
            when it gives up: an overflow, a callee that gave up or returned something
            else, a full C stack.
   f_g      the generic code (Note [Strict arguments]).
 
-Giving up must not cost more than a constant factor. A worker that gives up deep in a
-recursion has done work the generic code will do again; if each generic frame on the
-way back tried its worker again, a linear recursion that overflows near its bottom
+Giving up must not cost more than a constant factor. A variant that gives up deep in
+a recursion has done work the generic code will do again; if each generic frame on the
+way back tried its variant again, a linear recursion that overflows near its bottom
 would cost quadratic time. So the entry that sees 0 sets `w->fx_off` while f_g
 recomputes the call, and every entry reached meanwhile goes straight to generic code:
-the call is computed once by the worker (wasted) and once generically. The flag is
+the call is computed once by the variant (wasted) and once generically. The flag is
 cleared when f_g returns and by any unwind (rt_unwind_slow), so a failure elsewhere
-never leaves workers off.
+never leaves the variants off.
 
-A worker checks the stack and polls (Note [Safepoints]) before the first call on each
+A variant checks the stack and polls (Note [Safepoints]) before the first call on each
 path through its body, not at entry: a path that makes no call does a bounded amount
 of arithmetic and returns, and so needs neither. This keeps leaves cheap (half of
 nfib's calls return 1 at once): no frame, no stack check, no poll, and LLVM's
 shrink-wrapping keeps the register saves off their path. Every loop and recursion
-still polls, because each goes through a call. A call of a fixnum worker is not a
+still polls, because each goes through a call. A call of a fixnum variant is not a
 safepoint for the `roots` pass: everything its caller holds across it is a small
 integer, which no collection moves.
 
-`@E` in a worker: while no worker is hungry (Note [Hungry workers] in rt/rt_spark.c) a
-spark would be evaluated at once anyway, so the worker evaluates E. When some worker
-is hungry, the worker hands its whole call to f_g, which sparks: it calls f_g with its
-own arguments and returns what that forces to (a small integer, or 0). The only work
-lost is this call's, up to the `@`: in the usual shapes (`add:[@f:x f:y]`, a `let` of a
-spark) that is the tests of the `if` around it. f_g's own calls go through entries
-again, so the sequential parts below a spark run as workers.
+`@E` in a fixnum variant: while no worker is hungry (Note [Hungry workers] in
+rt/rt_spark.c) a spark would be evaluated at once anyway, so the variant evaluates E.
+When some worker is hungry, the variant hands its whole call to f_g, which sparks: it
+calls f_g with its own arguments and returns what that forces to (a small integer, or
+0). The only work lost is this call's, up to the `@`: in the usual shapes
+(`add:[@f:x f:y]`, a `let` of a spark) that is the tests of the `if` around it. f_g's
+own calls go through entries again, so the sequential parts below a spark run in
+fixnum variants.
 """
 from __future__ import annotations
 
@@ -97,11 +98,11 @@ ARITH = {"add", "sub", "mpy", "div", "rem"}
 UNARY = {"inc", "dcr", "neg"}
 COMPARE = {"lt?": "lt", "le?": "le", "gt?": "gt", "ge?": "ge", "eq?": "eq", "ne?": "ne"}
 PREDICATE = {"zero?": ("eq", 0), "one?": ("eq", 1), "pos?": ("ge", 0), "neg?": ("lt", 0)}
-MAX_ITEMS = 4            # a worker's values: the code signature's four
+MAX_ITEMS = 4            # a fixnum variant's values: the code signature's four
 
 
 def fixnum_params(lam: C.Lam) -> list | None:
-    """The binders a fixnum worker takes, in order, or None when the parameter is
+    """The binders a fixnum variant takes, in order, or None when the parameter is
     not a name or a list of names."""
     p = lam.param
     if type(p) is C.PVar:
@@ -154,7 +155,7 @@ def uses(body, index: int) -> int:
 
 
 def deferred(e: C.Let) -> bool:
-    """A `let` whose value a fixnum worker evaluates where its binder is used (once),
+    """A `let` whose value a fixnum variant evaluates where its binder is used (once),
     not at the `let`: the binder is not demanded, the value makes calls, and it is not
     `$E` or `#E`, which run at the `let` in the lazy program too."""
     return (not C.demanded(e.pattern) and has_call(e.value)
@@ -247,7 +248,7 @@ class _Check:
 
 
 def choose(defs: dict[str, C.Def]) -> list[str]:
-    """The functions that get fixnum workers (the greatest fixed point)."""
+    """The functions that get fixnum variants (the greatest fixed point)."""
     candidates = {name: d.expr for name, d in defs.items()
                   if type(d.expr) is C.Lam and fixnum_params(d.expr) is not None}
     changed = True
@@ -359,7 +360,7 @@ class FixnumLowering:
         elif t is C.Let:
             inner = dict(env)
             if deferred(e):
-                # evaluated where the body names it (Note [Fixnum workers]); a hungry
+                # evaluated where the body names it (Note [Fixnum variants]); a hungry
                 # `@` still hands the call over here, before any work is done
                 value = e.value
                 while type(value) is C.Ann and value.op == "@":
@@ -447,7 +448,7 @@ class FixnumLowering:
         if type(lam.param) is C.PVar:
             vals = [self.ev(e.arg, env)]
         else:
-            # in the order the callee demands them (Note [Fixnum workers]): an item
+            # in the order the callee demands them (Note [Fixnum variants]): an item
             # demanded only when others are numbers comes after them
             vals = [None] * len(lam.param.items)
             for j in C.demand_order(lam.param):
@@ -505,9 +506,9 @@ def entry_fn(name: str, target: L.Fn, lam: C.Lam, fx: str, generic: str) -> L.Fn
     return fn
 
 
-def fixnum_workers(p: L.Program, module: C.Module, demands, cl) -> None:
-    """Choose the functions (Note [Fixnum workers]) and give each its worker and
-    entry; the generic code keeps its body under the name f_g."""
+def fixnum_variants(p: L.Program, module: C.Module, demands, cl) -> None:
+    """Choose the functions (Note [Fixnum variants]) and give each its fixnum variant
+    and entry; the generic code keeps its body under the name f_g."""
     if p.late_binding:
         p.fixnum_skipped = "names can be rebound at run time (val, evlst, the REPL)"
         return
@@ -519,9 +520,10 @@ def fixnum_workers(p: L.Program, module: C.Module, demands, cl) -> None:
     p.fixnum = chosen
     if not chosen:
         return
-    # the function each call goes to: the worker, else the closure code
+    # the function each call goes to: the spread entry, else the closure code
     targets = {name: p.top[name] for name in chosen}
-    fx_names = {name: _fresh(p, f"{targets[name]}_fx".replace("_w_fx", "_fx")) for name in chosen}
+    # f_fx, not f_s_fx; only a spread entry's suffix goes (a name may end in `-s`)
+    fx_names = {name: _fresh(p, _fx_base(p, targets[name]) + "_fx") for name in chosen}
     new = []
     for name in chosen:
         target = p.fn(targets[name])
@@ -540,6 +542,12 @@ def fixnum_workers(p: L.Program, module: C.Module, demands, cl) -> None:
     for target, entry, fx in new:
         i = p.functions.index(target)
         p.functions[i:i] = [entry, fx]
+
+
+def _fx_base(p: L.Program, target: str) -> str:
+    if p.fn(target).kind == "spread" and target.endswith("_s"):
+        return target[:-2]
+    return target
 
 
 def _fresh(p: L.Program, name: str) -> str:

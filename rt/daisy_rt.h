@@ -255,7 +255,7 @@ typedef struct rt_worker_stats {
     uint64_t busy_ns;
     uint64_t idle_ns;          /* of busy_ns: waiting or searching with nothing to run */
     uint64_t susps_allocated;  /* generated code counts its own: "worker.susps" */
-    uint64_t fx_giveups;       /* fixnum workers given up on: "worker.fx_giveups" */
+    uint64_t fx_giveups;       /* fixnum variants given up on: "worker.fx_giveups" */
     uint64_t last_resume_ns;  /* failed allocation to re-entered evaluation */
     /* tasks: Note [Tasks] */
     uint64_t tasks_members;    /* started for members of set / any? */
@@ -292,8 +292,8 @@ typedef struct rt_worker {
     uint64_t progress;         /* commits: Note [Committed progress] */
     int unwind_reason;
     uint64_t fail_t0;
-    /* nonzero while generic code recomputes a call its fixnum worker gave up on:
-     * entries then skip the workers (Note [Fixnum entries] in jit/fixnum.py);
+    /* nonzero while generic code recomputes a call its fixnum variant gave up on:
+     * entries then skip the variants (Note [Fixnum entries] in jit/reps.py);
      * generated code reads and writes it ("worker.fx_off") */
     uint32_t fx_off;
     /* allocation */

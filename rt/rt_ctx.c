@@ -679,7 +679,7 @@ void rt_stats_print(rt_ctx *ctx, FILE *f)
             (unsigned long long)s.sparks_overflowed, (unsigned long long)s.sparks_dud,
             (unsigned long long)s.sparks_gcd, (unsigned long long)s.sparks_fizzled);
     if (s.fx_giveups)
-        fprintf(f, "  fixnum workers given up on: %llu (computed again generically)\n",
+        fprintf(f, "  fixnum variants given up on: %llu (computed again generically)\n",
                 (unsigned long long)s.fx_giveups);
     if (s.tasks_members || s.tasks_sparks)
         fprintf(f, "  TASKS: %llu for set/any? members, %llu for sparks while waiting "

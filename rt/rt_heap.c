@@ -446,7 +446,7 @@ _Noreturn void rt_unwind_slow(rt_worker *w, int reason)
     t->trace_t0 = 0;                   /* a run cut short is not traced */
     t->trace_resumed = 0;
     atomic_store(&t->state, RT_TS_RUNNABLE);
-    w->fx_off = 0;        /* no recomputation survives an unwind: jit/fixnum.py */
+    w->fx_off = 0;        /* no recomputation survives an unwind: jit/reps.py */
     w->sp = w->sp_base + w->unwind_sp;
     w->unwind_reason = reason;
     w->stats.unwinds++;

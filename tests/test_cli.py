@@ -274,7 +274,7 @@ def test_passes_lists_the_passes_in_order():
 
 
 def test_self_tail_calls_become_loops(tmp_path):
-    """Note [Self tail calls] (jit/loops.py): count_w's call of itself is a jump back
+    """Note [Self tail calls] (jit/loops.py): count_s's call of itself is a jump back
     to its start after the loops pass, and the loop allocates, collects and polls
     as the calls did (its answer under a collection at every allocation)."""
     prog = tmp_path / "count.dsy"
@@ -285,11 +285,11 @@ def test_self_tail_calls_become_loops(tmp_path):
     no_traceback(p)
     assert p.stdout.splitlines() == ["1", "2"]
     before, after = p.stderr.split("loops", 1)
-    assert "tail call code count_w(%dcrdone" in before
-    worker = after[after.index("fn count_w"):]
-    worker = worker[:worker.index("\nfn ")]
-    assert "tail call code count_w" not in worker
-    assert "jump entry(%dcrdone" in worker
+    assert "tail call code count_s(%dcrdone" in before
+    spread = after[after.index("fn count_s"):]
+    spread = spread[:spread.index("\nfn ")]
+    assert "tail call code count_s" not in spread
+    assert "jump entry(%dcrdone" in spread
     p = daisy("run", prog, env={"DAISY_GC_STRESS": "1"})
     no_traceback(p)
     assert p.stdout.splitlines() == ["1", "2"]

@@ -276,7 +276,7 @@ def test_errors_returned_early_on_the_native_engine(tmp_path, threads):
     """Eleven of the first thirteen lines of tests/demand/early-errors.dsy hung
     natively while the analysis let errors count like non-termination (s1 and s2 while
     sparked operands were forced out of order); sumr and part did not only because the
-    code generator does not force spines early. The fourteenth hung while a worker call
+    code generator does not force spines early. The fourteenth hung while a spread call
     ran the `$` items of its argument list before the callee selected from it. The
     interpreter answers every one at once."""
     import subprocess

@@ -1,5 +1,5 @@
-"""Fixnum workers (Note [Fixnum workers] and Note [Fixnum entries] in jit/reps.py): they
-compute the same values as the interpreter, including where they
+"""Fixnum variants (Note [Fixnum variants] and Note [Fixnum entries] in jit/reps.py):
+they compute the same values as the interpreter, including where they
 must give up (overflow, values that are not small integers, a full stack), giving up
 costs one recomputation and not one per frame, a hungry worker still gets sparks, and
 they survive injected allocation failures and a compaction at every slow path."""
@@ -55,7 +55,7 @@ def interpreted(text: str) -> str:
 
 
 def giveups(stderr: str) -> int:
-    m = re.search(r"fixnum workers given up on: ([\d,]+)", stderr)
+    m = re.search(r"fixnum variants given up on: ([\d,]+)", stderr)
     return int(m.group(1).replace(",", "")) if m else 0
 
 
@@ -77,15 +77,15 @@ def test_the_pass_marks_the_functions(tmp_path):
     assert reps(program(["nfib:3"])).fixnum == ["nfib", "pfib", "enfib", "tak", "fact",
                                                 "count", "shift", "down", "digits", "gcd",
                                                 "quot"]
-    # b is not demanded (a may not be a number): a worker may take it as a value
-    # (its entry checks that it is one), but a worker calling pick must not evaluate
-    # a call in b's place early; a call-free value or a `$E` is evaluated anyway
+    # b is not demanded (a may not be a number): a fixnum variant may take it as a
+    # value (its entry checks that it is one), but a variant calling pick must not
+    # evaluate a call in b's place early; a call-free value or a `$E` is evaluated anyway
     lazy = reps("spin = \\n. spin:n\npick = \\[a b]. if:[lt?:[a 0] 0 b]\n"
                 "u1 = \\n. pick:[n spin:n]\nu2 = \\n. pick:[n inc:n]\n"
                 "u3 = \\n. pick:[n $spin:n]\npick:[1 2]\n")
     assert lazy.fixnum == ["spin", "pick", "u2", "u3"]
-    # a let value a worker may compute where the body names it, but `$E` runs at the
-    # let in the lazy program too, so it does there
+    # a let value a fixnum variant may compute where the body names it, but `$E` runs
+    # at the let in the lazy program too, so it does there
     from daisy.jit.reps import deferred
     lets = compile_source("spin = \\n. spin:n\nf = \\n. let:[a spin:n if:[lt?:[n 0] a 0]]\n"
                           "g = \\n. let:[a $spin:n if:[lt?:[n 0] a 0]]\nf:1\n").module.defs()
@@ -94,7 +94,7 @@ def test_the_pass_marks_the_functions(tmp_path):
     assert late.fixnum == [] and "run time" in late.fixnum_skipped
 
 
-WORKER_ORDER = """\
+VARIANT_ORDER = """\
 spin = \\n. spin:n
 less = \\[x y]. if:[lt?:[y x] 0 1]
 order = \\n. less:[spin:n mpy:[n 4611686018427387903 4]]
@@ -105,25 +105,26 @@ deferred:1
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
-def test_workers_evaluate_in_the_order_the_generic_code_would(tmp_path, threads):
-    # less demands x only when y is a number: a worker computes y first, which
+def test_variants_evaluate_in_the_order_the_generic_code_would(tmp_path, threads):
+    # less demands x only when y is a number: a fixnum variant computes y first, which
     # overflows, gives up, and the generic code returns the error without x; a let
     # value the body names once is computed where it is named, after the operand
     # before it has overflowed. Computing spin:n first would never end.
-    assert reps(WORKER_ORDER).fixnum == ["spin", "less", "order", "deferred"]
-    want = interpreted(WORKER_ORDER)
+    assert reps(VARIANT_ORDER).fixnum == ["spin", "less", "order", "deferred"]
+    want = interpreted(VARIANT_ORDER)
     assert want == "<error: integer overflow in mpy>\n" * 2
     try:
-        done = run_source(tmp_path, WORKER_ORDER, "--threads", threads, timeout=60)
+        done = run_source(tmp_path, VARIANT_ORDER, "--threads", threads, timeout=60)
     except subprocess.TimeoutExpired:
-        pytest.fail("a worker evaluated spin:n before the value that stops the call")
+        pytest.fail("a fixnum variant evaluated spin:n before the value that stops the "
+                    "call")
     assert done.returncode == 0, done.stderr
     assert done.stdout == want
 
 
 def test_giving_up_is_paid_once_not_per_frame(tmp_path):
     # fact:200 overflows at fact:21, 180 frames below the top: the entry that sees
-    # the worker give up recomputes generically with the workers off, so one give-up;
+    # the variant give up recomputes generically with the variants off, so one give-up;
     # retrying in every frame on the way back would give up 180 times
     done = run_source(tmp_path, program(["fact:200"]), "--stats", "--threads", "1")
     assert done.returncode == 0, done.stderr
@@ -145,7 +146,7 @@ def test_small_integers_never_give_up(tmp_path):
 
 
 def test_a_full_stack_gives_the_error_value(tmp_path):
-    # a worker at the C stack's end gives up; the generic code then reaches the end
+    # a fixnum variant at the C stack's end gives up; the generic code then reaches the end
     # too and makes the error value (tests/test_deep.py: deep recursion works or
     # ends with `stack exhausted`)
     done = run_source(tmp_path, program(["count:10000000", "count:10"]), "--stats",
@@ -157,8 +158,8 @@ def test_a_full_stack_gives_the_error_value(tmp_path):
 
 
 def test_a_hungry_worker_gets_sparks(tmp_path):
-    # with two workers the helper is hungry: a worker reaching `@` hands its call to
-    # the generic code, which sparks; the helper converts some
+    # with two workers the helper is hungry: a fixnum variant reaching `@` hands its
+    # call to the generic code, which sparks; the helper converts some
     done = run_source(tmp_path, program(["enfib:24", "pfib:26"]), "--stats", "--threads", "2")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "150049\n392835\n"
@@ -169,7 +170,7 @@ def test_a_hungry_worker_gets_sparks(tmp_path):
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_faults_and_compactions(threads):
     # allocation failures injected in helpers and a compaction at every slow path,
-    # while workers run: the values stay the interpreter's
+    # while fixnum variants run: the values stay the interpreter's
     lines = ["pfib:16", "enfib:14", "fact:25", "tak:[12 8 4]", "shift:[1 62]"]
     text = program(lines)
     want = interpreted(text)
@@ -189,8 +190,8 @@ def test_faults_and_compactions(threads):
     "nfib:80\n",                                              # non-tail recursion
     "spin = \\n. if:[lt?:[n 0] 0 spin:inc:n]\nspin:0\n",      # a loop of tail calls
 ], ids=["recursion", "tail-loop"])
-def test_workers_poll_so_ctrl_c_stops_them(tmp_path, text):
-    """Workers poll before the first call on each path, not at entry (Note [Fixnum
+def test_variants_poll_so_ctrl_c_stops_them(tmp_path, text):
+    """Fixnum variants poll before the first call on each path, not at entry (Note [Fixnum
     entries]): every recursion and loop still reaches a poll, so an interrupt ends
     the run with status 130."""
     prog = tmp_path / "prog.dsy"
