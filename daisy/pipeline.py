@@ -405,6 +405,8 @@ class Streamed(Pass):
         tick = progress_tick(state)
         fns = state.lir.functions
         try:
+            for closed in em.init_parts():      # Note [Initialisation in pieces]
+                pool.submit(*closed)
             for i, fn in enumerate(fns):
                 if tick is not None:
                     tick(i, len(fns), fn.name)

@@ -183,6 +183,7 @@ class Part:
 # benchmark program) loses nothing, and `daisy compile` links the parts into one module
 # before optimising.
 HOT_PART_SIZE = 5000
+FILL_STEPS = 40           # Note [Initialisation in pieces]
 
 
 class ModuleEmitter:
@@ -193,6 +194,7 @@ class ModuleEmitter:
         self.atom_ix = {name: i for i, name in enumerate(p.atoms)}
         self.uses = Uses()                    # of the text being emitted
         self.done: dict[int, str] = {}        # part index -> its text, once closed
+        self.nfill = None                     # init_fill functions (init_parts)
 
     # ---- module-level names ----
     def fname(self, name: str) -> str:
@@ -241,6 +243,7 @@ class ModuleEmitter:
     # ---- the module, part by part (Note [Module parts]) ----
     def emit(self, tick=None) -> list[str]:
         """The program's LLVM modules, in order."""
+        self.init_parts()
         fns = self.p.functions
         for i, fn in enumerate(fns):
             if tick is not None:
@@ -270,8 +273,7 @@ class ModuleEmitter:
         """The parts still open and the last one (the module's initialisation and
         entry), as (index, text); the program's parts are then self.parts."""
         p = self.p
-        if not hasattr(self, "parts"):
-            self.parts, self.open = [], {True: None, False: None}
+        assert self.nfill is not None, "init_parts comes first"
         last = Part(len(self.parts), True, init=True)
         self.parts.append(last)
         last.add("init_values", *self.emitted(self.init_values))
@@ -477,46 +479,111 @@ class ModuleEmitter:
         e.add("  br label %fill")
         e.add("fill:")
         e.add(f"  %gb = load i32, ptr @{P}.gbase")
+        e.add("  %gb64 = zext i32 %gb to i64")
         if p.main:
             e.add("  call void @rt_prims_register_names(ptr %ctx)")
-        for fn in p.functions:
-            if fn.label:
-                a = e.tmp()
-                e.add(f"  {a} = load i64, ptr {self.atom_global(fn.label)}")
-                e.add(f"  call void @rt_code_name_set(ptr %ctx, ptr {self.fname(fn.name)}, i64 {a})")
-        for k, d in enumerate(p.definitions):
-            idx = e.tmp()
-            e.add(f"  {idx} = add i32 %gb, {k}")
-            if d.kind == "closure":
-                v = e.tmp()
-                e.add(f"  {v} = call i64 @rt_closure_new(ptr %w, ptr {self.fname(d.code)}, "
-                      "i32 1, i32 0, ptr null)")
-            elif d.kind == "susp":
-                v = e.tmp()
-                e.add(f"  {v} = call i64 @rt_susp_new_uncounted(ptr %w, ptr {self.fname(d.code)}, "
-                      "i32 0, ptr null)")
-            elif d.kind == "const":
-                v = self.operand_text(e, d.value)
-            else:
-                v = None                       # static: built into its slot below
-            if v is not None:
-                e.add(f"  call void @rt_global_set(ptr %ctx, i32 {idx}, i64 {v})")
-            a = e.tmp()
-            e.add(f"  {a} = load i64, ptr {self.atom_global(d.name)}")
-            e.add(f"  call void @rt_toplevel_define(ptr %ctx, i64 {a}, i32 {idx})")
-        for k, s in enumerate(p.statics):
-            data, nbytes = self.cstring(s.encoding, nul=False)
-            table = "null"
-            if s.codes:
-                table = f"@{P}.codes{k}"
-                elems = ", ".join(f"ptr {self.fname(c)}" for c in s.codes)
-                self.uses.globals.append(
-                    f"{table} = internal constant [{len(s.codes)} x ptr] [{elems}]")
-            e.add(f"  call i64 @rt_form_build(ptr %w, ptr {data}, i64 {nbytes}, i32 %gb, ptr {table})")
+        for k in range(self.nfill):
+            e.add(f"  call i64 {self.fname(f'init_fill{k}')}(ptr %w, i64 %gb64, i64 undef, "
+                  "i64 undef, i64 undef)")
         e.add(f"  store i32 2, ptr @{P}.init_state")
         e.add(f"  ret i64 {NIL}")
         e.add("}")
         return e.text()
+
+    # Note [Initialisation in pieces]
+    # ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+    # What init_values fills in (each code's name, each definition's value and name,
+    # the static data) is a long run of calls, one or two per definition. As one
+    # function it was the largest of a program (1,272 instructions for the 300-line
+    # generated one), and LLVM's register allocator costs more than linearly in a
+    # function's size; and it could only be compiled last. So the steps go into
+    # functions `init_fillK` of FILL_STEPS steps each, in parts of their own emitted
+    # before any other function (their text needs only names), which the streaming
+    # back end compiles while the rest is emitted; init_values calls them in order.
+    # Nothing a step makes is held across the next: each value goes to its global slot.
+    def fill_steps(self) -> list:
+        """The steps of filling the globals in, in order: functions of (Lines)."""
+        p = self.p
+        steps = []
+        for fn in p.functions:
+            if fn.label:
+                def name(e, fn=fn):
+                    a = e.tmp()
+                    e.add(f"  {a} = load i64, ptr {self.atom_global(fn.label)}")
+                    e.add(f"  call void @rt_code_name_set(ptr %ctx, ptr {self.fname(fn.name)}, "
+                          f"i64 {a})")
+                steps.append(name)
+        for k, d in enumerate(p.definitions):
+            def define(e, k=k, d=d):
+                idx = e.tmp()
+                e.add(f"  {idx} = add i32 %gb, {k}")
+                if d.kind == "closure":
+                    v = e.tmp()
+                    e.add(f"  {v} = call i64 @rt_closure_new(ptr %w, ptr {self.fname(d.code)}, "
+                          "i32 1, i32 0, ptr null)")
+                elif d.kind == "susp":
+                    v = e.tmp()
+                    e.add(f"  {v} = call i64 @rt_susp_new_uncounted(ptr %w, "
+                          f"ptr {self.fname(d.code)}, i32 0, ptr null)")
+                elif d.kind == "const":
+                    v = self.operand_text(e, d.value)
+                else:
+                    v = None                       # static: built into its slot below
+                if v is not None:
+                    e.add(f"  call void @rt_global_set(ptr %ctx, i32 {idx}, i64 {v})")
+                a = e.tmp()
+                e.add(f"  {a} = load i64, ptr {self.atom_global(d.name)}")
+                e.add(f"  call void @rt_toplevel_define(ptr %ctx, i64 {a}, i32 {idx})")
+            steps.append(define)
+        for k, st in enumerate(p.statics):
+            def build(e, k=k, st=st):
+                data, nbytes = self.cstring(st.encoding, nul=False)
+                table = "null"
+                if st.codes:
+                    table = f"@{self.P}.codes{k}"
+                    elems = ", ".join(f"ptr {self.fname(c)}" for c in st.codes)
+                    self.uses.globals.append(
+                        f"{table} = internal constant [{len(st.codes)} x ptr] [{elems}]")
+                e.add(f"  call i64 @rt_form_build(ptr %w, ptr {data}, i64 {nbytes}, i32 %gb, "
+                      f"ptr {table})")
+            steps.append(build)
+        return steps
+
+    def fill_function(self, k: int, steps: list) -> str:
+        e = Lines()
+        e.add(f"define internal i64 @{self.P}.init_fill{k}({CODE_PARAMS}) #1 {{")
+        e.add("entry:")
+        e.add(f"  %cp = getelementptr i8, ptr %w, i64 {abi.W_CTX}")
+        e.add("  %ctx = load ptr, ptr %cp")
+        e.add("  %gb = trunc i64 %a1 to i32")
+        for name in ("rt_global_set", "rt_toplevel_define", "rt_code_name_set",
+                     "rt_closure_new", "rt_susp_new_uncounted", "rt_form_build"):
+            self.declare(name)
+        for step in steps:
+            step(e)
+        e.add(f"  ret i64 {NIL}")
+        e.add("}")
+        return e.text()
+
+    def init_parts(self) -> list[tuple[int, str]]:
+        """Note [Initialisation in pieces]: the fill functions in cold parts of their
+        own, closed at once; (index, text) of each."""
+        if not hasattr(self, "parts"):
+            self.parts, self.open = [], {True: None, False: None}
+        steps = self.fill_steps()
+        chunks = [steps[i:i + FILL_STEPS] for i in range(0, len(steps), FILL_STEPS)]
+        self.nfill = len(chunks)
+        done, part = [], None
+        for k, chunk in enumerate(chunks):
+            if part is None or part.size >= HOT_PART_SIZE // 2:
+                if part is not None:
+                    done.append((part.index, self.part_text(part)))
+                part = Part(len(self.parts), True)
+                self.parts.append(part)
+            part.add(f"init_fill{k}", *self.emitted(lambda: self.fill_function(k, chunk)))
+        if part is not None:
+            done.append((part.index, self.part_text(part)))
+        return done
 
     def operand_text(self, e: "Lines", x) -> str:
         t = type(x)
