@@ -174,3 +174,20 @@ def test_part_size_decides_the_split_not_the_machine(monkeypatch):
     b = compile_source(BIG, "big.dsy", backend=True).llvm_ir
     # the initialisation's fill functions, hot, cold, last: when the size allows
     assert len(b) == 4 and len(a) > 4
+
+
+def test_initialisation_is_in_pieces_compiled_before_the_rest():
+    """Note [Initialisation in pieces]: init_values calls fill functions of at most
+    FILL_STEPS steps, which come in the first parts; it makes no value itself."""
+    texts = compile_source(BIG, "big.dsy", backend=True).llvm_ir
+    init = re.search(r"^define \S+ i64 @[\w.]+\.init_values\(.*?^}", texts[-1], re.M | re.S)
+    assert init and "rt_closure_new" not in init.group(0)
+    fills = re.findall(r"call i64 @[\w.]+\.init_fill(\d+)\(", init.group(0))
+    assert len(fills) >= 2 and fills == [str(k) for k in range(len(fills))]
+    first = texts[0]
+    assert "init_fill0(" in first and not re.search(r"^define .*_g\(", first, re.M)
+    for body in re.findall(r"^define \S+ i64 @[\w.]+\.init_fill\d+\(.*?^}", "".join(texts),
+                           re.M | re.S):
+        steps = len(re.findall(r"call void @rt_(code_name_set|toplevel_define)\(", body))
+        steps += len(re.findall(r"call i64 @rt_form_build\(", body))
+        assert 0 < steps <= E.FILL_STEPS * 2     # a definition is one step, two calls
