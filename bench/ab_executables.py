@@ -6,7 +6,7 @@
     python bench/ab_executables.py 8 a=. b=.@-O1,DAISY_X=1         # VAR=VALUE: environment
 
 Each checkout's own `.venv/bin/daisy compile` builds the programs of bench/programs
-at the largest size of the suite (daisy/bench.py SUITE); the executables run
+at the largest size of the suite (driver/bench.py SUITE); the executables run
 interleaved round by round, so a busy machine disturbs every engine alike, at one
 worker, and quicksort-par and nfib also at two. The figure is CPU time (user +
 system, from wait4), best of the rounds, beside wall time. The table gives each

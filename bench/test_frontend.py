@@ -55,7 +55,7 @@ def test_parse(benchmark, program):
 
 
 def _parse_and_desugar(text):
-    with gc_paused():          # as the pipeline runs them (daisy/pipeline.py)
+    with gc_paused():          # as the pipeline runs them (driver/pipeline.py)
         return desugar_program(parse_program(text))
 
 

@@ -122,7 +122,7 @@ def test_nfib(benchmark, nfib_jit):
 # ---- 2. cold `daisy run` as a subprocess ----
 
 def _daisy_command() -> list[str]:
-    """The `daisy` console script of this venv (there is no daisy/__main__.py)."""
+    """The `daisy` console script of this venv (there is no driver/__main__.py)."""
     exe = pathlib.Path(sys.executable).parent / "daisy"
     if exe.exists():
         return [str(exe)]

@@ -8,7 +8,7 @@ Each program runs as `daisy run --threads K --stats` in a subprocess, as `daisy 
 runs it, and its answer must equal the CPython peer's. Under --benchmark-disable (the
 test suite's default) only each program's smallest size runs, once. Peak RSS and the
 spark counters go to `extra_info`; no timing is asserted. The peers in other languages
-and the comparison table are `daisy bench`'s (daisy/bench.py).
+and the comparison table are `daisy bench`'s (driver/bench.py).
 """
 import functools
 

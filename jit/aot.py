@@ -27,7 +27,7 @@ from ..status import EXIT_FAILED as EXIT_TOOL, EXIT_SOURCE as EXIT_USAGE
 
 def object_code(state, opt: int) -> bytes:
     """The program as a relocatable object for this machine: the back end's passes
-    for a position-independent target (daisy/pipeline.py)."""
+    for a position-independent target (driver/pipeline.py)."""
     from ..pipeline import compile_backend
     from .engine import Target
     state.target = Target(opt, aot=True)

@@ -174,7 +174,7 @@ class Part:
 # program's functions are small and many are cold (docs/jit.md, "Compile speed"). The
 # split depends only on the program, never on the machine, so dumps and golden tests
 # are the same everywhere. A part's text is final when it closes (the streaming back
-# end, daisy/pipeline.py, compiles it while later functions are emitted), so every
+# end, driver/pipeline.py, compiles it while later functions are emitted), so every
 # function outside the last part is defined `dso_local` (external linkage, reached
 # directly from its own part) and declared in the parts that use it, as are the atoms
 # and the global base the last part defines when another part uses them; the rest stays
@@ -256,7 +256,7 @@ class ModuleEmitter:
         """Emit one function into its part; when that closes a part (the function
         begins the next one of its kind), that part's (index, text), which no later
         function changes (the streaming back end compiles it at once:
-        daisy/pipeline.py)."""
+        driver/pipeline.py)."""
         if not hasattr(self, "parts"):
             self.parts, self.open = [], {True: None, False: None}
         text, uses = self.emitted(FnEmitter(self, fn).emit)

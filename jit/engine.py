@@ -211,7 +211,7 @@ class Target:
 
 class PartPool:
     """The streaming back end's compiler (Note [Streaming back end] in
-    daisy/pipeline.py): each part submitted is parsed, verified, optimised and compiled
+    driver/pipeline.py): each part submitted is parsed, verified, optimised and compiled
     on a thread of its own while the caller goes on emitting; `results` waits for all
     of them. With one CPU, each part is compiled when it is submitted."""
 

@@ -5,7 +5,7 @@ runtime context.
     ctx = prog.context(threads=2)
     status = prog.run(ctx, fd=1)                       # print every top-level value
 
-A program is compiled by the back end's passes (daisy/pipeline.py) to one object file
+A program is compiled by the back end's passes (driver/pipeline.py) to one object file
 whose symbols carry a prefix derived from the source's hash, so the object the cache
 stores is the same however many programs share the process. `val` of a form made at
 run time calls back into Python (the context's eval hook): the form is read from the

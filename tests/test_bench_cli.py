@@ -1,4 +1,4 @@
-"""`daisy bench` (daisy/bench.py, daisy/benchcharts.py): the quick mode as CI runs it,
+"""`daisy bench` (driver/bench.py, driver/benchcharts.py): the quick mode as CI runs it,
 with or without peers installed, its results file and charts, and its usage errors.
 No timing is asserted.
 """

@@ -1,4 +1,4 @@
-"""The `daisy` command (daisy/cli.py): `daisy run`, `daisy passes`, `--version`.
+"""The `daisy` command (driver/cli.py): `daisy run`, `daisy passes`, `--version`.
 
 Exit statuses (docs/language.md section 5, cli.py): 0 success, 2 a malformed program or
 bad usage, 130 interrupted, 141 output pipe closed. No run may show a Python traceback.
@@ -385,7 +385,7 @@ def _run_on_pty(args: list, timeout: float = 300) -> tuple[int, str, bytes]:
 
 
 def test_a_long_compile_says_how_far_it_is_on_a_terminal(tmp_path):
-    """Note [Compile progress] (daisy/pipeline.py): past a second, the pass by number
+    """Note [Compile progress] (driver/pipeline.py): past a second, the pass by number
     and, in the passes that go function by function, the function; then the time."""
     prog = tmp_path / "big.dsy"
     lines = [f"fib{i} = \\n. if:[lt?:[n 2] n add:[fib{i}:dcr:n fib{i}:sub:[n 2]]]"
