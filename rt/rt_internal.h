@@ -77,6 +77,8 @@ typedef struct rt_task {
     size_t unwind_sp, unwind_claims;
     uint32_t fx_off;
     struct rt_deep_state *deep;
+    void *streams_scratch;         /* rt_streams.c's scratch of this task (Note [Scratch
+                                    * per task] there), made when first used */
     /* while BLOCKED */
     int wait_kind;                 /* RT_WAIT_* */
     uint64_t wait_state;           /* RT_WAIT_SUSP: the state it saw */
@@ -302,6 +304,7 @@ void rt_tasks_abandon(rt_worker *w);
 /* A green task for set/any? member m, holding its claim; NULL if m is not an
  * unevaluated suspension any more (or no task can be made). */
 rt_task *rt_task_member_new(rt_worker *w, rt_obj *m);
+void rt_streams_scratch_free(void *scratch);
 /* The same for the member in root slot `slot`, with a spark that lets a thief
  * take the member over while its task has not started (a safepoint). */
 rt_task *rt_task_member_start(rt_worker *w, size_t slot);

@@ -29,10 +29,11 @@
  *     once line k's suspension has its value.  Lines of fd 0 are buffered once per
  *     context, so console and stdin streams share one input.
  *   - Scratch text.  Lexing a line, spelling a token and formatting an error need C
- *     buffers.  Each worker has one scratch area (buffers that grow and are kept),
- *     used only between two points where Daisy code may run: filled, then consumed
- *     by allocation, which is a safepoint but runs no Daisy code, so no other use
- *     of the same worker's scratch can come in between.  A buffer that must live
+ *     buffers.  Each task has one scratch area (buffers that grow and are kept),
+ *     used only between two points where its Daisy code may run: filled, then
+ *     consumed by allocation, a safepoint where the worker may switch to another
+ *     task, which has a scratch of its own (Note [Scratch per task]), so no other
+ *     use of the same scratch can come in between.  A buffer that must live
  *     across forcing (nested stages could use the scratch) is never needed: text is
  *     re-read from the heap instead (scnis walks the line's evaluated cells twice).
  *     So an unwind never leaks memory, and nothing is malloc'd per cell.
@@ -420,8 +421,33 @@ static rt_val peek(rt_val v)
     return v;
 }
 
+/* Note [Scratch per task]
+ * ~~~~~~~~~~~~~~~~~~~~~~~~
+ * The stages keep text and tokens in a scratch area between writing them and making
+ * cells of them, and that making can reach a safepoint (a reservation's slow path),
+ * where a time slice may end and the worker switch to another task (Note [Tasks] in
+ * rt_task.c), which may run a stage too.  So the scratch belongs to the task running,
+ * not to the worker: one area per worker was overwritten by the other task's text
+ * (a pipeline's printing cut off mid-list, found by formeval's pipelines in sparks
+ * under the sanitizers).  A worker that runs no task uses its own. */
+void rt_streams_scratch_free(void *p)
+{
+    scratch *sc = p;
+    if (sc) {
+        free(sc->text);
+        free(sc->toks);
+        free(sc);
+    }
+}
+
 static scratch *scratch_of(rt_worker *w)
 {
+    rt_task *t = w->task;
+    if (t) {
+        if (!t->streams_scratch)
+            t->streams_scratch = xcalloc(1, sizeof(scratch));
+        return t->streams_scratch;
+    }
     rt_streams *s = streams_of(w->ctx);
     if (w->id >= s->nworkers)
         rt_fatal("rt_streams: worker %u out of range", w->id);

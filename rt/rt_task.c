@@ -233,6 +233,7 @@ static void task_release_memory(rt_task *t)
     free(t->demanded);
     if (t->deep)
         rt_deep_state_free(t->deep);
+    rt_streams_scratch_free(t->streams_scratch);
 #if !defined(__x86_64__)
     free(t->csp);
 #endif
@@ -316,12 +317,14 @@ static rt_task *task_alloc(rt_ctx *ctx)
     rt_task_ref *dem = t->demanded;
     size_t dem_cap = t->demanded_cap;
     struct rt_deep_state *deep = t->deep;
+    void *scratch = t->streams_scratch;
     memset(t, 0, sizeof *t);
     t->claims = claims;
     t->claims_cap = claims_cap;
     t->demanded = dem;
     t->demanded_cap = dem_cap;
     t->deep = deep;
+    t->streams_scratch = scratch;
     t->id = id;
     atomic_store(&t->gen, gen);
     atomic_init(&t->state, RT_TS_NEW);
