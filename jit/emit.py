@@ -195,6 +195,8 @@ class ModuleEmitter:
         self.uses = Uses()                    # of the text being emitted
         self.done: dict[int, str] = {}        # part index -> its text, once closed
         self.nfill = None                     # init_fill functions (init_parts)
+        self.parts: list[Part] = []           # in order of creation: their indices
+        self.open: dict[bool, Part | None] = {True: None, False: None}   # by coldness
 
     # ---- module-level names ----
     def fname(self, name: str) -> str:
@@ -257,8 +259,6 @@ class ModuleEmitter:
         begins the next one of its kind), that part's (index, text), which no later
         function changes (the streaming back end compiles it at once:
         driver/pipeline.py)."""
-        if not hasattr(self, "parts"):
-            self.parts, self.open = [], {True: None, False: None}
         text, uses = self.emitted(FnEmitter(self, fn).emit)
         part = self.open[fn.cold]
         closed = None
@@ -348,13 +348,8 @@ class ModuleEmitter:
         P = self.P
         zero = f"@{P}.zero"
 
-        def type_test(x: str, type_name: str) -> list[str]:       # Note [Type tests]
-            return [f"  %t = and i64 {x}, {abi.TAG_MASK}",
-                    f"  %isptr = icmp eq i64 %t, {abi.TAG_PTR}",
-                    f"  %p = inttoptr i64 {x} to ptr",
-                    f"  %s = select i1 %isptr, ptr %p, ptr {zero}",
-                    "  %h = load i8, ptr %s",
-                    f"  %is = icmp eq i8 %h, {abi.header_byte(type_name)}"]
+        def type_test(x: str, type_name: str) -> list[str]:
+            return type_test_lines(x, type_name, zero, "%t %isptr %p %s %h %is".split())
 
         def field(index: int) -> int:
             return 8 * (1 + index)
@@ -568,8 +563,6 @@ class ModuleEmitter:
     def init_parts(self) -> list[tuple[int, str]]:
         """Note [Initialisation in pieces]: the fill functions in cold parts of their
         own, closed at once; (index, text) of each."""
-        if not hasattr(self, "parts"):
-            self.parts, self.open = [], {True: None, False: None}
         steps = self.fill_steps()
         chunks = [steps[i:i + FILL_STEPS] for i in range(0, len(steps), FILL_STEPS)]
         self.nfill = len(chunks)
@@ -820,17 +813,9 @@ class FnEmitter:
         got = self.tests.get((x, type_name))
         if got is not None:
             return got
-        t = self.tmp()
-        self.add(f"  {t} = and i64 {x}, {abi.TAG_MASK}")
-        c = self.tmp()
-        self.add(f"  {c} = icmp eq i64 {t}, {abi.TAG_PTR}")
-        p = self.objptr(x)
-        s = self.tmp()
-        self.add(f"  {s} = select i1 {c}, ptr {p}, ptr @{self.P}.zero")
-        h = self.tmp()
-        self.add(f"  {h} = load i8, ptr {s}")
-        r = self.tmp()
-        self.add(f"  {r} = icmp eq i8 {h}, {abi.header_byte(type_name)}")
+        names = [self.tmp() for _ in range(6)]
+        self.lines += type_test_lines(x, type_name, f"@{self.P}.zero", names)
+        p, r = names[2], names[5]
         self.tests[(x, type_name)] = (r, p)
         return r, p
 
@@ -1292,6 +1277,18 @@ class FnEmitter:
             self.add(f"  switch i64 {self.op(t.x)}, label %{lbl(t.default)} [ {cases} ]")
         else:
             raise TypeError(f"no terminator {tt.__name__}")
+
+
+def type_test_lines(x: str, type_name: str, zero: str, names: list[str]) -> list[str]:
+    """Note [Type tests], with names (masked tag, is a pointer, x as a ptr, the header's
+    address, its low byte, the answer) for its six values."""
+    t, c, p, s, h, r = names
+    return [f"  {t} = and i64 {x}, {abi.TAG_MASK}",
+            f"  {c} = icmp eq i64 {t}, {abi.TAG_PTR}",
+            f"  {p} = inttoptr i64 {x} to ptr",
+            f"  {s} = select i1 {c}, ptr {p}, ptr {zero}",
+            f"  {h} = load i8, ptr {s}",
+            f"  {r} = icmp eq i8 {h}, {abi.header_byte(type_name)}"]
 
 
 def lbl(label: str) -> str:

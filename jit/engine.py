@@ -187,8 +187,7 @@ class Target:
             level = self.part_level(module)
             self.optimise(module, level, self.machine(level) if level else None)
             return module
-        self._costs = [len(t) for t in texts]
-        return _parallel(one, self._costs)
+        return _parallel(one, [len(t) for t in texts])
 
     def compile_part(self, index: int, text: str) -> tuple[llvm.ModuleRef, bytes]:
         """One part, start to finish, on the calling thread: its optimised module and
@@ -202,11 +201,8 @@ class Target:
         """Object code for each module, on parallel threads."""
         if len(modules) == 1 and self.aot:
             return [self.object_code(modules[0])]
-        costs = getattr(self, "_costs", None)
-        if costs is None or len(costs) != len(modules):
-            costs = [1] * len(modules)
         return _parallel(lambda i: self.object_code(modules[i], self.machine(
-            self.part_level(modules[i]))), costs)
+            self.part_level(modules[i]))), [1] * len(modules))
 
 
 class PartPool:
